@@ -43,7 +43,8 @@ public struct ProtocolVersion: Hashable, Sendable, Comparable, LosslessStringCon
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let version = ProtocolVersion(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not MAJOR.MINOR"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "not MAJOR.MINOR"))
         }
         self = version
     }

@@ -1,11 +1,11 @@
 import EventAckProtocol
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// `eventack bench [CASE…] [--json]`: the one home of in-process micro benchmarks.
@@ -48,7 +48,7 @@ enum BenchCommand {
             return 2
         }
         #if DEBUG
-        Output.error("eventack bench: warning: debug build; use `swift run -c release eventack bench`")
+            Output.error("eventack bench: warning: debug build; use `swift run -c release eventack bench`")
         #endif
         if !json {
             print(row("case", "ops", "median_ns", "min_ns", "max_ns"))
@@ -57,11 +57,13 @@ enum BenchCommand {
             let result = measure(benchCase)
             if json {
                 print(
-                    #"{"case":"\#(benchCase.name)","ops":\#(result.operations),"# + #""median_ns":\#(format(result.median)),"#
+                    #"{"case":"\#(benchCase.name)","ops":\#(result.operations),"#
+                        + #""median_ns":\#(format(result.median)),"#
                         + #""min_ns":\#(format(result.min)),"max_ns":\#(format(result.max))}"#)
             } else {
                 print(
-                    row(benchCase.name, "\(result.operations)", format(result.median), format(result.min),
+                    row(
+                        benchCase.name, "\(result.operations)", format(result.median), format(result.min),
                         format(result.max)))
             }
         }

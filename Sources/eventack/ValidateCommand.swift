@@ -1,5 +1,4 @@
 import EventAckProtocol
-
 import Foundation
 
 /// `eventack validate FILE|DIR …` and `eventack validate --examples DIR`.

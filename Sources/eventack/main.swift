@@ -1,22 +1,27 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// `eventack COMMAND …`: the command-line tool. Each command lives in its own file and returns an exit status.
 enum Commands {
     static let all: [(name: String, summary: String, run: @Sendable ([String]) -> Int32)] = [
-        ("validate", "check message files against the protocol (exit 0 valid, 1 invalid, 2 usage)", ValidateCommand.run),
+        (
+            "validate", "check message files against the protocol (exit 0 valid, 1 invalid, 2 usage)",
+            ValidateCommand.run
+        ),
         ("bench", "run in-process micro benchmarks (build with -c release)", BenchCommand.run),
     ]
 }
 
 func usage() -> String {
     var text = "usage: eventack COMMAND [ARGS…]\n\ncommands:\n"
-    for command in Commands.all { text += "  \(command.name.padding(toLength: 10, withPad: " ", startingAt: 0))\(command.summary)\n" }
+    for command in Commands.all {
+        text += "  \(command.name.padding(toLength: 10, withPad: " ", startingAt: 0))\(command.summary)\n"
+    }
     text += "\nRun `eventack COMMAND --help` for a command's options.\n"
     return text
 }

@@ -49,7 +49,8 @@ struct CodecRobustnessTests {
     @Test("deep nesting is refused, not a stack overflow")
     func deepNesting() {
         let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
-        let text = #"{"type":"event","seq":1,"run":"r","kind":"k","ts":0,"confirm":"receipt","attempt":1,"payload":{"a":\#(deep)}}"#
+        let text =
+            #"{"type":"event","seq":1,"run":"r","kind":"k","ts":0,"confirm":"receipt","attempt":1,"payload":{"a":\#(deep)}}"#
         #expect {
             try codec.decode(text)
         } throws: { ($0 as? EventAckError)?.code == .invalidMessage }

@@ -23,7 +23,9 @@ struct MessageCodecTests {
         .ack(
             Ack(
                 receipt: try! AckSet(upTo: 41, ranges: [43...44, 47...47]), display: AckSet(upTo: 40),
-                value: [ValueConfirmation(seq: 12, signal: "copied", score: 1), ValueConfirmation(seq: 13, score: -0.5)])),
+                value: [
+                    ValueConfirmation(seq: 12, signal: "copied", score: 1), ValueConfirmation(seq: 13, score: -0.5),
+                ])),
         .ack(Ack(value: [ValueConfirmation(seq: 9)])),
         .nack(Nack(seq: 43, level: .display, reason: .renderFailed, detail: "widget crashed")),
         .nack(Nack(seq: 44, level: .value, reason: "custom_reason")),
@@ -107,10 +109,14 @@ struct MessageCodecTests {
             (#"{"type":"ack","receipt":{"upTo":1,"ranges":[[3]]}}"#, "invalid_message", "$.receipt.ranges[0]"),
             (#"{"type":"ack","value":[{"seq":2},{"seq":2}]}"#, "invalid_ack", "$.value[1].seq"),
             (#"{"type":"nack","seq":1,"level":"seen","reason":"x"}"#, "invalid_message", "$.level"),
-            (#"{"type":"event","seq":1,"run":"","kind":"k","ts":0,"confirm":"receipt","attempt":1,"payload":{}}"#,
-                "invalid_message", "$.run"),
-            (#"{"type":"hello","versions":["1.x"],"client":{"name":"a","version":"1"}}"#, "invalid_message",
-                "$.versions[0]"),
+            (
+                #"{"type":"event","seq":1,"run":"","kind":"k","ts":0,"confirm":"receipt","attempt":1,"payload":{}}"#,
+                "invalid_message", "$.run"
+            ),
+            (
+                #"{"type":"hello","versions":["1.x"],"client":{"name":"a","version":"1"}}"#, "invalid_message",
+                "$.versions[0]"
+            ),
             (#"{"type":"hello","versions":[],"client":{"name":"a","version":"1"}}"#, "invalid_message", "$.versions"),
         ])
     func invalidFrames(text: String, code: String, path: String) {

@@ -16,7 +16,8 @@ struct ProtocolVersionTests {
     @Test("negotiation picks the highest common major at the lower minor")
     func negotiation() throws {
         let v = { (text: String) in ProtocolVersion(text)! }
-        #expect(try ProtocolVersion.negotiate(offered: [v("1.0"), v("2.5")], supported: [v("1.2"), v("2.1")]) == v("2.1"))
+        #expect(
+            try ProtocolVersion.negotiate(offered: [v("1.0"), v("2.5")], supported: [v("1.2"), v("2.1")]) == v("2.1"))
         #expect(try ProtocolVersion.negotiate(offered: [v("1.3")], supported: [v("1.1"), v("3.0")]) == v("1.1"))
         #expect {
             try ProtocolVersion.negotiate(offered: [v("2.0")], supported: [v("1.0")])

@@ -42,8 +42,6 @@ struct JSONObjectReader {
             if found != nil { throw invalid(name, "duplicate member \"\(name)\"") }
             found = field.value
         }
-        // `null` means absent for optional members.
-        if let value = found, value.kind == .null { return nil }
         return found
     }
 
@@ -174,7 +172,8 @@ enum JSONArrayReader {
             if bytes[scanner.index] == UInt8(ascii: "]") { return [] }
             while true {
                 if elements.count == limit {
-                    throw EventAckError(code: limitError, message: "more than \(limit) elements", path: path.description)
+                    throw EventAckError(
+                        code: limitError, message: "more than \(limit) elements", path: path.description)
                 }
                 elements.append(try scanner.scanValue(depth: 1))
                 skip(&scanner)

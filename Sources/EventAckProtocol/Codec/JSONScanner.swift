@@ -88,7 +88,8 @@ struct JSONScanner {
                 while true {
                     let keyStart = index + 1
                     let key = try scanString()
-                    currentKey = JSONField(keyStart: keyStart, keyEnd: key.end - 1, keyHasEscape: key.hasEscape,
+                    currentKey = JSONField(
+                        keyStart: keyStart, keyEnd: key.end - 1, keyHasEscape: key.hasEscape,
                         value: key)
                     skipWhitespace()
                     try expect(UInt8(ascii: ":"))
@@ -98,8 +99,10 @@ struct JSONScanner {
                     value.hasWhitespace = sawWhitespace
                     let keyEnd = key.end - 1
                     let tag = JSONText.keyTag(UnsafeBufferPointer(rebasing: bytes[keyStart..<keyEnd]))
-                    fields.append(JSONField(keyStart: keyStart, keyEnd: keyEnd, keyHasEscape: key.hasEscape,
-                        value: value, keyTag: tag))
+                    fields.append(
+                        JSONField(
+                            keyStart: keyStart, keyEnd: keyEnd, keyHasEscape: key.hasEscape,
+                            value: value, keyTag: tag))
                     currentKey = nil
                     skipWhitespace()
                     if try consume(UInt8(ascii: "}")) { break }
@@ -215,7 +218,8 @@ struct JSONScanner {
                 throw JSONSyntaxError(offset: index - 6, reason: "unpaired low surrogate escape")
             }
             if (0xD800...0xDBFF).contains(unit) {
-                guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u"),
+                guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                    bytes[index + 1] == UInt8(ascii: "u"),
                     (0xDC00...0xDFFF).contains(try hexUnit(at: index + 2))
                 else { throw JSONSyntaxError(offset: index - 6, reason: "unpaired high surrogate escape") }
                 index += 6

@@ -9,7 +9,8 @@ enum MessageDecoder {
         guard typeSpan.kind == .string else { throw reader.invalid("type", "\"type\" must be a string") }
         guard let type = MessageType.allCases.first(where: { reader.matches(typeSpan, $0.rawValue) }) else {
             let name = JSONText.string(typeSpan, in: bytes)
-            throw EventAckError(code: .unknownType, message: "unknown message type \"\(name.prefix(64))\"",
+            throw EventAckError(
+                code: .unknownType, message: "unknown message type \"\(name.prefix(64))\"",
                 path: "$.type")
         }
         switch type {
@@ -36,7 +37,8 @@ enum MessageDecoder {
         var versions: [ProtocolVersion] = []
         for (index, span) in versionSpans.enumerated() {
             guard span.kind == .string, let version = ProtocolVersion(JSONText.string(span, in: reader.bytes)) else {
-                throw EventAckError(code: .invalidMessage, message: "a version must be a \"MAJOR.MINOR\" string",
+                throw EventAckError(
+                    code: .invalidMessage, message: "a version must be a \"MAJOR.MINOR\" string",
                     path: versionsPath.appending(index: index).description)
             }
             versions.append(version)
@@ -110,10 +112,12 @@ enum MessageDecoder {
             var seen = Set<Seq>(minimumCapacity: items.count > 8 ? items.count : 0)
             for (index, item) in items.enumerated() {
                 guard item.kind == .object else {
-                    throw EventAckError(code: .invalidMessage, message: "a value item must be an object",
+                    throw EventAckError(
+                        code: .invalidMessage, message: "a value item must be an object",
                         path: path.appending(index: index).description)
                 }
-                let itemReader = try JSONObjectReader(object: item, in: reader.bytes, path: path.appending(index: index))
+                let itemReader = try JSONObjectReader(
+                    object: item, in: reader.bytes, path: path.appending(index: index))
                 let confirmation = ValueConfirmation(
                     seq: try itemReader.requiredSeq(),
                     signal: try itemReader.optionalIdentifier("signal"),
@@ -124,7 +128,8 @@ enum MessageDecoder {
                     ? !seen.insert(confirmation.seq).inserted
                     : confirmations.contains { $0.seq == confirmation.seq }
                 guard !duplicate else {
-                    throw EventAckError(code: .invalidAck, message: "seq \(confirmation.seq) is confirmed twice",
+                    throw EventAckError(
+                        code: .invalidAck, message: "seq \(confirmation.seq) is confirmed twice",
                         path: itemReader.memberPath("seq").description, seq: confirmation.seq)
                 }
                 confirmations.append(confirmation)
@@ -132,7 +137,8 @@ enum MessageDecoder {
             values = confirmations
         }
         guard receipt != nil || display != nil || values != nil else {
-            throw EventAckError(code: .invalidMessage, message: "an ack needs \"receipt\", \"display\" or \"value\"",
+            throw EventAckError(
+                code: .invalidMessage, message: "an ack needs \"receipt\", \"display\" or \"value\"",
                 path: "$")
         }
         return Ack(receipt: receipt, display: display, value: values)
