@@ -13,15 +13,26 @@ let strictSettings: [SwiftSetting] = [
 
 var products: [Product] = [
     .library(name: "EventAckProtocol", targets: ["EventAckProtocol"]),
+    .library(name: "EventAckClient", targets: ["EventAckClient"]),
     .executable(name: "eventack", targets: ["eventack"]),
 ]
 
 var targets: [Target] = [
     .target(name: "EventAckProtocol", swiftSettings: strictSettings),
-    .executableTarget(name: "eventack", dependencies: ["EventAckProtocol"], swiftSettings: strictSettings),
+    .target(name: "EventAckClient", dependencies: ["EventAckProtocol"], swiftSettings: strictSettings),
+    .executableTarget(
+        name: "eventack",
+        dependencies: ["EventAckProtocol", "EventAckClient"],
+        swiftSettings: strictSettings
+    ),
     .testTarget(
         name: "EventAckProtocolTests",
         dependencies: ["EventAckProtocol"],
+        swiftSettings: strictSettings
+    ),
+    .testTarget(
+        name: "EventAckClientTests",
+        dependencies: ["EventAckClient", "EventAckProtocol"],
         swiftSettings: strictSettings
     ),
 ]

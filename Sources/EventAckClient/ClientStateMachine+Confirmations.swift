@@ -1,0 +1,120 @@
+import EventAckProtocol
+
+/// Display and value confirmations and nacks, retained until the server's `synced` covers them (EA-SYNC-3).
+struct ConfirmationState: Sendable {
+    /// Seqs the app confirmed as displayed (including those implied by a value confirmation).
+    var displayed = AckSet()
+    /// Value confirmations the server has not echoed yet.
+    var unsyncedValues: [Seq: ValueConfirmation] = [:]
+    /// Seqs whose value was confirmed, echoed or not.
+    var valued = AckSet()
+    /// Nacks waiting for a connection.
+    var pendingNacks: [Nack] = []
+    /// What the server echoed.
+    var synced = Synced(receipt: AckSet(), display: AckSet(), value: AckSet())
+
+    mutating func syncedReceived(_ echo: Synced) {
+        for level in ConfirmationLevel.allCases {
+            guard let set = echo[level] else { continue }
+            switch level {
+            case .receipt: synced.receipt = synced.receipt?.union(set) ?? set
+            case .display: synced.display = synced.display?.union(set) ?? set
+            case .value:
+                synced.value = synced.value?.union(set) ?? set
+                unsyncedValues = unsyncedValues.filter { !set.contains($0.key) }
+            }
+        }
+    }
+
+    /// The display set, if it says something the server has not echoed.
+    func displayToSend() -> AckSet? {
+        guard !displayed.isEmpty, !(synced.display ?? AckSet()).isSuperset(of: displayed) else { return nil }
+        return displayed.capped()
+    }
+
+    /// The value confirmations not yet echoed, lowest seq first (at most the wire limit per ack).
+    func valueToSend() -> [ValueConfirmation]? {
+        guard !unsyncedValues.isEmpty else { return nil }
+        return Array(unsyncedValues.values.sorted { $0.seq < $1.seq }.prefix(ProtocolLimits.maxValueConfirmations))
+    }
+
+    mutating func takeNacks() -> [Nack] {
+        defer { pendingNacks = [] }
+        return pendingNacks
+    }
+
+    /// Confirmed seqs the server has not echoed.
+    func unsyncedSeqs() -> Set<Seq> {
+        var seqs = Set(unsyncedValues.keys)
+        let echoedDisplay = synced.display ?? AckSet()
+        for range in displayed.memberRanges where range.count < 10_000 {
+            for seq in range where !echoedDisplay.contains(seq) { seqs.insert(seq) }
+        }
+        return seqs
+    }
+}
+
+extension ClientStateMachine {
+    /// The delivered events still waiting for display or value, lowest seq first; optionally of one run.
+    public func outstanding(run: String? = nil) -> [OutstandingEvent] {
+        delivery.outstanding.values.filter { run == nil || $0.run == run }.sorted { $0.seq < $1.seq }
+    }
+
+    /// The app rendered `seq` (EA-LVL-1). Idempotent.
+    ///
+    /// - Throws: ``ClientUsageError`` when `seq` was not delivered or does not ask for display.
+    public mutating func markDisplayed(_ seq: Seq, now: UInt64) throws(ClientUsageError) -> [ClientAction] {
+        try checkDelivered(seq)
+        if confirmations.displayed.contains(seq) { return [] }
+        guard var pending = delivery.outstanding[seq] else { throw .levelNotRequested(seq, .display) }
+        confirmations.displayed.insert(seq)
+        pending.displayed = true
+        delivery.outstanding[seq] = pending.needs == .display ? nil : pending
+        return scheduleAck(now: now)
+    }
+
+    /// The user or app got the value of `seq`; implies display (EA-LVL-1). Idempotent.
+    ///
+    /// - Throws: ``ClientUsageError`` when `seq` was not delivered or does not ask for value.
+    public mutating func confirmValue(
+        _ seq: Seq,
+        signal: String? = nil,
+        score: Double? = nil,
+        now: UInt64
+    ) throws(ClientUsageError) -> [ClientAction] {
+        try checkDelivered(seq)
+        if confirmations.valued.contains(seq) { return [] }
+        guard let pending = delivery.outstanding[seq], pending.needs == .value else {
+            throw .levelNotRequested(seq, .value)
+        }
+        confirmations.displayed.insert(seq)
+        confirmations.valued.insert(seq)
+        confirmations.unsyncedValues[seq] = ValueConfirmation(seq: seq, signal: signal, score: score)
+        delivery.outstanding[seq] = nil
+        return scheduleAck(now: now)
+    }
+
+    /// The app could not display `seq`, or the user rejected its value: a `nack`, final for that level
+    /// (EA-NACK-2).
+    ///
+    /// - Throws: ``ClientUsageError`` when `seq` was not delivered, or `level` is receipt or above what it asks.
+    public mutating func reject(
+        _ seq: Seq,
+        level: ConfirmationLevel,
+        reason: NackReason,
+        detail: String? = nil,
+        now: UInt64
+    ) throws(ClientUsageError) -> [ClientAction] {
+        try checkDelivered(seq)
+        guard level > .receipt, let pending = delivery.outstanding[seq], level <= pending.needs else {
+            throw .levelNotRequested(seq, level)
+        }
+        delivery.outstanding[seq] = nil
+        confirmations.pendingNacks.append(Nack(seq: seq, level: level, reason: reason, detail: detail))
+        return isConnected ? flushAck(now: now, force: true) : []
+    }
+
+    private func checkDelivered(_ seq: Seq) throws(ClientUsageError) {
+        guard seq >= 1, seq < delivery.nextToDeliver else { throw .notDelivered(seq) }
+    }
+}

@@ -1,0 +1,88 @@
+import EventAckProtocol
+
+/// Delivery of events to the app, exactly once and in order, and the receipt acks that go with it.
+struct DeliveryState: Sendable {
+    /// Every seq the client holds (delivered or buffered): the receipt ack set.
+    var received = AckSet()
+    /// The next seq to hand to the app.
+    var nextToDeliver: Seq = 1
+    /// Events above a hole, waiting for it to fill (EA-DEL-2). Bounded by the configuration.
+    var buffered: [Seq: Event] = [:]
+    /// Delivered events that still need display or value, by seq.
+    var outstanding: [Seq: OutstandingEvent] = [:]
+    /// Events received since the last ack was sent.
+    var unackedCount = 0
+    /// When the coalesced ack must go out, if one is pending.
+    var ackDue: UInt64?
+
+    /// The seqs buffered but never delivered, as one covering range (for a session reset report).
+    func bufferedRange() -> ClosedRange<Seq>? {
+        guard let low = buffered.keys.min(), let high = buffered.keys.max() else { return nil }
+        return low...high
+    }
+}
+
+extension ClientStateMachine {
+    mutating func eventReceived(_ event: Event, now: UInt64) -> [ClientAction] {
+        var actions = runs.activity(run: event.run, now: now, timeoutMs: configuration.runIdleTimeoutMs)
+        if delivery.received.contains(event.seq) {
+            // EA-DEL-1: a duplicate is acknowledged again (the server did not see the ack), never delivered twice.
+            delivery.unackedCount += 1
+            return actions + scheduleAck(now: now)
+        }
+        if event.seq > delivery.nextToDeliver {
+            // A gap: hold the event (if there is room) and ack at once so the server fast-retransmits.
+            guard delivery.buffered.count < configuration.reorderBufferLimit else { return actions }
+            delivery.buffered[event.seq] = event
+            delivery.received.insert(event.seq)
+            delivery.unackedCount += 1
+            return actions + flushAck(now: now)
+        }
+        delivery.received.insert(event.seq)
+        delivery.unackedCount += 1
+        actions += deliver(event)
+        while let next = delivery.buffered.removeValue(forKey: delivery.nextToDeliver) {
+            actions += deliver(next)
+        }
+        return actions + scheduleAck(now: now)
+    }
+
+    private mutating func deliver(_ event: Event) -> [ClientAction] {
+        delivery.nextToDeliver = event.seq + 1
+        if event.confirm > .receipt {
+            delivery.outstanding[event.seq] = OutstandingEvent(
+                seq: event.seq, run: event.run, kind: event.kind, needs: event.confirm, displayed: false)
+        }
+        var actions: [ClientAction] = [.deliver(event)]
+        if configuration.terminalKinds.contains(event.kind) {
+            runs.end(run: event.run)
+            actions.append(.signal(.runEnded(run: event.run, kind: event.kind)))
+        }
+        return actions
+    }
+
+    /// Asks for an ack: at once when the batch is full, otherwise after the server's ack delay (EA-DEL-3).
+    mutating func scheduleAck(now: UInt64) -> [ClientAction] {
+        guard case .connected(let link) = connection else { return [] }
+        if delivery.unackedCount >= configuration.ackBatchSize { return flushAck(now: now) }
+        if delivery.ackDue == nil { delivery.ackDue = now + link.ackDelayMs }
+        return []
+    }
+
+    /// Sends one `ack` with everything not yet acknowledged or echoed; `force` sends the receipt set even when
+    /// nothing new arrived (after a resume).
+    mutating func flushAck(now: UInt64, force: Bool = false) -> [ClientAction] {
+        guard isConnected else { return [] }
+        delivery.ackDue = nil
+        let hasNewReceipts = delivery.unackedCount > 0 || force
+        delivery.unackedCount = 0
+        let display = confirmations.displayToSend()
+        let value = confirmations.valueToSend()
+        guard hasNewReceipts || display != nil || value != nil else { return [] }
+        var actions: [ClientAction] = []
+        let ack = Ack(receipt: delivery.received.capped(), display: display, value: value)
+        actions += sent(.ack(ack), now: now)
+        for nack in confirmations.takeNacks() { actions += sent(.nack(nack), now: now) }
+        return actions
+    }
+}

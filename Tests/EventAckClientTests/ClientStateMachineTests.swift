@@ -1,0 +1,280 @@
+import EventAckProtocol
+import Testing
+
+@testable import EventAckClient
+
+/// Straight-line chains: each input, the exact actions expected.
+@Suite("ClientStateMachine")
+struct ClientStateMachineTests {
+    static let info = ClientInfo(name: "test", version: "1")
+    static let welcome = Welcome(
+        session: "s1", token: "t1", resumed: false, heartbeatMs: 10_000, ackDelayMs: 20, window: 256)
+
+    static func event(
+        _ seq: Seq, run: String = "r1", kind: String = "agent_thinking", confirm: ConfirmationLevel = .receipt
+    )
+        -> Event
+    {
+        Event(seq: seq, run: run, kind: kind, ts: 0, confirm: confirm, payload: .empty)
+    }
+
+    /// A machine past its handshake at time 0.
+    static func connectedMachine(
+        _ configuration: ClientConfiguration = ClientConfiguration(client: info),
+        heartbeatMs: UInt64 = 10_000
+    ) -> ClientStateMachine {
+        var machine = ClientStateMachine(configuration: configuration)
+        _ = machine.connected(now: 0)
+        var welcome = welcome
+        welcome.heartbeatMs = heartbeatMs
+        _ = machine.messageReceived(.welcome(welcome), now: 0)
+        return machine
+    }
+
+    static func receipt(upTo: Seq, _ ranges: [ClosedRange<Seq>] = []) -> AckSet {
+        try! AckSet(upTo: upTo, ranges: ranges)
+    }
+
+    @Test("hello, then welcome opens the session")
+    func handshake() {
+        var machine = ClientStateMachine(configuration: ClientConfiguration(client: Self.info, window: 64))
+        #expect(machine.connected(now: 0) == [.send(.hello(Hello(client: Self.info, window: 64)))])
+        #expect(
+            machine.messageReceived(.welcome(Self.welcome), now: 1) == [
+                .signal(.connected(session: "s1", resumed: false))
+            ])
+        #expect(machine.sessionID == "s1")
+        #expect(machine.isConnected)
+    }
+
+    @Test("an event before welcome is refused with handshake_required")
+    func eventBeforeWelcome() {
+        var machine = ClientStateMachine(configuration: ClientConfiguration(client: Self.info))
+        _ = machine.connected(now: 0)
+        let actions = machine.messageReceived(.event(Self.event(1)), now: 1)
+        #expect(actions.count == 3)
+        guard case .send(.error(let error)) = actions.first else {
+            Issue.record("expected an error frame, got \(actions)")
+            return
+        }
+        #expect(error.code == .handshakeRequired)
+        #expect(error.fatal)
+        #expect(actions.last == .closeConnection(reason: "handshake_required"))
+        #expect(!actions.contains { if case .deliver = $0 { true } else { false } })
+    }
+
+    @Test("in-order events are delivered and the ack is coalesced until the ack delay")
+    func coalescingByDelay() {
+        var machine = Self.connectedMachine()
+        #expect(machine.messageReceived(.event(Self.event(1)), now: 100) == [.deliver(Self.event(1))])
+        #expect(machine.messageReceived(.event(Self.event(2)), now: 105) == [.deliver(Self.event(2))])
+        #expect(machine.nextDeadline == 120)
+        #expect(machine.timerFired(now: 119) == [])
+        #expect(machine.timerFired(now: 120) == [.send(.ack(Ack(receipt: Self.receipt(upTo: 2))))])
+        #expect(machine.timerFired(now: 121) == [])
+    }
+
+    @Test("a full batch is acked at once, never one frame per event")
+    func coalescingByCount() {
+        var machine = Self.connectedMachine(ClientConfiguration(client: Self.info, ackBatchSize: 3))
+        var acks = 0
+        for seq in Seq(1)...9 {
+            for action in machine.messageReceived(.event(Self.event(seq)), now: 50) {
+                if case .send(.ack) = action { acks += 1 }
+            }
+        }
+        #expect(acks == 3)
+    }
+
+    @Test("duplicates are not delivered again but are acknowledged again")
+    func duplicates() {
+        var machine = Self.connectedMachine()
+        _ = machine.messageReceived(.event(Self.event(1)), now: 0)
+        _ = machine.timerFired(now: 20)
+        var retransmitted = Self.event(1)
+        retransmitted.attempt = 2
+        #expect(machine.messageReceived(.event(retransmitted), now: 30) == [])
+        #expect(machine.timerFired(now: 50) == [.send(.ack(Ack(receipt: Self.receipt(upTo: 1))))])
+    }
+
+    @Test("a gap holds later events, acks with ranges at once, and delivers in order once filled")
+    func gapFilledByRetransmission() {
+        var machine = Self.connectedMachine()
+        #expect(machine.messageReceived(.event(Self.event(1)), now: 0) == [.deliver(Self.event(1))])
+        #expect(
+            machine.messageReceived(.event(Self.event(3)), now: 1)
+                == [.send(.ack(Ack(receipt: Self.receipt(upTo: 1, [3...3]))))])
+        #expect(
+            machine.messageReceived(.event(Self.event(4)), now: 2)
+                == [.send(.ack(Ack(receipt: Self.receipt(upTo: 1, [3...4]))))])
+        #expect(
+            machine.messageReceived(.event(Self.event(2)), now: 3)
+                == [.deliver(Self.event(2)), .deliver(Self.event(3)), .deliver(Self.event(4))])
+        #expect(machine.timerFired(now: 23) == [.send(.ack(Ack(receipt: Self.receipt(upTo: 4))))])
+    }
+
+    @Test("display and value: implication, idempotence and local misuse")
+    func confirmations() throws {
+        var machine = Self.connectedMachine()
+        _ = machine.messageReceived(.event(Self.event(1, confirm: .display)), now: 0)
+        _ = machine.messageReceived(.event(Self.event(2, confirm: .value)), now: 0)
+        _ = machine.messageReceived(.event(Self.event(3)), now: 0)
+        _ = machine.timerFired(now: 20)
+        #expect(machine.outstanding().map(\.seq) == [1, 2])
+
+        #expect(throws: ClientUsageError.notDelivered(9)) { try machine.markDisplayed(9, now: 21) }
+        #expect(throws: ClientUsageError.levelNotRequested(3, .display)) { try machine.markDisplayed(3, now: 21) }
+        #expect(throws: ClientUsageError.levelNotRequested(1, .value)) { try machine.confirmValue(1, now: 21) }
+
+        #expect(try machine.markDisplayed(1, now: 30) == [])
+        #expect(try machine.markDisplayed(1, now: 31) == [])  // idempotent
+        #expect(try machine.confirmValue(2, signal: "copied", score: 1, now: 32) == [])
+        #expect(machine.outstanding().isEmpty)
+        let expected = Ack(
+            receipt: Self.receipt(upTo: 3), display: Self.receipt(upTo: 2),
+            value: [ValueConfirmation(seq: 2, signal: "copied", score: 1)])
+        #expect(machine.timerFired(now: 50) == [.send(.ack(expected))])
+    }
+
+    @Test("reject sends a nack at once and ends the event's wait")
+    func rejection() throws {
+        var machine = Self.connectedMachine()
+        _ = machine.messageReceived(.event(Self.event(1, confirm: .value)), now: 0)
+        _ = machine.timerFired(now: 20)
+        #expect(throws: ClientUsageError.levelNotRequested(1, .receipt)) {
+            try machine.reject(1, level: .receipt, reason: .rejected, now: 21)
+        }
+        let actions = try machine.reject(1, level: .value, reason: .rejected, detail: "wrong answer", now: 22)
+        #expect(
+            actions == [
+                .send(.ack(Ack(receipt: Self.receipt(upTo: 1)))),
+                .send(.nack(Nack(seq: 1, level: .value, reason: .rejected, detail: "wrong answer"))),
+            ])
+        #expect(machine.outstanding().isEmpty)
+    }
+
+    @Test("confirmations are retained across a reconnect and released by synced")
+    func resumeWithRetainedConfirmations() throws {
+        var machine = Self.connectedMachine()
+        _ = machine.messageReceived(.event(Self.event(1, confirm: .value)), now: 0)
+        _ = machine.messageReceived(.event(Self.event(2, confirm: .display)), now: 0)
+        _ = try machine.confirmValue(1, now: 5)
+        _ = try machine.markDisplayed(2, now: 6)
+        _ = machine.timerFired(now: 20)  // the ack is lost with the connection
+        #expect(machine.connectionClosed(now: 30) == [.signal(.disconnected(reason: "connection closed"))])
+
+        let resume = ResumeRequest(session: "s1", token: "t1", receipt: Self.receipt(upTo: 2))
+        #expect(machine.connected(now: 40) == [.send(.hello(Hello(client: Self.info, resume: resume)))])
+        var resumed = Self.welcome
+        resumed.resumed = true
+        resumed.token = "t2"
+        let retained = Ack(
+            receipt: Self.receipt(upTo: 2), display: Self.receipt(upTo: 2), value: [ValueConfirmation(seq: 1)])
+        #expect(
+            machine.messageReceived(.welcome(resumed), now: 41)
+                == [.signal(.connected(session: "s1", resumed: true)), .send(.ack(retained))])
+        // The server's echo releases them: nothing is resent on the next reconnect.
+        let echo = Synced(receipt: Self.receipt(upTo: 2), display: Self.receipt(upTo: 2), value: Self.receipt(upTo: 1))
+        #expect(machine.messageReceived(.synced(echo), now: 42) == [])
+        _ = machine.connectionClosed(now: 50)
+        let resume2 = ResumeRequest(session: "s1", token: "t2", receipt: Self.receipt(upTo: 2))
+        #expect(machine.connected(now: 60) == [.send(.hello(Hello(client: Self.info, resume: resume2)))])
+        #expect(
+            machine.messageReceived(.welcome(resumed), now: 61)
+                == [
+                    .signal(.connected(session: "s1", resumed: true)), .send(.ack(Ack(receipt: Self.receipt(upTo: 2)))),
+                ])
+        // A redelivered seq after resume is not delivered twice.
+        #expect(machine.messageReceived(.event(Self.event(2, confirm: .display)), now: 62) == [])
+    }
+
+    @Test("a rejected resume reports what can no longer be confirmed and starts afresh")
+    func resumeRejected() {
+        var machine = Self.connectedMachine()
+        _ = machine.messageReceived(.event(Self.event(1, confirm: .display)), now: 0)
+        _ = machine.connectionClosed(now: 10)
+        _ = machine.connected(now: 20)
+        let rejection = ErrorMessage(code: .resumeRejected, message: "expired", fatal: false)
+        #expect(machine.messageReceived(.error(rejection), now: 21) == [.signal(.serverError(rejection))])
+        var fresh = Self.welcome
+        fresh.session = "s2"
+        #expect(
+            machine.messageReceived(.welcome(fresh), now: 22)
+                == [
+                    .signal(.sessionReset(session: "s1", unconfirmed: [1], lost: nil)),
+                    .signal(.connected(session: "s2", resumed: false)),
+                ])
+        #expect(machine.messageReceived(.event(Self.event(1)), now: 23) == [.deliver(Self.event(1))])
+    }
+
+    @Test("a run stalls after its idle timeout; progress extends it and activity resumes it")
+    func runStall() {
+        var machine = Self.connectedMachine(
+            ClientConfiguration(client: Self.info, runIdleTimeoutMs: 60_000), heartbeatMs: 300_000)
+        _ = machine.messageReceived(.event(Self.event(1, run: "long")), now: 0)
+        _ = machine.timerFired(now: 20)
+        #expect(machine.messageReceived(.progress(Progress(run: "long", ts: 0)), now: 5_000) == [])
+        #expect(machine.messageReceived(.ping(id: 1), now: 9_000) == [.send(.pong(id: 1))])
+        #expect(machine.nextDeadline == 65_000)
+        _ = machine.messageReceived(.progress(Progress(run: "long", ts: 0)), now: 15_000)
+        #expect(machine.timerFired(now: 64_999).contains(.signal(.runStalled(run: "long", idleMs: 60_000))) == false)
+        let late = machine.timerFired(now: 75_000)
+        #expect(late.contains(.signal(.runStalled(run: "long", idleMs: 60_000))))
+        #expect(
+            machine.timerFired(now: 80_000).contains { if case .signal(.runStalled) = $0 { true } else { false } }
+                == false)
+        #expect(
+            machine.messageReceived(.event(Self.event(2, run: "long", kind: "agent_completed")), now: 80_001)
+                == [
+                    .signal(.runResumed(run: "long")), .deliver(Self.event(2, run: "long", kind: "agent_completed")),
+                    .signal(.runEnded(run: "long", kind: "agent_completed")),
+                ])
+    }
+
+    @Test("silence for twice the heartbeat closes the connection; idleness sends pings")
+    func deadConnection() {
+        var machine = Self.connectedMachine()
+        #expect(machine.nextDeadline == 10_000)
+        #expect(machine.timerFired(now: 10_000) == [.send(.ping(id: 1))])
+        #expect(
+            machine.timerFired(now: 20_000)
+                == [.signal(.connectionDead(silentMs: 20_000)), .closeConnection(reason: "no frame for 20000 ms")])
+        #expect(!machine.isConnected)
+    }
+
+    @Test("bad frames are answered and change nothing")
+    func badFrames() {
+        var machine = Self.connectedMachine()
+        _ = machine.messageReceived(.event(Self.event(1)), now: 0)
+        let garbage = machine.frameReceived("{not json", now: 1)
+        guard case .send(.error(let error)) = garbage.first else {
+            Issue.record("expected an error, got \(garbage)")
+            return
+        }
+        #expect(error.code == .malformedJSON)
+        #expect(error.fatal == false)
+        let undecodable = machine.frameReceived(
+            #"{"type":"event","seq":2,"run":"r1","kind":"k","ts":0,"confirm":"maybe","attempt":1,"payload":{}}"#, now: 2
+        )
+        guard case .send(.nack(let nack)) = undecodable.first else {
+            Issue.record("expected a nack, got \(undecodable)")
+            return
+        }
+        #expect(nack.seq == 2)
+        #expect(nack.reason == .undecodable)
+        #expect(machine.isConnected)
+        // State is intact: seq 2 is still expected and is delivered when it arrives well-formed.
+        #expect(machine.messageReceived(.event(Self.event(2)), now: 3) == [.deliver(Self.event(2))])
+    }
+
+    @Test("close flushes the pending ack and says bye")
+    func closing() {
+        var machine = Self.connectedMachine()
+        _ = machine.messageReceived(.event(Self.event(1)), now: 0)
+        #expect(
+            machine.close(now: 1) == [
+                .send(.ack(Ack(receipt: Self.receipt(upTo: 1)))), .send(.bye(reason: "client closed")),
+            ])
+        #expect(machine.messageReceived(.event(Self.event(2)), now: 2) == [])
+    }
+}
