@@ -33,6 +33,8 @@ public enum ClientSignal: Sendable, Hashable {
     case sessionReset(session: String, unconfirmed: [Seq], lost: ClosedRange<Seq>?)
     /// Nothing arrived for twice the heartbeat interval; the connection is being closed and will be resumed.
     case connectionDead(silentMs: UInt64)
+    /// Reconnecting failed `attempts` times in a row; the client stopped (only with a bounded reconnect policy).
+    case gaveUp(attempts: Int, lastError: String)
 }
 
 /// A mistake of the app using the client API, thrown and never sent on the wire.

@@ -1,0 +1,250 @@
+import EventAckProtocol
+
+/// An EventAck client: connects through a ``ClientTransport``, delivers each event exactly once and in order on
+/// ``events``, acknowledges receipt automatically, lets the app confirm display and value, reports everything that
+/// goes wrong on ``signals``, and reconnects and resumes by itself.
+///
+/// ```swift
+/// let client = EventAckClient(transport: myWebSocketTransport)
+/// await client.start()
+/// Task { for await signal in client.signals { log(signal) } }
+/// for await delivery in client.events {
+///     render(delivery.event)
+///     try await delivery.markDisplayed()
+/// }
+/// ```
+///
+/// The actor is a thin shell over ``ClientStateMachine``: it feeds it frames and clock ticks and performs the
+/// actions it returns. All protocol behaviour is in the machine.
+public actor EventAckClient {
+    /// Events for the app, each seq of the session once, in order. Finishes when the client is closed.
+    public nonisolated let events: AsyncStream<Delivery>
+    /// Connection changes, stalls and failures. Finishes when the client is closed.
+    public nonisolated let signals: AsyncStream<ClientSignal>
+
+    private let eventsContinuation: AsyncStream<Delivery>.Continuation
+    private let signalsContinuation: AsyncStream<ClientSignal>.Continuation
+    private let transport: any ClientTransport
+    private let clock: any EventAckClock
+    private let reconnect: ReconnectPolicy
+    private let codec = MessageCodec()
+    private var machine: ClientStateMachine
+    private var random: JitterRandom
+    private var loop: Task<Void, Never>?
+    private var connection: (any ClientConnection)?
+    private var outbound: AsyncStream<String>.Continuation?
+    private var timer: (deadline: UInt64, task: Task<Void, Never>)?
+    private var closed = false
+
+    /// Creates a client; nothing happens until ``start()``.
+    ///
+    /// - Parameters:
+    ///   - jitterSeed: seeds the reconnect jitter; pass a fixed value for reproducible tests.
+    public init(
+        transport: any ClientTransport,
+        configuration: ClientConfiguration = ClientConfiguration(),
+        reconnect: ReconnectPolicy = ReconnectPolicy(),
+        clock: any EventAckClock = SystemEventAckClock(),
+        jitterSeed: UInt64 = UInt64.random(in: 0...UInt64.max)
+    ) {
+        self.transport = transport
+        self.clock = clock
+        self.reconnect = reconnect
+        self.machine = ClientStateMachine(configuration: configuration)
+        self.random = JitterRandom(seed: jitterSeed)
+        (events, eventsContinuation) = AsyncStream.makeStream()
+        (signals, signalsContinuation) = AsyncStream.makeStream()
+    }
+
+    /// Starts connecting (and reconnecting) in the background.
+    public func start() {
+        guard loop == nil, !closed else { return }
+        loop = Task { await self.connectionLoop() }
+    }
+
+    /// The app rendered `seq`.
+    public func markDisplayed(_ seq: Seq) throws(ClientUsageError) {
+        let actions = try machine.markDisplayed(seq, now: clock.nowMs())
+        perform(actions)
+    }
+
+    /// The user or app got the value of `seq`, with optional app data.
+    public func confirmValue(_ seq: Seq, signal: String? = nil, score: Double? = nil) throws(ClientUsageError) {
+        let actions = try machine.confirmValue(seq, signal: signal, score: score, now: clock.nowMs())
+        perform(actions)
+    }
+
+    /// The app could not display `seq`, or its value was rejected.
+    public func reject(
+        _ seq: Seq,
+        level: ConfirmationLevel,
+        reason: NackReason,
+        detail: String? = nil
+    ) throws(ClientUsageError) {
+        let actions = try machine.reject(seq, level: level, reason: reason, detail: detail, now: clock.nowMs())
+        perform(actions)
+    }
+
+    /// Delivered events still waiting for display or value, optionally of one run.
+    public func outstanding(run: String? = nil) -> [OutstandingEvent] {
+        machine.outstanding(run: run)
+    }
+
+    /// Flushes acks, says `bye`, closes the connection and finishes ``events`` and ``signals``.
+    public func close() async {
+        guard !closed else { return }
+        perform(machine.close(now: clock.nowMs()))
+        closed = true
+        outbound?.finish()
+        outbound = nil
+        timer?.task.cancel()
+        loop?.cancel()
+        if let connection {
+            // Let the writer drain `bye`, then close.
+            await Task.yield()
+            await connection.close()
+        }
+        eventsContinuation.finish()
+        signalsContinuation.finish()
+    }
+
+    // MARK: The shell
+
+    private func connectionLoop() async {
+        var failures = 0
+        var lastError = ""
+        while !closed && !Task.isCancelled {
+            do {
+                let connection = try await transport.connect()
+                guard !closed else {
+                    await connection.close()
+                    return
+                }
+                failures = 0
+                await run(connection)
+            } catch {
+                failures += 1
+                lastError = "\(error)"
+                if let maxAttempts = reconnect.maxAttempts, failures >= maxAttempts {
+                    signalsContinuation.yield(.gaveUp(attempts: failures, lastError: lastError))
+                    await close()
+                    return
+                }
+            }
+            guard !closed else { return }
+            let delay = reconnect.delayMs(attempt: max(0, failures - 1), random: random.next())
+            do { try await clock.sleep(untilMs: clock.nowMs() + delay) } catch { return }
+        }
+    }
+
+    /// Runs one connection until it ends.
+    private func run(_ connection: any ClientConnection) async {
+        self.connection = connection
+        let (frames, continuation) = AsyncStream<String>.makeStream()
+        outbound = continuation
+        let writer = Task {
+            for await frame in frames {
+                do { try await connection.send(frame) } catch { break }
+            }
+        }
+        perform(machine.connected(now: clock.nowMs()))
+        do {
+            for try await frame in connection.inbound {
+                perform(machine.frameReceived(frame, now: clock.nowMs()))
+                if self.connection == nil { break }
+            }
+        } catch {
+            // The connection failed; handled as closed below.
+        }
+        perform(machine.connectionClosed(now: clock.nowMs()))
+        continuation.finish()
+        if outbound != nil { outbound = nil }
+        await writer.value
+        await connection.close()
+        self.connection = nil
+    }
+
+    private func perform(_ actions: [ClientAction]) {
+        for action in actions {
+            switch action {
+            case .send(let message):
+                outbound?.yield(codec.encode(message))
+            case .deliver(let event):
+                eventsContinuation.yield(Delivery(event: event, client: self))
+            case .signal(let signal):
+                signalsContinuation.yield(signal)
+            case .closeConnection:
+                if let connection {
+                    self.connection = nil
+                    outbound?.finish()
+                    outbound = nil
+                    Task { await connection.close() }
+                }
+            }
+        }
+        rearmTimer()
+    }
+
+    private func rearmTimer() {
+        let deadline = machine.nextDeadline
+        guard deadline != timer?.deadline else { return }
+        timer?.task.cancel()
+        timer = nil
+        guard let deadline, !closed else { return }
+        let clock = self.clock
+        timer = (
+            deadline,
+            Task {
+                do { try await clock.sleep(untilMs: deadline) } catch { return }
+                self.timerFired(deadline: deadline)
+            }
+        )
+    }
+
+    private func timerFired(deadline: UInt64) {
+        guard timer?.deadline == deadline else { return }
+        timer = nil
+        perform(machine.timerFired(now: clock.nowMs()))
+    }
+}
+
+/// One delivered event, with the confirmations the app can give for it.
+public struct Delivery: Sendable {
+    /// The event.
+    public let event: Event
+    let client: EventAckClient
+
+    /// Confirms that the event was rendered.
+    public func markDisplayed() async throws(ClientUsageError) {
+        try await client.markDisplayed(event.seq)
+    }
+
+    /// Confirms that the event delivered its value.
+    public func confirmValue(signal: String? = nil, score: Double? = nil) async throws(ClientUsageError) {
+        try await client.confirmValue(event.seq, signal: signal, score: score)
+    }
+
+    /// Reports that the event failed at `level`.
+    public func reject(level: ConfirmationLevel, reason: NackReason, detail: String? = nil)
+        async throws(ClientUsageError)
+    {
+        try await client.reject(event.seq, level: level, reason: reason, detail: detail)
+    }
+}
+
+/// SplitMix64 for reconnect jitter: seeded, so runs can be reproduced.
+struct JitterRandom: Sendable {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
