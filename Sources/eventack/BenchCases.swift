@@ -1,9 +1,10 @@
+import EventAckClient
 import EventAckProtocol
 import Foundation
 
 /// The benchmark cases. Later modules add theirs to ``all``.
 enum BenchCases {
-    static var all: [BenchCase] { codec + ackSet + foundationBaseline }
+    static var all: [BenchCase] { codec + ackSet + ClientBenchCases.all + foundationBaseline }
 
     /// An event of about 200 bytes, the size the issue's target is stated for.
     static let sampleEventText =
@@ -106,4 +107,28 @@ struct FoundationEvent: Codable {
     var confirm: String
     var attempt: UInt64
     var payload: Payload
+}
+
+/// The client state machine's per-event cost: receive an event and ack it (coalesced by count, 32 per ack).
+enum ClientBenchCases {
+    static var all: [BenchCase] {
+        [
+            BenchCase(name: "client.receive-and-ack", maxOperations: 2_000_000) { count in
+                var machine = ClientStateMachine(configuration: ClientConfiguration(ackBatchSize: 32))
+                _ = machine.connected(now: 0)
+                _ = machine.messageReceived(.welcome(Welcome(session: "s", token: "t", resumed: false)), now: 0)
+                let payload = try! Payload(json: #"{"text":"thinking about the question"}"#)
+                var acks = 0
+                for seq in 1...UInt64(count) {
+                    let event = Event(
+                        seq: seq, run: "run_1", kind: "agent_thinking", ts: seq, confirm: .receipt,
+                        payload: payload)
+                    for action in machine.messageReceived(.event(event), now: seq / 1000) {
+                        if case .send = action { acks += 1 }
+                    }
+                }
+                blackHole(acks)
+            }
+        ]
+    }
 }
