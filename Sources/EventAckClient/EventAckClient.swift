@@ -158,7 +158,7 @@ public actor EventAckClient {
         }
         perform(machine.connectionClosed(now: clock.nowMs()))
         continuation.finish()
-        if outbound != nil { outbound = nil }
+        outbound = nil
         await writer.value
         await connection.close()
         self.connection = nil

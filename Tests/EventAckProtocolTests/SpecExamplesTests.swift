@@ -49,9 +49,9 @@ struct SpecExamplesTests {
             guard let expected = manifest[file.lastPathComponent] else { continue }
             let codec = MessageCodec(maxFrameBytes: expected.maxFrameBytes ?? ProtocolLimits.defaultMaxFrameBytes)
             let data = try Data(contentsOf: file)
-            #expect(throws: (any Error).self, "\(file.lastPathComponent)") { try codec.decode(bytes: data) }
             do {
                 _ = try codec.decode(bytes: data)
+                Issue.record("\(file.lastPathComponent) decoded, expected \(expected.code)")
             } catch {
                 #expect(error.code.rawValue == expected.code, "\(file.lastPathComponent): \(error)")
                 #expect(error.path == expected.path, "\(file.lastPathComponent): \(error)")

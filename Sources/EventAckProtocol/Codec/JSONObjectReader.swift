@@ -168,7 +168,7 @@ enum JSONArrayReader {
         scanner.index = span.start + 1
         var elements: [JSONSpan] = []
         do {
-            skip(&scanner)
+            scanner.skipWhitespace()
             if bytes[scanner.index] == UInt8(ascii: "]") { return [] }
             while true {
                 if elements.count == limit {
@@ -176,25 +176,16 @@ enum JSONArrayReader {
                         code: limitError, message: "more than \(limit) elements", path: path.description)
                 }
                 elements.append(try scanner.scanValue(depth: 1))
-                skip(&scanner)
+                scanner.skipWhitespace()
                 if bytes[scanner.index] == UInt8(ascii: "]") { return elements }
                 scanner.index += 1  // the comma, validated by the scanner before
-                skip(&scanner)
+                scanner.skipWhitespace()
             }
         } catch let error as EventAckError {
             throw error
         } catch {
             // Unreachable: the span was validated when the frame was scanned.
             throw EventAckError(code: .internal, message: "array rescan failed", path: path.description)
-        }
-    }
-
-    private static func skip(_ scanner: inout JSONScanner) {
-        while scanner.index < scanner.bytes.count {
-            switch scanner.bytes[scanner.index] {
-            case 0x20, 0x09, 0x0A, 0x0D: scanner.index += 1
-            default: return
-            }
         }
     }
 }

@@ -320,7 +320,7 @@ struct JSONScanner {
         }
     }
 
-    private mutating func skipWhitespace() {
+    mutating func skipWhitespace() {
         let start = index
         while index < bytes.count {
             switch bytes[index] {

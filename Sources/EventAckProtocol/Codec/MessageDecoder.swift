@@ -205,15 +205,12 @@ enum MessageDecoder {
         var scanner = JSONScanner(bytes)
         scanner.index = span.start + 1
         var ranges: [ClosedRange<Seq>] = []
-        func skipWhitespace() {
-            while scanner.index < span.end, JSONText.isWhitespace(bytes[scanner.index]) { scanner.index += 1 }
-        }
         func shapeError(_ index: Int) -> EventAckError {
             EventAckError(
                 code: .invalidMessage, message: "a range must be [lo, hi] with integers in 1...2^53-1",
                 path: path.appending(index: index).description)
         }
-        skipWhitespace()
+        scanner.skipWhitespace()
         if bytes[scanner.index] == UInt8(ascii: "]") { return ranges }
         while true {
             let index = ranges.count
@@ -224,16 +221,16 @@ enum MessageDecoder {
             }
             guard bytes[scanner.index] == UInt8(ascii: "[") else { throw shapeError(index) }
             scanner.index += 1
-            skipWhitespace()
+            scanner.skipWhitespace()
             guard bytes[scanner.index] != UInt8(ascii: "]"), let lowSpan = try? scanner.scanValue(depth: 1) else {
                 throw shapeError(index)
             }
-            skipWhitespace()
+            scanner.skipWhitespace()
             guard bytes[scanner.index] == UInt8(ascii: ",") else { throw shapeError(index) }
             scanner.index += 1
-            skipWhitespace()
+            scanner.skipWhitespace()
             guard let highSpan = try? scanner.scanValue(depth: 1) else { throw shapeError(index) }
-            skipWhitespace()
+            scanner.skipWhitespace()
             guard bytes[scanner.index] == UInt8(ascii: "]"), let low = JSONText.unsignedInteger(lowSpan, in: bytes),
                 let high = JSONText.unsignedInteger(highSpan, in: bytes), low >= 1
             else { throw shapeError(index) }
@@ -244,10 +241,10 @@ enum MessageDecoder {
             }
             ranges.append(low...high)
             scanner.index += 1
-            skipWhitespace()
+            scanner.skipWhitespace()
             if bytes[scanner.index] == UInt8(ascii: "]") { return ranges }
             scanner.index += 1  // the comma
-            skipWhitespace()
+            scanner.skipWhitespace()
         }
     }
 }
