@@ -14,20 +14,27 @@ let strictSettings: [SwiftSetting] = [
 var products: [Product] = [
     .library(name: "EventAckProtocol", targets: ["EventAckProtocol"]),
     .library(name: "EventAckClient", targets: ["EventAckClient"]),
+    .library(name: "EventAckReconciler", targets: ["EventAckReconciler"]),
     .executable(name: "eventack", targets: ["eventack"]),
 ]
 
 var targets: [Target] = [
     .target(name: "EventAckProtocol", swiftSettings: strictSettings),
     .target(name: "EventAckClient", dependencies: ["EventAckProtocol"], swiftSettings: strictSettings),
+    .target(name: "EventAckReconciler", dependencies: ["EventAckProtocol"], swiftSettings: strictSettings),
     .executableTarget(
         name: "eventack",
-        dependencies: ["EventAckProtocol", "EventAckClient"],
+        dependencies: ["EventAckProtocol", "EventAckClient", "EventAckReconciler"],
         swiftSettings: strictSettings
     ),
     .testTarget(
         name: "EventAckProtocolTests",
         dependencies: ["EventAckProtocol"],
+        swiftSettings: strictSettings
+    ),
+    .testTarget(
+        name: "EventAckReconcilerTests",
+        dependencies: ["EventAckReconciler", "EventAckProtocol", "EventAckClient"],
         swiftSettings: strictSettings
     ),
     .testTarget(

@@ -1,4 +1,5 @@
 import EventAckClient
+import EventAckProtocol
 import Synchronization
 
 /// A clock that moves only when the test says so; sleepers wake when it passes their deadline.

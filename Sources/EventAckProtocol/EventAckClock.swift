@@ -1,5 +1,7 @@
-/// The time source of the client's shell: milliseconds of a monotonic clock and sleeping until one. Injected so
-/// that tests drive time by hand.
+import Foundation
+
+/// The time source of the shells (the client actor, the reconciler's service): milliseconds and sleeping until
+/// one. Injected so that tests drive time by hand.
 public protocol EventAckClock: Sendable {
     /// Milliseconds since an arbitrary, fixed origin; never decreases.
     func nowMs() -> UInt64
@@ -21,5 +23,25 @@ public struct SystemEventAckClock: EventAckClock {
 
     public func sleep(untilMs deadline: UInt64) async throws {
         try await ContinuousClock().sleep(until: origin.advanced(by: .milliseconds(deadline)))
+    }
+}
+
+/// Wall-clock time: milliseconds since the Unix epoch, what `event.ts` carries. The reconciler's service uses it so
+/// that deadlines and timestamps share one time line.
+public struct UnixEventAckClock: EventAckClock {
+    /// Creates the clock.
+    public init() {}
+
+    public func nowMs() -> UInt64 {
+        UInt64(max(0, Date().timeIntervalSince1970 * 1000))
+    }
+
+    public func sleep(untilMs deadline: UInt64) async throws {
+        // Wall time can jump; sleep in monotonic steps and look again.
+        while true {
+            let now = nowMs()
+            if now >= deadline { return }
+            try await Task.sleep(for: .milliseconds(deadline - now))
+        }
     }
 }

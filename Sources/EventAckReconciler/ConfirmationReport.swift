@@ -1,0 +1,125 @@
+import EventAckProtocol
+
+/// End-to-end confirmation, per run, per session and overall: what was emitted, what was received, displayed and
+/// valued, what failed and why, how long it took. `Codable`; the JSON form is described in `Spec/REPORT.md`, and
+/// ``text`` renders it for people.
+public struct ConfirmationReport: Sendable, Hashable, Codable {
+    /// The report format; changes with `Spec/REPORT.md`.
+    public var format = "eventack-report/1"
+    /// When the report was made (the reconciler's clock).
+    public var generatedAt: UInt64
+    /// Figures of every event ever emitted.
+    public var overall: ConfirmationStats
+    /// Runs per verdict: finished runs by their verdict, open runs as `pending` (or `failed` once they failed).
+    public var runVerdicts: [String: UInt64]
+    /// Live sessions and the most recent ended ones.
+    public var sessions: [SessionReport]
+    /// Open runs and the most recent finished ones (the configuration says how many are kept).
+    public var runs: [RunReport]
+
+    /// Creates a report.
+    public init(
+        generatedAt: UInt64,
+        overall: ConfirmationStats,
+        runVerdicts: [String: UInt64],
+        sessions: [SessionReport],
+        runs: [RunReport]
+    ) {
+        self.generatedAt = generatedAt
+        self.overall = overall
+        self.runVerdicts = runVerdicts
+        self.sessions = sessions
+        self.runs = runs
+    }
+
+    /// Adds another report's figures (from another process, or another simulated seed).
+    public mutating func merge(_ other: ConfirmationReport) {
+        generatedAt = max(generatedAt, other.generatedAt)
+        overall.merge(other.overall)
+        runVerdicts.merge(other.runVerdicts, uniquingKeysWith: +)
+        sessions += other.sessions
+        runs += other.runs
+    }
+}
+
+/// Everything known about one session.
+public struct SessionReport: Sendable, Hashable, Codable {
+    /// Where a session stands.
+    public enum State: String, Sendable, Hashable, Codable {
+        /// Live on a connection.
+        case attached
+        /// Waiting for a resume.
+        case detached
+        /// Not resumed in time.
+        case expired
+    }
+
+    /// The session id.
+    public var session: SessionID
+    /// Its principal.
+    public var principal: String
+    /// Where it stands.
+    public var state: State
+    /// When it was opened.
+    public var openedAt: UInt64
+    /// Events retained (not yet confirmed at their level nor failed, or behind one that is not).
+    public var retainedEvents: Int
+    /// Runs still open.
+    public var openRuns: Int
+    /// Its figures.
+    public var stats: ConfirmationStats
+}
+
+/// The reconciler's memory of what ended: overall figures and the most recent finished runs and sessions.
+struct ReportBook: Sendable {
+    var overall = ConfirmationStats()
+    var runVerdicts: [RunVerdict: UInt64] = [:]
+    private(set) var finishedRuns: [RunReport] = []
+    private(set) var endedSessions: [SessionReport] = []
+
+    mutating func runFinished(_ report: RunReport, keeping limit: Int) {
+        runVerdicts[report.verdict, default: 0] += 1
+        Self.append(report, to: &finishedRuns, keeping: limit)
+    }
+
+    mutating func sessionEnded(_ report: SessionReport, keeping limit: Int) {
+        Self.append(report, to: &endedSessions, keeping: limit)
+    }
+
+    /// Appends, dropping the oldest half once past twice the limit (amortized O(1)).
+    private static func append<T>(_ element: T, to list: inout [T], keeping limit: Int) {
+        guard limit > 0 else { return }
+        list.append(element)
+        if list.count >= 2 * limit { list.removeFirst(list.count - limit) }
+    }
+}
+
+extension Reconciler {
+    /// The confirmation report now: overall figures, every live session and open run, and the most recent ended
+    /// ones.
+    public func report(now: UInt64) -> ConfirmationReport {
+        var verdicts: [String: UInt64] = [:]
+        for (verdict, count) in book.runVerdicts { verdicts[verdict.rawValue] = count }
+        var runs = Array(book.finishedRuns.suffix(configuration.retainedRunReports))
+        var sessionReports = Array(book.endedSessions.suffix(configuration.retainedSessionReports))
+        for key in sessions.keys.sorted() {
+            let session = sessions[key]!
+            sessionReports.append(sessionReport(key, state: session.connection == nil ? .detached : .attached, now: now))
+            for tracker in session.runs.compactMap({ $0 }) {
+                let report = tracker.report(session: session.id, principal: session.principal)
+                verdicts[report.verdict.rawValue, default: 0] += 1
+                runs.append(report)
+            }
+        }
+        return ConfirmationReport(
+            generatedAt: now, overall: book.overall, runVerdicts: verdicts, sessions: sessionReports, runs: runs)
+    }
+
+    func sessionReport(_ key: UInt64, state: SessionReport.State, now: UInt64) -> SessionReport {
+        let session = sessions[key]!
+        return SessionReport(
+            session: session.id, principal: session.principal, state: state, openedAt: session.openedAt,
+            retainedEvents: session.events.count, openRuns: session.runs.reduce(0) { $0 + ($1 == nil ? 0 : 1) },
+            stats: session.stats)
+    }
+}

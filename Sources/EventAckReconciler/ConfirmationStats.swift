@@ -1,0 +1,125 @@
+import EventAckProtocol
+
+/// Confirmation figures of one scope (a run, a session, everything): how many events asked for each level, how
+/// many reached it, how many failed and why, how long it took, and what it cost.
+public struct ConfirmationStats: Sendable, Hashable, Codable {
+    /// Events emitted.
+    public var events: UInt64 = 0
+    /// Figures for events that ask for receipt or more (every event).
+    public var receipt = LevelStats()
+    /// Figures for events that ask for display or value.
+    public var display = LevelStats()
+    /// Figures for events that ask for value.
+    public var value = LevelStats()
+    /// Failed events by reason (`receipt_timeout`, `render_failed`, `session_expired`…).
+    public var failuresByReason: [String: UInt64] = [:]
+    /// Events that passed an overdue deadline (confirmed later or failed).
+    public var overdue: UInt64 = 0
+    /// Retransmitted frames (timeouts, fast retransmits, receipt nacks and resume replays).
+    public var retransmissions: UInt64 = 0
+    /// Confirmations and nacks received again for an event already settled at that level (resent after a
+    /// reconnect or before a `synced` arrived); absorbed, as acks are idempotent (EA-ACK-3).
+    public var duplicates: UInt64 = 0
+
+    /// Nothing counted yet.
+    public init() {}
+
+    /// The figures of a level.
+    public subscript(level: ConfirmationLevel) -> LevelStats {
+        get {
+            switch level {
+            case .receipt: receipt
+            case .display: display
+            case .value: value
+            }
+        }
+        set {
+            switch level {
+            case .receipt: receipt = newValue
+            case .display: display = newValue
+            case .value: value = newValue
+            }
+        }
+    }
+
+    /// Events confirmed at the level they ask for.
+    public var confirmed: UInt64 {
+        // An event asking for level L is counted in L's figures and every lower level's; the ones confirmed at
+        // their own level are those confirmed at L minus those that asked for more.
+        receipt.confirmedAtRequestedLevel + display.confirmedAtRequestedLevel + value.confirmedAtRequestedLevel
+    }
+
+    /// Events failed at some level.
+    public var failed: UInt64 { failuresByReason.values.reduce(0, +) }
+
+    /// Events neither confirmed at their level nor failed.
+    public var pending: UInt64 { events - min(events, confirmed + failed) }
+
+    /// Adds `other`'s figures.
+    public mutating func merge(_ other: ConfirmationStats) {
+        events += other.events
+        receipt.merge(other.receipt)
+        display.merge(other.display)
+        value.merge(other.value)
+        failuresByReason.merge(other.failuresByReason, uniquingKeysWith: +)
+        overdue += other.overdue
+        retransmissions += other.retransmissions
+        duplicates += other.duplicates
+    }
+}
+
+/// Figures of one confirmation level.
+public struct LevelStats: Sendable, Hashable, Codable {
+    /// Events that ask for this level or a higher one.
+    public var requested: UInt64 = 0
+    /// Of those, events that reached this level.
+    public var confirmed: UInt64 = 0
+    /// Of those, events that failed before reaching this level.
+    public var failed: UInt64 = 0
+    /// Events whose requested level is exactly this one and that reached it.
+    public var confirmedAtRequestedLevel: UInt64 = 0
+    /// Time from emit to this level, for the events that reached it.
+    public var latencyMs = LatencyHistogram()
+
+    /// Nothing counted yet.
+    public init() {}
+
+    /// Events still waiting for this level.
+    public var pending: UInt64 { requested - min(requested, confirmed + failed) }
+
+    /// `confirmed / requested`, or 1 when nothing was requested.
+    public var rate: Double { requested == 0 ? 1 : Double(confirmed) / Double(requested) }
+
+    /// Adds `other`'s figures.
+    public mutating func merge(_ other: LevelStats) {
+        requested += other.requested
+        confirmed += other.confirmed
+        failed += other.failed
+        confirmedAtRequestedLevel += other.confirmedAtRequestedLevel
+        latencyMs.merge(other.latencyMs)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case requested, confirmed, failed, pending, rate, confirmedAtRequestedLevel, latencyMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        requested = try container.decode(UInt64.self, forKey: .requested)
+        confirmed = try container.decode(UInt64.self, forKey: .confirmed)
+        failed = try container.decode(UInt64.self, forKey: .failed)
+        confirmedAtRequestedLevel = try container.decode(UInt64.self, forKey: .confirmedAtRequestedLevel)
+        latencyMs = try container.decode(LatencyHistogram.self, forKey: .latencyMs)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(requested, forKey: .requested)
+        try container.encode(confirmed, forKey: .confirmed)
+        try container.encode(failed, forKey: .failed)
+        try container.encode(pending, forKey: .pending)
+        try container.encode((rate * 10_000).rounded() / 10_000, forKey: .rate)
+        try container.encode(confirmedAtRequestedLevel, forKey: .confirmedAtRequestedLevel)
+        try container.encode(latencyMs, forKey: .latencyMs)
+    }
+}

@@ -1,0 +1,221 @@
+import EventAckProtocol
+
+/// The server side of EventAck as a pure state machine: every session, connection, retained event, deadline and
+/// run verdict of one server, with no I/O, no clock and no randomness of its own.
+///
+/// Every input is a `mutating func` named for what happened and takes `now` (milliseconds; the
+/// ``ReconcilerService`` passes Unix time so that `event.ts` means something). Inputs return the
+/// ``ReconcilerAction``s to perform, in order. After each input the shell arms one timer for ``nextDeadline`` and
+/// calls ``timerFired(now:)`` when it passes. Randomness (session ids, resume tokens, retransmission jitter) comes
+/// from the generator passed to ``init(configuration:random:)``.
+///
+/// The rules live in extensions: the handshake and resume (`+Handshake`), emitting, sending and settling events
+/// (`+Events`), acks and nacks (`+Acknowledgements`), timers and liveness (`+Timers`) and the report (`+Report`).
+public struct Reconciler: Sendable {
+    /// A connection, before and after its handshake.
+    struct ConnectionState: Sendable {
+        let principal: String
+        /// The session, once `hello` was answered.
+        var session: UInt64?
+        var lastReceivedAt: UInt64
+        var lastSentAt: UInt64
+        /// The connection's pending timer (heartbeat or liveness).
+        var timerDeadline: UInt64 = 0
+        var nextPingID: UInt64 = 1
+    }
+
+    /// The configuration in force.
+    public let configuration: ReconcilerConfiguration
+    let codec: MessageCodec
+    var random: any RandomNumberGenerator & Sendable
+    var connections: [ConnectionID: ConnectionState] = [:]
+    var sessions: [UInt64: SessionState] = [:]
+    var sessionKeys: [SessionID: UInt64] = [:]
+    var timers = TimerHeap()
+    var book = ReportBook()
+    var nextConnectionNumber: UInt64 = 1
+    var nextSessionKey: UInt64 = 1
+    /// Actions of the input being processed, returned when it ends.
+    var pendingActions: [ReconcilerAction] = []
+
+    /// Creates a reconciler with no connection.
+    ///
+    /// - Parameter random: the source of session ids, resume tokens (which must be unguessable: pass
+    ///   `SystemRandomNumberGenerator()` in production) and jitter. Tests pass a seeded generator.
+    public init(
+        configuration: ReconcilerConfiguration = ReconcilerConfiguration(),
+        random: some RandomNumberGenerator & Sendable
+    ) {
+        self.configuration = configuration
+        self.codec = MessageCodec(maxFrameBytes: configuration.maxFrameBytes)
+        self.random = random
+    }
+
+    // MARK: Inputs
+
+    /// A connection was opened and the host authenticated it as `principal` (EA-HS-3). The client must send
+    /// `hello` next; a connection that stays silent for twice the heartbeat interval is closed.
+    public mutating func open(principal: String, now: UInt64) -> ConnectionID {
+        let id = ConnectionID(rawValue: nextConnectionNumber)
+        nextConnectionNumber += 1
+        connections[id] = ConnectionState(principal: principal, lastReceivedAt: now, lastSentAt: now)
+        scheduleConnectionTimer(id, now: now)
+        return id
+    }
+
+    /// A text frame arrived on `connection`. Frames that fail validation are answered with an `error` carrying the
+    /// spec's code and change nothing else (EA-MSG-11).
+    public mutating func frameReceived(_ text: String, on connection: ConnectionID, now: UInt64) -> [ReconcilerAction] {
+        guard connections[connection] != nil else { return [] }
+        connections[connection]!.lastReceivedAt = now
+        do {
+            let message = try codec.decode(text)
+            messageReceived(message, on: connection, now: now)
+        } catch {
+            rejectFrame(error, on: connection, fatal: false, now: now)
+        }
+        return takeActions()
+    }
+
+    /// The connection ended (closed by the client or failed). Its session waits for a resume (EA-RES-5).
+    public mutating func connectionClosed(_ connection: ConnectionID, now: UInt64) -> [ReconcilerAction] {
+        forget(connection, reason: "connection closed", now: now)
+        return takeActions()
+    }
+
+    /// The host has a new request for `run` in `session`: the origin of the profile's `.request` SLOs.
+    public mutating func runRequested(_ run: String, in session: SessionID, now: UInt64) throws(ReconcilerError) {
+        try Self.checkIdentifier(run, "run")
+        guard let key = sessionKeys[session] else { throw .unknownSession(session) }
+        let index = sessions[key]!.runIndex(for: run, requestedAt: now)
+        if sessions[key]!.runs[Int(index)]!.requestedAt == nil { sessions[key]!.runs[Int(index)]!.requestedAt = now }
+    }
+
+    /// Says the run is alive without producing an event (EA-LIVE-1, EA-LIVE-2): call it every few seconds while an
+    /// agent works silently. Not retained: a disconnected session gets none.
+    public mutating func progress(
+        run: String,
+        note: String? = nil,
+        in session: SessionID,
+        now: UInt64
+    ) throws(ReconcilerError) -> [ReconcilerAction] {
+        try Self.checkIdentifier(run, "run")
+        if let note, note.utf8.count > ProtocolLimits.maxTextBytes {
+            throw .invalidArgument("note is longer than \(ProtocolLimits.maxTextBytes) bytes")
+        }
+        guard let key = sessionKeys[session], let connection = sessions[key]!.connection else {
+            if sessionKeys[session] == nil { throw .unknownSession(session) }
+            return []
+        }
+        send(.progress(Progress(run: run, ts: now, note: note)), on: connection, now: now)
+        return takeActions()
+    }
+
+    /// Says `bye` to every connection and closes it. Sessions stay (detached) so that ``report(now:)`` lists what
+    /// is still unconfirmed.
+    public mutating func shutdown(reason: String = "server shutting down", now: UInt64) -> [ReconcilerAction] {
+        for connection in connections.keys.sorted() {
+            if connections[connection]?.session != nil { send(.bye(reason: reason), on: connection, now: now) }
+            close(connection, reason: reason, now: now)
+        }
+        return takeActions()
+    }
+
+    // MARK: Queries
+
+    /// The session live on `connection`, once its handshake completed.
+    public func session(on connection: ConnectionID) -> SessionID? {
+        connections[connection]?.session.flatMap { sessions[$0]?.id }
+    }
+
+    /// The sessions of `principal`, attached or waiting for a resume.
+    public func sessions(of principal: String) -> [SessionID] {
+        sessions.values.filter { $0.principal == principal }.map(\.id).sorted { $0.rawValue < $1.rawValue }
+    }
+
+    /// Sessions alive (attached or resumable).
+    public var sessionCount: Int { sessions.count }
+
+    /// Events retained for confirmation in every session (queued, in flight, or waiting for display or value).
+    public var retainedEventCount: Int { sessions.values.reduce(0) { $0 + $1.events.count } }
+
+    // MARK: Dispatch
+
+    mutating func messageReceived(_ message: Message, on connection: ConnectionID, now: UInt64) {
+        guard let key = connections[connection]?.session else {
+            if case .hello(let hello) = message {
+                helloReceived(hello, on: connection, now: now)
+            } else {
+                // EA-HS-1: nothing but hello before the handshake.
+                let error = EventAckError(
+                    code: .handshakeRequired, message: "\(message.type.rawValue) before hello", path: "$.type")
+                rejectFrame(error, on: connection, fatal: true, now: now)
+            }
+            return
+        }
+        switch message {
+        case .ack(let ack):
+            ackReceived(ack, session: key, on: connection, now: now)
+        case .nack(let nack):
+            nackReceived(nack, session: key, on: connection, now: now)
+        case .ping(let id):
+            send(.pong(id: id), on: connection, now: now)
+        case .pong:
+            break
+        case .bye(let reason):
+            close(connection, reason: "client said bye" + (reason.map { ": \($0)" } ?? ""), now: now)
+        case .error(let error):
+            pendingActions.append(.report(.clientError(connection, session: sessions[key]?.id, error)))
+            if error.fatal { close(connection, reason: "client error \(error.code)", now: now) }
+        case .hello, .welcome, .event, .synced, .progress:
+            let error = EventAckError(
+                code: .invalidMessage, message: "a server does not accept \(message.type.rawValue) here",
+                path: "$.type")
+            rejectFrame(error, on: connection, fatal: false, now: now)
+        }
+    }
+
+    // MARK: Helpers shared by the extensions
+
+    mutating func takeActions() -> [ReconcilerAction] {
+        defer { pendingActions = [] }
+        return pendingActions
+    }
+
+    mutating func send(_ message: Message, on connection: ConnectionID, now: UInt64) {
+        connections[connection]?.lastSentAt = now
+        pendingActions.append(.send(message, to: connection))
+    }
+
+    /// Answers an invalid frame with an `error` (and closes the connection when `fatal`).
+    mutating func rejectFrame(_ error: EventAckError, on connection: ConnectionID, fatal: Bool, now: UInt64) {
+        send(.error(ErrorMessage(error, fatal: fatal)), on: connection, now: now)
+        let session = connections[connection]?.session.flatMap { sessions[$0]?.id }
+        pendingActions.append(.report(.protocolError(connection, session: session, error: error, fatal: fatal)))
+        if fatal { close(connection, reason: error.code.rawValue, now: now) }
+    }
+
+    /// Closes a connection from this side.
+    mutating func close(_ connection: ConnectionID, reason: String, now: UInt64) {
+        guard connections[connection] != nil else { return }
+        pendingActions.append(.close(connection, reason: reason))
+        forget(connection, reason: reason, now: now)
+    }
+
+    /// Drops a connection; its session (if still attached to it) waits for a resume.
+    mutating func forget(_ connection: ConnectionID, reason: String, now: UInt64) {
+        guard let state = connections.removeValue(forKey: connection) else { return }
+        guard let key = state.session, var session = sessions[key], session.connection == connection else { return }
+        session.attachment = .detached(since: now)
+        sessions[key] = session
+        pendingActions.append(.report(.sessionDetached(session.id, principal: session.principal, reason: reason)))
+        scheduleSessionTimer(key, now: now)
+    }
+
+    static func checkIdentifier(_ value: String, _ name: String) throws(ReconcilerError) {
+        let length = value.utf8.count
+        guard length >= 1, length <= ProtocolLimits.maxIdentifierBytes else {
+            throw .invalidArgument("\(name) must be 1…\(ProtocolLimits.maxIdentifierBytes) UTF-8 bytes, not \(length)")
+        }
+    }
+}

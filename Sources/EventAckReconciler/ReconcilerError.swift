@@ -1,0 +1,33 @@
+/// A mistake of the host using the reconciler's API (`emit` to an unknown session, a full queue…). Thrown to the
+/// caller, never sent on the wire.
+public struct ReconcilerError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// A stable code: `unknown_session`, `window_exceeded` or `invalid_argument`.
+    public var code: String
+    /// What was wrong, for people.
+    public var message: String
+
+    /// Creates an error.
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    /// The session does not exist (never opened, or expired and removed).
+    public static func unknownSession(_ session: SessionID) -> Self {
+        Self(code: "unknown_session", message: "no session \(session)")
+    }
+
+    /// The window and the bounded queue of the session are full (EA-FLOW-2): the event was not accepted.
+    public static func windowExceeded(_ session: SessionID, queued: Int) -> Self {
+        Self(
+            code: "window_exceeded",
+            message: "session \(session) has \(queued) events queued behind a full window; emit refused")
+    }
+
+    /// An argument breaks a protocol limit (an empty or too long identifier, say).
+    public static func invalidArgument(_ message: String) -> Self {
+        Self(code: "invalid_argument", message: message)
+    }
+
+    public var description: String { "\(code): \(message)" }
+}

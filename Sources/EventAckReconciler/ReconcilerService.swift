@@ -1,0 +1,191 @@
+import EventAckProtocol
+import Synchronization
+
+/// The reconciler's shell: owns a ``Reconciler``, serves connections, runs its timers on an injected clock, and
+/// exposes emitting, the report and the live stream of ``ReconciliationEvent``s.
+///
+/// ```swift
+/// let service = ReconcilerService()
+/// // In the WebSocket handler, once the upgrade is authenticated:
+/// await service.serve(connection, principal: user.id)
+/// // Elsewhere, for that user's session:
+/// let seq = try service.emit(run: "run_7", kind: "agent_started", to: session)
+/// ```
+///
+/// Every method is safe to call from any task. The machine runs under a lock; frames are encoded and written by
+/// one writer task per connection, in the order the machine produced them.
+public final class ReconcilerService: Sendable {
+    /// Live reconciliation events. Buffers the newest ``eventBufferLimit`` if nobody reads fast enough (the report
+    /// keeps every figure regardless); finishes at ``shutdown()``.
+    public let events: AsyncStream<ReconciliationEvent>
+    /// Events buffered for a slow reader of ``events`` before the oldest are dropped.
+    public static let eventBufferLimit = 100_000
+
+    private struct State: Sendable {
+        var machine: Reconciler
+        var writers: [ConnectionID: AsyncStream<Message>.Continuation] = [:]
+        var timer: (deadline: UInt64, task: Task<Void, Never>)?
+        var isShutDown = false
+    }
+
+    private let state: Mutex<State>
+    private let clock: any EventAckClock
+    private let eventsContinuation: AsyncStream<ReconciliationEvent>.Continuation
+    private let codec: MessageCodec
+
+    /// Creates a service.
+    ///
+    /// - Parameters:
+    ///   - clock: time for deadlines and `event.ts`; Unix milliseconds by default.
+    ///   - random: session ids, resume tokens and jitter; the system's secure generator by default.
+    public init(
+        configuration: ReconcilerConfiguration = ReconcilerConfiguration(),
+        clock: any EventAckClock = UnixEventAckClock(),
+        random: some RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
+    ) {
+        self.clock = clock
+        self.codec = MessageCodec(maxFrameBytes: configuration.maxFrameBytes)
+        self.state = Mutex(State(machine: Reconciler(configuration: configuration, random: random)))
+        (events, eventsContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(Self.eventBufferLimit))
+    }
+
+    /// Serves one connection, authenticated by the host as `principal`, until it closes. Returns when the
+    /// connection is gone; its session waits for a resume.
+    public func serve(_ connection: some ServerConnection, principal: String) async {
+        let (outbound, writer) = AsyncStream<Message>.makeStream()
+        let id: ConnectionID? = state.withLock { state in
+            guard !state.isShutDown else { return nil }
+            let id = state.machine.open(principal: principal, now: clock.nowMs())
+            state.writers[id] = writer
+            rearmTimer(&state)
+            return id
+        }
+        guard let id else {
+            await connection.close()
+            return
+        }
+        let codec = self.codec
+        let writing = Task {
+            for await message in outbound {
+                do { try await connection.send(codec.encode(message)) } catch { break }
+            }
+            await connection.close()
+        }
+        do {
+            for try await frame in connection.inbound {
+                let open = state.withLock { state in
+                    perform(state.machine.frameReceived(frame, on: id, now: clock.nowMs()), &state)
+                    return state.writers[id] != nil
+                }
+                if !open { break }
+            }
+        } catch {
+            // A failed connection ends like a closed one.
+        }
+        state.withLock { state in
+            perform(state.machine.connectionClosed(id, now: clock.nowMs()), &state)
+            state.writers.removeValue(forKey: id)?.finish()
+        }
+        await writing.value
+    }
+
+    /// Emits an event to `session`; see ``Reconciler/emit(run:kind:payload:confirm:to:now:)``.
+    ///
+    /// - Returns: the event's seq.
+    @discardableResult
+    public func emit(
+        run: String,
+        kind: String,
+        payload: Payload = .empty,
+        confirm: ConfirmationLevel = .receipt,
+        to session: SessionID
+    ) throws(ReconcilerError) -> Seq {
+        try state.withLock { (state) throws(ReconcilerError) -> Seq in
+            let emission = try state.machine.emit(
+                run: run, kind: kind, payload: payload, confirm: confirm, to: session, now: clock.nowMs())
+            perform(emission.actions, &state)
+            return emission.seq
+        }
+    }
+
+    /// Tells `session` that `run` is alive (EA-LIVE-2).
+    public func progress(run: String, note: String? = nil, in session: SessionID) throws(ReconcilerError) {
+        try state.withLock { (state) throws(ReconcilerError) in
+            perform(try state.machine.progress(run: run, note: note, in: session, now: clock.nowMs()), &state)
+        }
+    }
+
+    /// Marks when `run` was requested, for the profile's `.request` SLOs.
+    public func runRequested(_ run: String, in session: SessionID) throws(ReconcilerError) {
+        try state.withLock { (state) throws(ReconcilerError) in
+            try state.machine.runRequested(run, in: session, now: clock.nowMs())
+        }
+    }
+
+    /// The sessions of `principal`, attached or waiting for a resume.
+    public func sessions(of principal: String) -> [SessionID] {
+        state.withLock { $0.machine.sessions(of: principal) }
+    }
+
+    /// The confirmation report now.
+    public func report() -> ConfirmationReport {
+        state.withLock { $0.machine.report(now: clock.nowMs()) }
+    }
+
+    /// Says `bye` to every client, closes every connection, stops the timers and finishes ``events``. Returns the
+    /// final report, whose pending figures are what was still unconfirmed.
+    @discardableResult
+    public func shutdown() -> ConfirmationReport {
+        let report = state.withLock { state in
+            perform(state.machine.shutdown(now: clock.nowMs()), &state)
+            state.isShutDown = true
+            state.timer?.task.cancel()
+            state.timer = nil
+            for writer in state.writers.values { writer.finish() }
+            state.writers = [:]
+            return state.machine.report(now: clock.nowMs())
+        }
+        eventsContinuation.finish()
+        return report
+    }
+
+    // MARK: The shell
+
+    private func perform(_ actions: [ReconcilerAction], _ state: inout State) {
+        for action in actions {
+            switch action {
+            case .send(let message, let connection):
+                state.writers[connection]?.yield(message)
+            case .close(let connection, _):
+                state.writers.removeValue(forKey: connection)?.finish()
+            case .report(let event):
+                eventsContinuation.yield(event)
+            }
+        }
+        rearmTimer(&state)
+    }
+
+    private func rearmTimer(_ state: inout State) {
+        let deadline = state.machine.nextDeadline
+        guard !state.isShutDown, deadline != state.timer?.deadline else { return }
+        state.timer?.task.cancel()
+        state.timer = nil
+        guard let deadline else { return }
+        let clock = self.clock
+        state.timer = (
+            deadline,
+            Task { [weak self] in
+                do { try await clock.sleep(untilMs: deadline) } catch { return }
+                self?.timerFired(deadline: deadline)
+            }
+        )
+    }
+
+    private func timerFired(deadline: UInt64) {
+        state.withLock { state in
+            guard state.timer?.deadline == deadline else { return }
+            state.timer = nil
+            perform(state.machine.timerFired(now: clock.nowMs()), &state)
+        }
+    }
+}

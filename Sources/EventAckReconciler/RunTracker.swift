@@ -1,0 +1,172 @@
+import EventAckProtocol
+
+/// Validates one run against its profile as its events are emitted, and follows their confirmation to a verdict.
+struct RunTracker: Sendable {
+    /// Failures listed per run; beyond that they are only counted, so a broken emitter cannot grow memory.
+    static let maxListedFailures = 64
+
+    let id: String
+    var requestedAt: UInt64?
+    var startedAt: UInt64?
+    var endedAt: UInt64?
+    var terminalKind: String?
+    /// When each kind first occurred (for ordering rules and SLOs).
+    var firstSeen: [String: UInt64] = [:]
+    /// Open calls by pairing index and call id, with their open time.
+    var openCalls: [CallKey: UInt64] = [:]
+    /// Events emitted and not yet confirmed at their level or failed.
+    var unresolvedEvents = 0
+    var failures: [RunFailure] = []
+    var omittedFailures = 0
+    var warnings: [SLOBreach] = []
+    var stats = ConfirmationStats()
+
+    struct CallKey: Hashable, Sendable {
+        var pairing: Int
+        var call: String
+    }
+
+    init(id: String, requestedAt: UInt64? = nil) {
+        self.id = id
+        self.requestedAt = requestedAt
+    }
+
+    /// Whether the run has its verdict: ended and nothing left to confirm.
+    var isFinished: Bool { terminalKind != nil && unresolvedEvents == 0 }
+
+    var verdict: RunVerdict {
+        if !failures.isEmpty || omittedFailures > 0 { return .failed }
+        return isFinished ? .confirmed : .pending
+    }
+
+    mutating func fail(_ failure: RunFailure) {
+        if failures.count < Self.maxListedFailures {
+            failures.append(failure)
+        } else {
+            omittedFailures += 1
+        }
+    }
+
+    /// Checks an emitted event against the profile; returns the SLO breaches it completes.
+    mutating func observe(
+        kind: String,
+        seq: Seq,
+        at time: UInt64,
+        payload: Payload,
+        profile: RunProfile?
+    ) -> [SLOBreach] {
+        stats.events += 1
+        unresolvedEvents += 1
+        let isFirstEvent = startedAt == nil
+        if isFirstEvent { startedAt = time }
+        guard let profile else {
+            firstSeen[kind] = firstSeen[kind] ?? time
+            return []
+        }
+        if let terminalKind {
+            fail(RunFailure(code: "after_terminal", detail: "\(kind) after \(terminalKind)", seq: seq))
+        }
+        let isStart = profile.startKinds.contains(kind)
+        if isFirstEvent && !isStart {
+            let expected = profile.startKinds.sorted().joined(separator: " or ")
+            fail(RunFailure(code: "missing_start", detail: "first event is \(kind), not \(expected)", seq: seq))
+        } else if !isFirstEvent && isStart {
+            fail(RunFailure(code: "out_of_order", detail: "\(kind) again after the run started", seq: seq))
+        }
+        let pairingIndex = profile.pairings.firstIndex { $0.open == kind || $0.close == kind }
+        if !isStart, !profile.terminalKinds.contains(kind), pairingIndex == nil, let allowed = profile.otherKinds,
+            !allowed.contains(kind)
+        {
+            fail(RunFailure(code: "unknown_kind", detail: "\(kind) is not part of profile \(profile.name)", seq: seq))
+        }
+        for rule in profile.ordering {
+            switch rule {
+            case .requires(let ruled, let earlier) where ruled == kind && firstSeen[earlier] == nil:
+                fail(RunFailure(code: "out_of_order", detail: "\(kind) before any \(earlier)", seq: seq))
+            case .forbiddenAfter(let ruled, let later) where ruled == kind && firstSeen[later] != nil:
+                fail(RunFailure(code: "out_of_order", detail: "\(kind) after \(later)", seq: seq))
+            default:
+                break
+            }
+        }
+        for member in profile.requiredContent[kind] ?? [] where !(payload[member: member]?.isNonEmpty ?? false) {
+            fail(RunFailure(code: "empty_content", detail: "\(kind) has no content in payload.\(member)", seq: seq))
+        }
+        var breaches: [SLOBreach] = []
+        if let pairingIndex { breaches += observeCall(kind, seq: seq, at: time, payload: payload, pairingIndex, profile) }
+        let firstOfKind = firstSeen[kind] == nil
+        if firstOfKind { firstSeen[kind] = time }
+        if firstOfKind { breaches += measureSLOs(endingAt: kind, seq: seq, at: time, profile: profile) }
+        if profile.terminalKinds.contains(kind), terminalKind == nil {
+            terminalKind = kind
+            endedAt = time
+            for (call, _) in openCalls.sorted(by: { $0.value < $1.value }) {
+                let pairing = profile.pairings[call.pairing]
+                fail(RunFailure(code: "unpaired_call", detail: "\(pairing.open) \(call.call) never got \(pairing.close)"))
+            }
+            openCalls = [:]
+        }
+        warnings += breaches
+        return breaches
+    }
+
+    private mutating func observeCall(
+        _ kind: String,
+        seq: Seq,
+        at time: UInt64,
+        payload: Payload,
+        _ index: Int,
+        _ profile: RunProfile
+    ) -> [SLOBreach] {
+        let pairing = profile.pairings[index]
+        guard let call = payload[member: pairing.key]?.stringValue, !call.isEmpty else {
+            fail(RunFailure(code: "empty_content", detail: "\(kind) has no call id in payload.\(pairing.key)", seq: seq))
+            return []
+        }
+        let key = CallKey(pairing: index, call: call)
+        if kind == pairing.open {
+            if openCalls[key] != nil {
+                fail(RunFailure(code: "duplicate_call", detail: "\(kind) \(call) is already open", seq: seq))
+            }
+            openCalls[key] = time
+            return []
+        }
+        guard let openedAt = openCalls.removeValue(forKey: key) else {
+            fail(RunFailure(code: "unpaired_call", detail: "\(kind) \(call) without \(pairing.open)", seq: seq))
+            return []
+        }
+        let measured = time - min(time, openedAt)
+        guard let limit = pairing.maxDurationMs, measured > limit else { return [] }
+        return [SLOBreach(name: "\(pairing.close)_after_\(pairing.open)", measuredMs: measured, limitMs: limit, seq: seq)]
+    }
+
+    private func measureSLOs(endingAt kind: String, seq: Seq, at time: UInt64, profile: RunProfile) -> [SLOBreach] {
+        var breaches: [SLOBreach] = []
+        for slo in profile.slos where slo.to == .first(kind) {
+            let start: UInt64?
+            switch slo.from {
+            case .request: start = requestedAt
+            case .first(let fromKind): start = firstSeen[fromKind]
+            }
+            guard let start else { continue }
+            let measured = time - min(time, start)
+            if measured > slo.limitMs {
+                breaches.append(SLOBreach(name: slo.name, measuredMs: measured, limitMs: slo.limitMs, seq: seq))
+            }
+        }
+        return breaches
+    }
+
+    /// The session ended before the run did: it can no longer finish.
+    mutating func sessionEnded(reason: FailureReason) {
+        guard terminalKind == nil else { return }
+        fail(RunFailure(code: "incomplete", detail: "the session ended (\(reason)) before a terminal event"))
+    }
+
+    func report(session: SessionID, principal: String) -> RunReport {
+        RunReport(
+            run: id, session: session, principal: principal, verdict: verdict, failures: failures,
+            omittedFailures: omittedFailures, warnings: warnings, requestedAt: requestedAt, startedAt: startedAt,
+            endedAt: endedAt, terminalKind: terminalKind, stats: stats)
+    }
+}

@@ -1,0 +1,57 @@
+/// One accepted connection, as the ``ReconcilerService`` needs it: text frames both ways. Implement it over a
+/// WebSocket (subprotocol `eventack.v1`) after authenticating the upgrade; `Examples/AgentServer` has one for
+/// hummingbird-websocket.
+public protocol ServerConnection: Sendable {
+    /// The frames received, in order; finishes (or throws) when the connection ends.
+    var inbound: AsyncThrowingStream<String, any Error> { get }
+    /// Sends one text frame.
+    func send(_ text: String) async throws
+    /// Closes the connection; `inbound` finishes.
+    func close() async
+}
+
+/// An in-process connection for tests: the server's end conforms to ``ServerConnection``; the test plays the
+/// client through the ``Peer``.
+public struct InMemoryServerConnection: ServerConnection {
+    /// The client's end.
+    public struct Peer: Sendable {
+        /// Frames the server sent, in order; finishes when either side closes.
+        public let inbound: AsyncThrowingStream<String, any Error>
+        let toServer: AsyncThrowingStream<String, any Error>.Continuation
+        let toPeer: AsyncThrowingStream<String, any Error>.Continuation
+
+        /// Sends a frame to the server; `false` once the connection is closed.
+        @discardableResult
+        public func send(_ text: String) -> Bool {
+            if case .terminated = toServer.yield(text) { return false }
+            return true
+        }
+
+        /// Cuts the connection, as a network failure would.
+        public func close() {
+            toServer.finish()
+            toPeer.finish()
+        }
+    }
+
+    public let inbound: AsyncThrowingStream<String, any Error>
+    private let toPeer: AsyncThrowingStream<String, any Error>.Continuation
+    private let toServer: AsyncThrowingStream<String, any Error>.Continuation
+
+    /// A connected pair.
+    public static func makePair() -> (server: InMemoryServerConnection, peer: Peer) {
+        let (toServerStream, toServer) = AsyncThrowingStream<String, any Error>.makeStream()
+        let (toPeerStream, toPeer) = AsyncThrowingStream<String, any Error>.makeStream()
+        let server = InMemoryServerConnection(inbound: toServerStream, toPeer: toPeer, toServer: toServer)
+        return (server, Peer(inbound: toPeerStream, toServer: toServer, toPeer: toPeer))
+    }
+
+    public func send(_ text: String) async throws {
+        if case .terminated = toPeer.yield(text) { throw CancellationError() }
+    }
+
+    public func close() async {
+        toPeer.finish()
+        toServer.finish()
+    }
+}
