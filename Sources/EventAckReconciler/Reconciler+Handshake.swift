@@ -71,6 +71,7 @@ extension Reconciler {
         send(.welcome(welcome(session: id, token: token, resumed: false, version: version, window: window)),
             on: connection, now: now)
         pendingActions.append(.report(.sessionOpened(id, principal: principal, connection: connection, resumed: false)))
+        scheduleConnectionTimer(connection, now: now)
     }
 
     /// EA-RES-3: welcome with a new token, apply the client's receipt set, `synced`, replay what is unacknowledged
@@ -109,6 +110,7 @@ extension Reconciler {
         replayUnacknowledged(key, now: now)
         pump(key, now: now)
         scheduleSessionTimer(key, now: now)
+        scheduleConnectionTimer(connection, now: now)
     }
 
     private func welcome(

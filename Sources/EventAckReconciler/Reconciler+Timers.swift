@@ -184,11 +184,15 @@ extension Reconciler {
 
     // MARK: Connections: heartbeats and liveness
 
+    /// Arms the connection's timer for its next ping or liveness check. A later timer already armed is left
+    /// alone: sends and receipts only push these moments back, and the timer re-arms itself when it fires.
     mutating func scheduleConnectionTimer(_ connection: ConnectionID, now: UInt64) {
         guard let state = connections[connection] else { return }
         var due = state.lastReceivedAt + 2 * configuration.heartbeatMs
         if state.session != nil { due = min(due, state.lastSentAt + configuration.heartbeatMs) }
         due = max(due, now + 1)
+        guard state.timerDeadline == 0 || due < state.timerDeadline else { return }
+        if state.timerDeadline != 0 { invalidateTimer() }
         connections[connection]!.timerDeadline = due
         timers.schedule(.connection(connection), at: due)
     }
