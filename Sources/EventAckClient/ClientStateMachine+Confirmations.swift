@@ -4,6 +4,10 @@ import EventAckProtocol
 struct ConfirmationState: Sendable {
     /// Seqs the app confirmed as displayed (including those implied by a value confirmation).
     var displayed = AckSet()
+    /// Delivered seqs that ask only for receipt. Sent inside the display set (EA-ACK-7) so that it keeps few
+    /// ranges: without them every receipt-only event between two displayed ones would be a hole, and past 64
+    /// holes the newest display confirmations could not be sent at all.
+    var receiptOnly = AckSet()
     /// Value confirmations the server has not echoed yet.
     var unsyncedValues: [Seq: ValueConfirmation] = [:]
     /// Seqs whose value was confirmed, echoed or not.
@@ -29,7 +33,7 @@ struct ConfirmationState: Sendable {
     /// The display set, if it says something the server has not echoed.
     func displayToSend() -> AckSet? {
         guard !displayed.isEmpty, !(synced.display ?? AckSet()).isSuperset(of: displayed) else { return nil }
-        return displayed.capped()
+        return displayed.union(receiptOnly).capped()
     }
 
     /// The value confirmations not yet echoed, lowest seq first (at most the wire limit per ack).

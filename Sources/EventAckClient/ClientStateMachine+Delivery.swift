@@ -52,6 +52,8 @@ extension ClientStateMachine {
         if event.confirm > .receipt {
             delivery.outstanding[event.seq] = OutstandingEvent(
                 seq: event.seq, run: event.run, kind: event.kind, needs: event.confirm, displayed: false)
+        } else {
+            confirmations.receiptOnly.insert(event.seq)
         }
         var actions: [ClientAction] = [.deliver(event)]
         if configuration.terminalKinds.contains(event.kind) {

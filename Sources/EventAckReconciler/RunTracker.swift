@@ -55,7 +55,6 @@ struct RunTracker: Sendable {
         payload: Payload,
         profile: RunProfile?
     ) -> [SLOBreach] {
-        stats.events += 1
         unresolvedEvents += 1
         let isFirstEvent = startedAt == nil
         if isFirstEvent { startedAt = time }

@@ -130,10 +130,25 @@ struct ClientStateMachineTests {
         #expect(try machine.markDisplayed(1, now: 31) == [])  // idempotent
         #expect(try machine.confirmValue(2, signal: "copied", score: 1, now: 32) == [])
         #expect(machine.outstanding().isEmpty)
+        // Seq 3 asks only for receipt; the display set carries it to stay compact (EA-ACK-7).
         let expected = Ack(
-            receipt: Self.receipt(upTo: 3), display: Self.receipt(upTo: 2),
+            receipt: Self.receipt(upTo: 3), display: Self.receipt(upTo: 3),
             value: [ValueConfirmation(seq: 2, signal: "copied", score: 1)])
         #expect(machine.timerFired(now: 50) == [.send(.ack(expected))])
+    }
+
+    @Test("receipt-only events fill the display set: 200 interleaved events make one range, not 100 (EA-ACK-7)")
+    func compactDisplaySet() throws {
+        var machine = Self.connectedMachine()
+        for seq in Seq(1)...200 {
+            _ = machine.messageReceived(.event(Self.event(seq, confirm: seq % 2 == 0 ? .display : .receipt)), now: 0)
+        }
+        for seq in stride(from: Seq(2), through: 200, by: 2) { _ = try machine.markDisplayed(seq, now: 1) }
+        let acks = machine.timerFired(now: 100).compactMap { action -> Ack? in
+            if case .send(.ack(let ack)) = action { return ack }
+            return nil
+        }
+        #expect(acks.last?.display == Self.receipt(upTo: 200))
     }
 
     @Test("reject sends a nack at once and ends the event's wait")

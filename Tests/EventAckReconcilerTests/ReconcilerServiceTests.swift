@@ -1,0 +1,93 @@
+import EventAckClient
+import EventAckProtocol
+import EventAckReconciler
+import Synchronization
+import Testing
+
+/// The client's in-memory transport, seen from the server as a ``ServerConnection``.
+struct InMemoryServerEndConnection: ServerConnection {
+    let end: InMemoryServerEnd
+    var inbound: AsyncThrowingStream<String, any Error> { end.inbound }
+
+    func send(_ text: String) async throws {
+        if !end.send(text) { throw InMemoryTransportError.closed }
+    }
+
+    func close() async { end.close() }
+}
+
+/// The service shell end to end with the real client over in-memory connections.
+@Suite("ReconcilerService")
+struct ReconcilerServiceTests {
+    /// Waits (polling, bounded) until `condition` holds; returns whether it did.
+    static func eventually(_ condition: () -> Bool) async -> Bool {
+        for _ in 0..<500 {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return condition()
+    }
+
+    @Test("an agent run is received, displayed and valued; a cut connection is resumed with nothing lost")
+    func endToEnd() async throws {
+        let service = ReconcilerService(random: SeededRandom(seed: 5))
+        let transport = InMemoryClientTransport()
+        let ends = Mutex<[InMemoryServerEnd]>([])
+        let acceptor = Task {
+            for await end in transport.accepted {
+                ends.withLock { $0.append(end) }
+                Task { await service.serve(InMemoryServerEndConnection(end: end), principal: "alice") }
+            }
+        }
+        let client = EventAckClient(transport: transport, reconnect: ReconnectPolicy(baseMs: 10), jitterSeed: 1)
+        await client.start()
+        #expect(await Self.eventually { !service.sessions(of: "alice").isEmpty })
+        let session = try #require(service.sessions(of: "alice").first)
+
+        let delivered = Mutex<[Seq]>([])
+        let consumer = Task {
+            for await delivery in client.events {
+                delivered.withLock { $0.append(delivery.event.seq) }
+                if delivery.event.confirm >= .display { try? await delivery.markDisplayed() }
+                if delivery.event.confirm == .value { try? await delivery.confirmValue(signal: "thumbs_up") }
+            }
+        }
+        try service.emit(run: "run_1", kind: "agent_started", to: session)
+        try service.emit(
+            run: "run_1", kind: "agent_thinking", payload: Payload(json: #"{"text":"hm"}"#), confirm: .display,
+            to: session)
+        #expect(await Self.eventually { delivered.withLock { $0.count } == 2 })
+        // Cut the connection: the client reconnects and resumes the same session.
+        ends.withLock { $0.first?.close() }
+        try service.emit(
+            run: "run_1", kind: "agent_completed", payload: Payload(json: #"{"result":"42"}"#), confirm: .value,
+            to: session)
+        let confirmed = await Self.eventually { service.report().runVerdicts["confirmed"] == 1 }
+        #expect(confirmed)
+        #expect(delivered.withLock { $0 } == [1, 2, 3])
+        #expect(service.sessions(of: "alice") == [session])
+        let report = service.report()
+        #expect(report.overall.value.confirmed == 1)
+        #expect(report.overall.display.confirmed == 2)
+        #expect(report.overall.failed == 0)
+
+        await client.close()
+        let final = service.shutdown()
+        #expect(final.overall.pending == 0)
+        acceptor.cancel()
+        consumer.cancel()
+    }
+
+    @Test("emit errors reach the caller: unknown session, bad identifiers")
+    func emitErrors() {
+        let service = ReconcilerService(random: SeededRandom(seed: 6))
+        #expect(throws: ReconcilerError.unknownSession("s_nope")) {
+            try service.emit(run: "r", kind: "k", to: "s_nope")
+        }
+        let error = #expect(throws: ReconcilerError.self) {
+            try service.emit(run: "", kind: "k", to: "s_nope")
+        }
+        #expect(error?.code == "invalid_argument")
+        service.shutdown()
+    }
+}
