@@ -70,10 +70,14 @@ public struct Payload: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// The value of a top-level member, if present.
+    /// The value of a top-level member, if present. Only that member's value is built, so checking one member of
+    /// a large payload costs a scan, not a tree.
     public subscript(member name: String) -> JSONValue? {
-        guard case .object(let members) = value() else { return nil }
-        return members.first { $0.key == name }?.value
+        var text = json
+        return text.withUTF8 { bytes in
+            var parser = JSONValueParser(bytes)
+            return try? parser.member(name)
+        }
     }
 
     public var description: String { json }

@@ -104,7 +104,8 @@ extension Reconciler {
         var sessionReports = Array(book.endedSessions.suffix(configuration.retainedSessionReports))
         for key in sessions.keys.sorted() {
             let session = sessions[key]!
-            sessionReports.append(sessionReport(key, state: session.connection == nil ? .detached : .attached, now: now))
+            sessionReports.append(
+                sessionReport(session, state: session.connection == nil ? .detached : .attached, now: now))
             for tracker in session.runs.compactMap({ $0 }) {
                 let report = tracker.report(session: session.id, principal: session.principal)
                 verdicts[report.verdict.rawValue, default: 0] += 1
@@ -115,9 +116,8 @@ extension Reconciler {
             generatedAt: now, overall: book.overall, runVerdicts: verdicts, sessions: sessionReports, runs: runs)
     }
 
-    func sessionReport(_ key: UInt64, state: SessionReport.State, now: UInt64) -> SessionReport {
-        let session = sessions[key]!
-        return SessionReport(
+    func sessionReport(_ session: SessionState, state: SessionReport.State, now: UInt64) -> SessionReport {
+        SessionReport(
             session: session.id, principal: session.principal, state: state, openedAt: session.openedAt,
             retainedEvents: session.events.count, openRuns: session.runs.reduce(0) { $0 + ($1 == nil ? 0 : 1) },
             stats: session.stats)

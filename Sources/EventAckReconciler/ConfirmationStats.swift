@@ -33,11 +33,12 @@ public struct ConfirmationStats: Sendable, Hashable, Codable {
             case .value: value
             }
         }
-        set {
+        _modify {
+            // In place: a get/set pair would copy the histogram's buckets on every count.
             switch level {
-            case .receipt: receipt = newValue
-            case .display: display = newValue
-            case .value: value = newValue
+            case .receipt: yield &receipt
+            case .display: yield &display
+            case .value: yield &value
             }
         }
     }

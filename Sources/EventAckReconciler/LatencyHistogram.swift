@@ -98,7 +98,9 @@ public struct LatencyHistogram: Sendable, Hashable, Codable {
         try container.encode((mean * 10).rounded() / 10, forKey: .mean)
         try container.encode(sum, forKey: .sum)
         // Sparse: [upper bound of the bucket, samples] for non-empty buckets.
-        let pairs = buckets.enumerated().filter { $0.element > 0 }.map { [Self.upperBound(ofBucket: $0.offset), $0.element] }
+        let pairs = buckets.enumerated().filter { $0.element > 0 }.map {
+            [Self.upperBound(ofBucket: $0.offset), $0.element]
+        }
         try container.encode(pairs, forKey: .buckets)
     }
 }

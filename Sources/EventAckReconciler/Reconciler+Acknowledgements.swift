@@ -4,105 +4,109 @@ extension Reconciler {
     /// EA-ACK-1…6: an ack is checked as a whole, then applied highest level first (a higher level implies the
     /// lower ones, EA-LVL-1). The cost is the ranges of the ack plus the events it newly confirms, never the
     /// events that are merely outstanding.
-    mutating func ackReceived(_ ack: Ack, session key: UInt64, on connection: ConnectionID, now: UInt64) {
-        if let error = unknownSeq(in: ack, session: key) {
+    mutating func ackReceived(_ ack: Ack, session: inout SessionState, on connection: ConnectionID, now: UInt64) {
+        if let error = unknownSeq(in: ack, session: &session) {
             // EA-ACK-6: answered, and no state changes.
-            rejectFrame(error, on: connection, fatal: false, now: now)
+            rejectFrame(error, on: connection, fatal: false, session: session.id, now: now)
             return
         }
         for confirmation in ack.value ?? [] {
-            if sessions[key]!.confirmedValue.contains(confirmation.seq) || isSettled(confirmation.seq, session: key) {
-                countDuplicate(confirmation.seq, session: key)
+            if session.confirmedValue.contains(confirmation.seq) || isSettled(confirmation.seq, session: &session) {
+                countDuplicate(confirmation.seq, session: &session)
                 continue
             }
             let range = confirmation.seq...confirmation.seq
-            applyConfirmations(range, at: .value, session: key, now: now)
+            applyConfirmations(range, at: .value, session: &session, now: now)
         }
-        if let display = ack.display { applyConfirmations(display, at: .display, session: key, now: now) }
+        if let display = ack.display { applyConfirmations(display, at: .display, session: &session, now: now) }
         if let receipt = ack.receipt {
-            applyConfirmations(receipt, at: .receipt, session: key, now: now)
-            fastRetransmit(holesOf: receipt, session: key, on: connection, now: now)
+            applyConfirmations(receipt, at: .receipt, session: &session, now: now)
+            fastRetransmit(holesOf: receipt, session: &session, on: connection, now: now)
         }
-        pump(key, now: now)
+        pump(&session, now: now)
     }
 
     /// EA-NACK-2: a receipt nack asks for a resend; a display or value nack is a final failure with its reason.
-    mutating func nackReceived(_ nack: Nack, session key: UInt64, on connection: ConnectionID, now: UInt64) {
-        guard nack.seq <= sessions[key]!.highestSent else {
+    mutating func nackReceived(_ nack: Nack, session: inout SessionState, on connection: ConnectionID, now: UInt64) {
+        guard nack.seq <= session.highestSent else {
             let error = EventAckError(
                 code: .ackUnknownSeq, message: "nack names seq \(nack.seq), never sent to this session", path: "$.seq",
                 seq: nack.seq)
-            rejectFrame(error, on: connection, fatal: false, now: now)
+            rejectFrame(error, on: connection, fatal: false, session: session.id, now: now)
             return
         }
-        guard sessions[key]!.events.contains(nack.seq), sessions[key]!.events[nack.seq].stage != .resolved else {
-            countDuplicate(nack.seq, session: key)
+        guard session.events.contains(nack.seq), session.events[nack.seq].stage != .resolved else {
+            countDuplicate(nack.seq, session: &session)
             return
         }
-        let retained = sessions[key]!.events[nack.seq]
+        let retained = session.events[nack.seq]
         guard nack.level <= retained.confirm else {
             let error = EventAckError(
                 code: .invalidMessage,
                 message: "seq \(nack.seq) asks for \(retained.confirm.rawValue), not \(nack.level.rawValue)",
                 path: "$.level", seq: nack.seq)
-            rejectFrame(error, on: connection, fatal: false, now: now)
+            rejectFrame(error, on: connection, fatal: false, session: session.id, now: now)
             return
         }
         if let reached = retained.reached, reached >= nack.level {
             // Already confirmed at that level: a confirmation cannot be taken back.
-            countDuplicate(nack.seq, session: key)
+            countDuplicate(nack.seq, session: &session)
             return
         }
         if nack.level == .receipt {
             if UInt64(retained.attempt) >= configuration.retransmission.maxAttempts {
-                fail(nack.seq, session: key, reason: FailureReason(nack.reason), now: now)
+                fail(nack.seq, session: &session, reason: FailureReason(nack.reason), now: now)
             } else {
-                transmit(nack.seq, session: key, on: connection, now: now)
+                transmit(nack.seq, session: &session, on: connection, now: now)
             }
             return
         }
-        fail(nack.seq, session: key, reason: FailureReason(nack.reason), now: now)
+        fail(nack.seq, session: &session, reason: FailureReason(nack.reason), now: now)
     }
 
     /// Settles every seq of `set` not yet confirmed at `level`, and records `set` at `level` and below.
-    mutating func applyConfirmations(_ set: AckSet, at level: ConfirmationLevel, session key: UInt64, now: UInt64) {
-        for range in set.memberRanges { applyConfirmations(range, at: level, session: key, now: now) }
+    mutating func applyConfirmations(
+        _ set: AckSet, at level: ConfirmationLevel, session: inout SessionState, now: UInt64
+    ) {
+        for range in set.memberRanges { applyConfirmations(range, at: level, session: &session, now: now) }
     }
 
     private mutating func applyConfirmations(
         _ range: ClosedRange<Seq>,
         at level: ConfirmationLevel,
-        session key: UInt64,
+        session: inout SessionState,
         now: UInt64
     ) {
-        for fresh in Self.subtract(sessions[key]!.confirmed(at: level), from: range) {
+        for fresh in Self.subtract(session.confirmed(at: level), from: range) {
             // Seqs below the ring's head are resolved and forgotten; only retained ones need work.
-            let low = max(fresh.lowerBound, sessions[key]!.events.firstSeq)
+            let low = max(fresh.lowerBound, session.events.firstSeq)
             if low <= fresh.upperBound {
-                for seq in low...fresh.upperBound { reach(level, seq: seq, session: key, now: now) }
+                for seq in low...fresh.upperBound { reach(level, seq: seq, session: &session, now: now) }
             }
             for implied in ConfirmationLevel.allCases where implied <= level {
-                sessions[key]!.insertConfirmed(fresh, at: implied)
+                session.insertConfirmed(fresh, at: implied)
             }
         }
-        requestSynced(key, now: now)
+        requestSynced(&session, now: now)
     }
 
     /// EA-RTX-2: resend at once the in-flight events an ack's ranges show missing, at most once per ack, and not
     /// when the event was sent so recently that its ack may still be on the way.
-    private mutating func fastRetransmit(holesOf receipt: AckSet, session key: UInt64, on connection: ConnectionID, now: UInt64) {
+    private mutating func fastRetransmit(
+        holesOf receipt: AckSet, session: inout SessionState, on connection: ConnectionID, now: UInt64
+    ) {
         let minimumAge = max(configuration.ackDelayMs * 2, 1)
         for hole in receipt.holes() {
-            for missing in Self.subtract(sessions[key]!.confirmedReceipt, from: hole) {
-                let low = max(missing.lowerBound, sessions[key]!.events.firstSeq)
+            for missing in Self.subtract(session.confirmedReceipt, from: hole) {
+                let low = max(missing.lowerBound, session.events.firstSeq)
                 guard low <= missing.upperBound else { continue }
                 for seq in low...missing.upperBound {
-                    let retained = sessions[key]!.events[seq]
+                    let retained = session.events[seq]
                     guard retained.stage == .inFlight, now - min(now, retained.stageStartedAt) >= minimumAge else {
                         continue
                     }
                     if UInt64(retained.attempt) < configuration.retransmission.maxAttempts {
-                        transmit(seq, session: key, on: connection, now: now)
+                        transmit(seq, session: &session, on: connection, now: now)
                     }
                 }
             }
@@ -110,8 +114,8 @@ extension Reconciler {
     }
 
     /// The first seq of the ack that was never sent to this session, as an error.
-    private func unknownSeq(in ack: Ack, session key: UInt64) -> EventAckError? {
-        let highest = sessions[key]!.highestSent
+    private func unknownSeq(in ack: Ack, session: inout SessionState) -> EventAckError? {
+        let highest = session.highestSent
         for (set, path) in [(ack.receipt, "$.receipt"), (ack.display, "$.display")] {
             if let top = set?.highest, top > highest {
                 return EventAckError(
@@ -127,16 +131,16 @@ extension Reconciler {
         return nil
     }
 
-    private func isSettled(_ seq: Seq, session key: UInt64) -> Bool {
-        !sessions[key]!.events.contains(seq) || sessions[key]!.events[seq].stage == .resolved
+    private func isSettled(_ seq: Seq, session: inout SessionState) -> Bool {
+        !session.events.contains(seq) || session.events[seq].stage == .resolved
     }
 
-    private mutating func countDuplicate(_ seq: Seq, session key: UInt64) {
-        sessions[key]!.stats.duplicates += 1
+    private mutating func countDuplicate(_ seq: Seq, session: inout SessionState) {
+        session.stats.duplicates += 1
         book.overall.duplicates += 1
-        if sessions[key]!.events.contains(seq) {
-            let run = sessions[key]!.events[seq].runIndex
-            sessions[key]!.runs[Int(run)]?.stats.duplicates += 1
+        if session.events.contains(seq) {
+            let run = session.events[seq].runIndex
+            session.runs[Int(run)]?.stats.duplicates += 1
         }
     }
 

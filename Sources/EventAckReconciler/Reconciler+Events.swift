@@ -21,152 +21,157 @@ extension Reconciler {
         kind: String,
         payload: Payload = .empty,
         confirm: ConfirmationLevel = .receipt,
-        to session: SessionID,
+        to sessionID: SessionID,
         now: UInt64
     ) throws(ReconcilerError) -> Emission {
         try Self.checkIdentifier(run, "run")
         try Self.checkIdentifier(kind, "kind")
-        guard let key = sessionKeys[session] else { throw .unknownSession(session) }
-        let queued = sessions[key]!.queuedCount
-        guard queued < configuration.maxQueuedEvents else { throw .windowExceeded(session, queued: queued) }
-        let seq = sessions[key]!.nextSeq
-        sessions[key]!.nextSeq += 1
-        let runIndex = sessions[key]!.runIndex(for: run)
-        let breaches = sessions[key]!.runs[Int(runIndex)]!.observe(
+        guard let key = sessionKeys[sessionID] else { throw .unknownSession(sessionID) }
+        // The session leaves the table while it is worked on: reads through the table would copy it whole.
+        var session = sessions.removeValue(forKey: key)!
+        let queued = session.queuedCount
+        guard queued < configuration.maxQueuedEvents else {
+            sessions[key] = consume session
+            throw .windowExceeded(sessionID, queued: queued)
+        }
+        let seq = session.nextSeq
+        session.nextSeq += 1
+        let runIndex = session.runIndex(for: run)
+        let breaches = session.runs[Int(runIndex)]!.observe(
             kind: kind, seq: seq, at: now, payload: payload, profile: configuration.runProfile)
-        sessions[key]!.events.append(
+        session.events.append(
             RetainedEvent(payload: payload, kind: kind, emittedAt: now, runIndex: runIndex, confirm: confirm))
-        count(session: key, run: runIndex) { stats in
+        count(session: &session, run: runIndex) { stats in
             stats.events += 1
             for level in ConfirmationLevel.allCases where level <= confirm { stats[level].requested += 1 }
         }
-        for breach in breaches { pendingActions.append(.report(.sloBreached(run: run, session: session, breach))) }
-        pump(key, now: now)
+        for breach in breaches { pendingActions.append(.report(.sloBreached(run: run, session: sessionID, breach))) }
+        pump(&session, now: now)
+        sessions[key] = consume session
         return Emission(seq: seq, actions: takeActions())
     }
 
     /// Sends queued events while the window has room (EA-FLOW-1).
-    mutating func pump(_ key: UInt64, now: UInt64) {
-        guard let connection = sessions[key]?.connection else { return }
-        while sessions[key]!.inFlight < sessions[key]!.window, sessions[key]!.sendCursor < sessions[key]!.nextSeq {
-            let seq = sessions[key]!.sendCursor
-            sessions[key]!.sendCursor += 1
-            sessions[key]!.inFlight += 1
-            sessions[key]!.events[seq].stage = .inFlight
-            transmit(seq, session: key, on: connection, now: now)
+    mutating func pump(_ session: inout SessionState, now: UInt64) {
+        guard let connection = session.connection else { return }
+        while session.inFlight < session.window, session.sendCursor < session.nextSeq {
+            let seq = session.sendCursor
+            session.sendCursor += 1
+            session.inFlight += 1
+            session.events[seq].stage = .inFlight
+            transmit(seq, session: &session, on: connection, now: now)
         }
     }
 
     /// Sends (or resends) an in-flight event with the next attempt number and arms its receipt deadline.
-    mutating func transmit(_ seq: Seq, session key: UInt64, on connection: ConnectionID, now: UInt64) {
-        let retained = sessions[key]!.events[seq]
-        guard let payload = retained.payload, let run = sessions[key]!.runs[Int(retained.runIndex)]?.id else {
+    mutating func transmit(_ seq: Seq, session: inout SessionState, on connection: ConnectionID, now: UInt64) {
+        let retained = session.events[seq]
+        guard let payload = retained.payload, let run = session.runs[Int(retained.runIndex)]?.id else {
             preconditionFailure("an in-flight event keeps its payload and run")
         }
         let attempt = retained.attempt + 1
-        sessions[key]!.events[seq].attempt = attempt
-        sessions[key]!.events[seq].stageStartedAt = now
-        if attempt > 1 { count(session: key, run: retained.runIndex) { $0.retransmissions += 1 } }
+        session.events[seq].attempt = attempt
+        session.events[seq].stageStartedAt = now
+        if attempt > 1 { count(session: &session, run: retained.runIndex) { $0.retransmissions += 1 } }
         let event = Event(
             seq: seq, run: run, kind: retained.kind, ts: retained.emittedAt, confirm: retained.confirm,
             attempt: UInt64(attempt), payload: payload)
         send(.event(event), on: connection, now: now)
-        let delay = configuration.retransmission.delayMs(afterAttempt: UInt64(attempt), random: random.next())
-        setEventDeadline(seq, session: key, to: now + delay)
+        let delay = configuration.retransmission.delayMs(afterAttempt: UInt64(attempt), random: nextJitter())
+        setEventDeadline(seq, session: &session, to: now + delay)
     }
 
     /// After a resume: resend every sent, unacknowledged event in seq order (EA-RES-3).
-    mutating func replayUnacknowledged(_ key: UInt64, now: UInt64) {
-        guard let connection = sessions[key]!.connection else { return }
-        var seq = sessions[key]!.events.firstSeq
-        while seq < sessions[key]!.sendCursor {
-            if sessions[key]!.events[seq].stage == .inFlight { transmit(seq, session: key, on: connection, now: now) }
+    mutating func replayUnacknowledged(_ session: inout SessionState, now: UInt64) {
+        guard let connection = session.connection else { return }
+        var seq = session.events.firstSeq
+        while seq < session.sendCursor {
+            if session.events[seq].stage == .inFlight { transmit(seq, session: &session, on: connection, now: now) }
             seq += 1
         }
     }
 
     /// The client confirmed `level` (or a higher one) for `seq`: settle every level up to it that the event asks
     /// for, recording latencies and arming the next level's deadline.
-    mutating func reach(_ level: ConfirmationLevel, seq: Seq, session key: UInt64, now: UInt64) {
-        guard sessions[key]!.events.contains(seq) else { return }
-        let retained = sessions[key]!.events[seq]
+    mutating func reach(_ level: ConfirmationLevel, seq: Seq, session: inout SessionState, now: UInt64) {
+        guard session.events.contains(seq) else { return }
+        let retained = session.events[seq]
         guard retained.stage != .resolved, retained.stage != .queued else { return }
         let target = min(level, retained.confirm)
         if let reached = retained.reached, target <= reached { return }
         for step in ConfirmationLevel.allCases where step <= target && (retained.reached.map { step > $0 } ?? true) {
-            count(session: key, run: retained.runIndex) { stats in
+            count(session: &session, run: retained.runIndex) { stats in
                 stats[step].confirmed += 1
                 stats[step].latencyMs.record(now - min(now, retained.emittedAt))
                 if step == retained.confirm { stats[step].confirmedAtRequestedLevel += 1 }
             }
         }
-        if retained.stage == .inFlight { sessions[key]!.inFlight -= 1 }
-        sessions[key]!.events[seq].reached = target
-        sessions[key]!.events[seq].payload = nil
-        sessions[key]!.events[seq].isOverdue = false
-        sessions[key]!.events[seq].stageStartedAt = now
+        if retained.stage == .inFlight { session.inFlight -= 1 }
+        session.events[seq].reached = target
+        session.events[seq].payload = nil
+        session.events[seq].isOverdue = false
+        session.events[seq].stageStartedAt = now
         guard target < retained.confirm else {
             if configuration.reportsEachConfirmation {
-                let reference = self.reference(seq, session: key)
+                let reference = self.reference(seq, in: session)
                 pendingActions.append(
                     .report(.confirmed(reference, level: target, latencyMs: now - min(now, retained.emittedAt))))
             }
-            resolve(seq, session: key, now: now)
+            resolve(seq, session: &session, now: now)
             return
         }
         let deadline = target == .receipt ? configuration.displayDeadline : configuration.valueDeadline
-        sessions[key]!.events[seq].stage = target == .receipt ? .awaitingDisplay : .awaitingValue
-        setEventDeadline(seq, session: key, to: deadline.map { now + $0.overdueAfterMs } ?? 0)
+        session.events[seq].stage = target == .receipt ? .awaitingDisplay : .awaitingValue
+        setEventDeadline(seq, session: &session, to: deadline.map { now + $0.overdueAfterMs } ?? 0)
     }
 
     /// The event failed at the lowest level it asks for and has not reached; final (EA-NACK-2, § 8).
-    mutating func fail(_ seq: Seq, session key: UInt64, reason: FailureReason, now: UInt64) {
-        guard sessions[key]!.events.contains(seq) else { return }
-        let retained = sessions[key]!.events[seq]
+    mutating func fail(_ seq: Seq, session: inout SessionState, reason: FailureReason, now: UInt64) {
+        guard session.events.contains(seq) else { return }
+        let retained = session.events[seq]
         guard retained.stage != .resolved else { return }
         let level = retained.reached.flatMap(\.next) ?? .receipt
-        count(session: key, run: retained.runIndex) { stats in
+        count(session: &session, run: retained.runIndex) { stats in
             for step in ConfirmationLevel.allCases where step >= level && step <= retained.confirm {
                 stats[step].failed += 1
             }
             stats.failuresByReason[reason.rawValue, default: 0] += 1
         }
-        if retained.stage == .inFlight { sessions[key]!.inFlight -= 1 }
-        sessions[key]!.events[seq].isFailed = true
-        sessions[key]!.events[seq].payload = nil
-        let reference = self.reference(seq, session: key)
-        sessions[key]!.runs[Int(retained.runIndex)]!.fail(
+        if retained.stage == .inFlight { session.inFlight -= 1 }
+        session.events[seq].isFailed = true
+        session.events[seq].payload = nil
+        let reference = self.reference(seq, in: session)
+        session.runs[Int(retained.runIndex)]!.fail(
             RunFailure(code: reason.rawValue, detail: "\(retained.kind) failed at \(level.rawValue)", seq: seq))
         pendingActions.append(.report(.failed(reference, level: level, reason: reason)))
-        resolve(seq, session: key, now: now)
-        pump(key, now: now)
+        resolve(seq, session: &session, now: now)
+        pump(&session, now: now)
     }
 
     /// Nothing more is expected of `seq`: release it, tell the client with the next `synced`, and give its run
     /// a verdict if this was the run's last unresolved event.
-    private mutating func resolve(_ seq: Seq, session key: UInt64, now: UInt64) {
-        sessions[key]!.events[seq].stage = .resolved
-        setEventDeadline(seq, session: key, to: 0)
-        sessions[key]!.resolved.insert(seq)
-        for level in ConfirmationLevel.allCases { sessions[key]!.insertUnechoed(seq, at: level) }
-        let runIndex = sessions[key]!.events[seq].runIndex
-        sessions[key]!.events.dropResolvedPrefix()
-        sessions[key]!.runs[Int(runIndex)]!.unresolvedEvents -= 1
-        if sessions[key]!.runs[Int(runIndex)]!.isFinished { finishRun(runIndex, session: key) }
-        requestSynced(key, now: now)
+    private mutating func resolve(_ seq: Seq, session: inout SessionState, now: UInt64) {
+        session.events[seq].stage = .resolved
+        setEventDeadline(seq, session: &session, to: 0)
+        session.resolved.insert(seq)
+        for level in ConfirmationLevel.allCases { session.insertUnechoed(seq, at: level) }
+        let runIndex = session.events[seq].runIndex
+        session.events.dropResolvedPrefix()
+        session.runs[Int(runIndex)]!.unresolvedEvents -= 1
+        if session.runs[Int(runIndex)]!.isFinished { finishRun(runIndex, session: &session) }
+        requestSynced(&session, now: now)
     }
 
     /// Records the verdict of a run and forgets its tracker.
-    mutating func finishRun(_ index: UInt32, session key: UInt64) {
-        guard let tracker = sessions[key]!.runs[Int(index)] else { return }
-        let report = tracker.report(session: sessions[key]!.id, principal: sessions[key]!.principal)
+    mutating func finishRun(_ index: UInt32, session: inout SessionState) {
+        guard let tracker = session.runs[Int(index)] else { return }
+        let report = tracker.report(session: session.id, principal: session.principal)
         book.runFinished(report, keeping: configuration.retainedRunReports)
         pendingActions.append(.report(.runFinished(report)))
-        sessions[key]!.releaseRun(at: index)
+        session.releaseRun(at: index)
     }
 
-    func reference(_ seq: Seq, session key: UInt64) -> EventReference {
-        let session = sessions[key]!
+    func reference(_ seq: Seq, in session: SessionState) -> EventReference {
         let retained = session.events[seq]
         return EventReference(
             session: session.id, principal: session.principal, run: session.runs[Int(retained.runIndex)]?.id ?? "",
@@ -174,9 +179,9 @@ extension Reconciler {
     }
 
     /// Applies a change to the figures of a run, its session and the total alike.
-    mutating func count(session key: UInt64, run index: UInt32, _ change: (inout ConfirmationStats) -> Void) {
-        change(&sessions[key]!.runs[Int(index)]!.stats)
-        change(&sessions[key]!.stats)
+    mutating func count(session: inout SessionState, run index: UInt32, _ change: (inout ConfirmationStats) -> Void) {
+        change(&session.runs[Int(index)]!.stats)
+        change(&session.stats)
         change(&book.overall)
     }
 }

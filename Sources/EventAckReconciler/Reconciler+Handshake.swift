@@ -68,7 +68,8 @@ extension Reconciler {
             key: key, id: id, principal: principal, token: token, connection: connection, window: window, now: now)
         sessionKeys[id] = key
         connections[connection]!.session = key
-        send(.welcome(welcome(session: id, token: token, resumed: false, version: version, window: window)),
+        send(
+            .welcome(welcome(session: id, token: token, resumed: false, version: version, window: window)),
             on: connection, now: now)
         pendingActions.append(.report(.sessionOpened(id, principal: principal, connection: connection, resumed: false)))
         scheduleConnectionTimer(connection, now: now)
@@ -88,28 +89,30 @@ extension Reconciler {
             // The old connection has not noticed it is dead yet; the client has moved on.
             close(previous, reason: "session resumed on another connection", now: now)
         }
+        var session = sessions.removeValue(forKey: key)!
         let token = freshToken()
-        sessions[key]!.token = token
-        sessions[key]!.attachment = .attached(connection)
-        sessions[key]!.window = window
+        session.token = token
+        session.attachment = .attached(connection)
+        session.window = window
         connections[connection]!.session = key
-        let id = sessions[key]!.id
-        send(.welcome(welcome(session: id, token: token, resumed: true, version: version, window: window)),
+        send(
+            .welcome(welcome(session: session.id, token: token, resumed: true, version: version, window: window)),
             on: connection, now: now)
         pendingActions.append(
-            .report(.sessionOpened(id, principal: sessions[key]!.principal, connection: connection, resumed: true)))
-        if let unknown = receipt.highest, unknown > sessions[key]!.highestSent {
+            .report(.sessionOpened(session.id, principal: session.principal, connection: connection, resumed: true)))
+        if let unknown = receipt.highest, unknown > session.highestSent {
             let error = EventAckError(
                 code: .ackUnknownSeq, message: "resume receipt names seq \(unknown), never sent to this session",
                 path: "$.resume.receipt", seq: unknown)
-            rejectFrame(error, on: connection, fatal: false, now: now)
+            rejectFrame(error, on: connection, fatal: false, session: session.id, now: now)
         } else {
-            applyConfirmations(receipt, at: .receipt, session: key, now: now)
+            applyConfirmations(receipt, at: .receipt, session: &session, now: now)
         }
-        sendSynced(key, includeAll: true, now: now)
-        replayUnacknowledged(key, now: now)
-        pump(key, now: now)
-        scheduleSessionTimer(key, now: now)
+        sendSynced(&session, includeAll: true, now: now)
+        replayUnacknowledged(&session, now: now)
+        pump(&session, now: now)
+        scheduleSessionTimer(&session, now: now)
+        sessions[key] = session
         scheduleConnectionTimer(connection, now: now)
     }
 

@@ -14,75 +14,85 @@ extension Reconciler {
             }
             switch entry.target {
             case .event(let key, let seq):
-                sessions[key]!.events[seq].deadline = 0
-                eventDeadlinePassed(seq, session: key, now: now)
+                var session = sessions.removeValue(forKey: key)!
+                session.events[seq].deadline = 0
+                eventDeadlinePassed(seq, session: &session, now: now)
+                sessions[key] = consume session
             case .session(let key):
-                sessions[key]!.timerDeadline = 0
-                sessionTimerFired(key, now: now)
+                var session = sessions.removeValue(forKey: key)!
+                session.timerDeadline = 0
+                if sessionTimerFired(&session, now: now) { sessions[key] = consume session }
             case .connection(let connection):
                 connections[connection]!.timerDeadline = 0
                 connectionTimerFired(connection, now: now)
             }
         }
-        dropStaleTimers()
         return takeActions()
     }
 
     /// Whether a heap entry is still the current deadline of its target.
     func isLive(_ entry: TimerHeap.Entry) -> Bool {
+        Self.isLive(entry, sessions: sessions, connections: connections)
+    }
+
+    static func isLive(
+        _ entry: TimerHeap.Entry,
+        sessions: [UInt64: SessionState],
+        connections: [ConnectionID: ConnectionState]
+    ) -> Bool {
         switch entry.target {
         case .event(let key, let seq):
-            guard let session = sessions[key], session.events.contains(seq) else { return false }
-            return session.events[seq].deadline == entry.deadline
+            // Through `values[index]`, which reads in place; `sessions[key]` would copy the whole session.
+            guard let index = sessions.index(forKey: key) else { return false }
+            let events = sessions.values[index].events
+            return events.contains(seq) && events[seq].deadline == entry.deadline
         case .session(let key):
-            return sessions[key]?.timerDeadline == entry.deadline
+            guard let index = sessions.index(forKey: key) else { return false }
+            return sessions.values[index].timerDeadline == entry.deadline
         case .connection(let connection):
             return connections[connection]?.timerDeadline == entry.deadline
         }
     }
 
-    mutating func dropStaleTimers() {
-        // The heap is taken out of `self` so that checking entries reads state without copying the heap.
-        var heap = timers
-        timers = TimerHeap()
-        heap.dropStaleTop { self.isLive($0) }
-        timers = heap
-    }
-
     // MARK: Events
 
     /// Sets the one pending deadline of an event (0 clears it).
-    mutating func setEventDeadline(_ seq: Seq, session key: UInt64, to deadline: UInt64) {
-        let previous = sessions[key]!.events[seq].deadline
+    mutating func setEventDeadline(_ seq: Seq, session: inout SessionState, to deadline: UInt64) {
+        let previous = session.events[seq].deadline
         guard previous != deadline else { return }
-        sessions[key]!.events[seq].deadline = deadline
+        session.events[seq].deadline = deadline
         if previous != 0 { invalidateTimer() }
-        if deadline != 0 { timers.schedule(.event(session: key, seq: seq), at: deadline) }
+        if deadline != 0 { timers.schedule(.event(session: session.key, seq: seq), at: deadline) }
     }
 
-    /// One scheduled entry went stale; purge the heap once stale entries dominate.
-    private mutating func invalidateTimer() {
+    /// One scheduled entry went stale. The purge waits for the end of the input (``finishTimers()``): while a
+    /// session is out of the table for an input, its entries would look stale.
+    mutating func invalidateTimer() {
         timers.noteStale()
-        guard timers.needsPurge else { return }
-        var heap = timers
-        timers = TimerHeap()
-        heap.purge { self.isLive($0) }
-        timers = heap
     }
 
-    private mutating func eventDeadlinePassed(_ seq: Seq, session key: UInt64, now: UInt64) {
-        let retained = sessions[key]!.events[seq]
+    /// End of an input: purge the heap if stale entries dominate, and make ``nextDeadline`` a live one.
+    mutating func finishTimers() {
+        guard timers.needsPurge || timers.staleCount > 0 else { return }
+        // Explicit captures: a closure over `self` would copy the whole machine.
+        let (sessions, connections) = (self.sessions, self.connections)
+        if timers.needsPurge { timers.purge { Self.isLive($0, sessions: sessions, connections: connections) } }
+        timers.dropStaleTop { Self.isLive($0, sessions: sessions, connections: connections) }
+    }
+
+    private mutating func eventDeadlinePassed(_ seq: Seq, session: inout SessionState, now: UInt64) {
+        let retained = session.events[seq]
         switch retained.stage {
         case .queued, .resolved:
             return
         case .inFlight:
             // EA-RTX-1: resend with backoff until the attempts are used up; a detached session waits for its
             // resume, which replays everything.
-            guard let connection = sessions[key]!.connection else { return }
+            guard let connection = session.connection else { return }
             if UInt64(retained.attempt) >= configuration.retransmission.maxAttempts {
-                fail(seq, session: key, reason: .receiptTimeout, now: now)
+                fail(seq, session: &session, reason: .receiptTimeout, now: now)
             } else {
-                transmit(seq, session: key, on: connection, now: now)
+                transmit(seq, session: &session, on: connection, now: now)
             }
         case .awaitingDisplay, .awaitingValue:
             // § 8, EA-RTX-3: overdue (reported), then failed; never resent.
@@ -91,15 +101,15 @@ extension Reconciler {
                 return
             }
             if !retained.isOverdue && deadline.failAfterMs > deadline.overdueAfterMs {
-                sessions[key]!.events[seq].isOverdue = true
-                count(session: key, run: retained.runIndex) { $0.overdue += 1 }
-                let reference = self.reference(seq, session: key)
+                session.events[seq].isOverdue = true
+                count(session: &session, run: retained.runIndex) { $0.overdue += 1 }
+                let reference = self.reference(seq, in: session)
                 let waited = now - min(now, retained.stageStartedAt)
                 pendingActions.append(.report(.overdue(reference, level: level, waitedMs: waited)))
-                setEventDeadline(seq, session: key, to: retained.stageStartedAt + deadline.failAfterMs)
+                setEventDeadline(seq, session: &session, to: retained.stageStartedAt + deadline.failAfterMs)
             } else {
-                if !retained.isOverdue { count(session: key, run: retained.runIndex) { $0.overdue += 1 } }
-                fail(seq, session: key, reason: .timeout(level), now: now)
+                if !retained.isOverdue { count(session: &session, run: retained.runIndex) { $0.overdue += 1 } }
+                fail(seq, session: &session, reason: .timeout(level), now: now)
             }
         }
     }
@@ -108,29 +118,28 @@ extension Reconciler {
 
     /// New confirmations were recorded: send `synced` now, or once `ackDelayMs` has passed since the last one
     /// (EA-SYNC-2).
-    mutating func requestSynced(_ key: UInt64, now: UInt64) {
-        sessions[key]!.syncedPending = true
-        guard sessions[key]!.connection != nil else { return }
-        if now >= sessions[key]!.lastSyncedAt + configuration.ackDelayMs {
-            sendSynced(key, includeAll: false, now: now)
+    mutating func requestSynced(_ session: inout SessionState, now: UInt64) {
+        session.syncedPending = true
+        guard session.connection != nil else { return }
+        if now >= session.lastSyncedAt + configuration.ackDelayMs {
+            sendSynced(&session, includeAll: false, now: now)
         } else {
-            scheduleSessionTimer(key, now: now)
+            scheduleSessionTimer(&session, now: now)
         }
     }
 
-    mutating func sendSynced(_ key: UInt64, includeAll: Bool, now: UInt64) {
-        guard let connection = sessions[key]!.connection else { return }
-        let synced = sessions[key]!.syncedSets(includeAll: includeAll)
-        sessions[key]!.syncedPending = false
-        sessions[key]!.lastSyncedAt = now
-        sessions[key]!.unechoed = Synced(receipt: AckSet(), display: AckSet(), value: AckSet())
+    mutating func sendSynced(_ session: inout SessionState, includeAll: Bool, now: UInt64) {
+        guard let connection = session.connection else { return }
+        let synced = session.syncedSets(includeAll: includeAll)
+        session.syncedPending = false
+        session.lastSyncedAt = now
+        session.unechoed = Synced(receipt: AckSet(), display: AckSet(), value: AckSet())
         send(.synced(synced), on: connection, now: now)
     }
 
     /// Arms the session's timer for its earliest need (a pending `synced`, or expiry while detached). A later
     /// timer already armed is left alone and re-armed when it fires.
-    mutating func scheduleSessionTimer(_ key: UInt64, now: UInt64) {
-        guard let session = sessions[key] else { return }
+    mutating func scheduleSessionTimer(_ session: inout SessionState, now: UInt64) {
         var due = UInt64.max
         if session.syncedPending, session.connection != nil {
             due = min(due, session.lastSyncedAt + configuration.ackDelayMs)
@@ -138,48 +147,52 @@ extension Reconciler {
         if case .detached(let since) = session.attachment { due = min(due, since + configuration.resumeWindowMs) }
         guard due != .max, session.timerDeadline == 0 || due < session.timerDeadline else { return }
         if session.timerDeadline != 0 { invalidateTimer() }
-        sessions[key]!.timerDeadline = max(due, now)
-        timers.schedule(.session(key), at: max(due, now))
+        session.timerDeadline = max(due, now)
+        timers.schedule(.session(session.key), at: max(due, now))
     }
 
-    private mutating func sessionTimerFired(_ key: UInt64, now: UInt64) {
-        if case .detached(let since) = sessions[key]!.attachment, now >= since + configuration.resumeWindowMs {
-            expire(key, now: now)
-            return
+    /// Returns whether the session lives on.
+    private mutating func sessionTimerFired(_ session: inout SessionState, now: UInt64) -> Bool {
+        if case .detached(let since) = session.attachment, now >= since + configuration.resumeWindowMs {
+            expire(&session, now: now)
+            return false
         }
-        if sessions[key]!.syncedPending, sessions[key]!.connection != nil,
-            now >= sessions[key]!.lastSyncedAt + configuration.ackDelayMs
+        if session.syncedPending, session.connection != nil,
+            now >= session.lastSyncedAt + configuration.ackDelayMs
         {
-            sendSynced(key, includeAll: false, now: now)
+            sendSynced(&session, includeAll: false, now: now)
         }
-        scheduleSessionTimer(key, now: now)
+        scheduleSessionTimer(&session, now: now)
+        return true
     }
 
     /// EA-RES-5: the resume window passed. Every unconfirmed event fails with `session_expired`, every open run
     /// gets its verdict, and the session is forgotten (its figures stay in the report).
-    private mutating func expire(_ key: UInt64, now: UInt64) {
+    private mutating func expire(_ session: inout SessionState, now: UInt64) {
         var unconfirmed = 0
-        var seq = sessions[key]!.events.firstSeq
-        while seq < sessions[key]!.events.endSeq {
-            if sessions[key]!.events[seq].stage != .resolved {
+        var seq = session.events.firstSeq
+        while seq < session.events.endSeq {
+            if session.events[seq].stage != .resolved {
                 unconfirmed += 1
-                fail(seq, session: key, reason: .sessionExpired, now: now)
+                fail(seq, session: &session, reason: .sessionExpired, now: now)
             }
             seq += 1
         }
-        endSession(key, reason: .sessionExpired, state: .expired, now: now)
-        let session = sessions.removeValue(forKey: key)!
+        endSession(&session, reason: .sessionExpired, state: .expired, now: now)
         sessionKeys[session.id] = nil
-        pendingActions.append(.report(.sessionExpired(session.id, principal: session.principal, unconfirmed: unconfirmed)))
+        pendingActions.append(
+            .report(.sessionExpired(session.id, principal: session.principal, unconfirmed: unconfirmed)))
     }
 
     /// Gives every open run of the session its verdict and files the session's report.
-    private mutating func endSession(_ key: UInt64, reason: FailureReason, state: SessionReport.State, now: UInt64) {
-        for index in sessions[key]!.runs.indices where sessions[key]!.runs[index] != nil {
-            sessions[key]!.runs[index]!.sessionEnded(reason: reason)
-            finishRun(UInt32(index), session: key)
+    private mutating func endSession(
+        _ session: inout SessionState, reason: FailureReason, state: SessionReport.State, now: UInt64
+    ) {
+        for index in session.runs.indices where session.runs[index] != nil {
+            session.runs[index]!.sessionEnded(reason: reason)
+            finishRun(UInt32(index), session: &session)
         }
-        book.sessionEnded(sessionReport(key, state: state, now: now), keeping: configuration.retainedSessionReports)
+        book.sessionEnded(sessionReport(session, state: state, now: now), keeping: configuration.retainedSessionReports)
     }
 
     // MARK: Connections: heartbeats and liveness

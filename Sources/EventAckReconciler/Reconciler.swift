@@ -28,6 +28,9 @@ public struct Reconciler: Sendable {
     public let configuration: ReconcilerConfiguration
     let codec: MessageCodec
     var random: any RandomNumberGenerator & Sendable
+    /// Retransmission jitter needs no secrecy, only spread: a SplitMix64 seeded once from `random`, so that each
+    /// send does not cost a call into the (possibly system) generator.
+    var jitterState: UInt64
     var connections: [ConnectionID: ConnectionState] = [:]
     var sessions: [UInt64: SessionState] = [:]
     var sessionKeys: [SessionID: UInt64] = [:]
@@ -48,7 +51,18 @@ public struct Reconciler: Sendable {
     ) {
         self.configuration = configuration
         self.codec = MessageCodec(maxFrameBytes: configuration.maxFrameBytes)
+        var random = random
+        self.jitterState = random.next()
         self.random = random
+    }
+
+    /// The next jitter draw (SplitMix64).
+    mutating func nextJitter() -> UInt64 {
+        jitterState &+= 0x9E37_79B9_7F4A_7C15
+        var z = jitterState
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 
     // MARK: Inputs
@@ -155,9 +169,13 @@ public struct Reconciler: Sendable {
         }
         switch message {
         case .ack(let ack):
-            ackReceived(ack, session: key, on: connection, now: now)
+            var session = sessions.removeValue(forKey: key)!
+            ackReceived(ack, session: &session, on: connection, now: now)
+            sessions[key] = consume session
         case .nack(let nack):
-            nackReceived(nack, session: key, on: connection, now: now)
+            var session = sessions.removeValue(forKey: key)!
+            nackReceived(nack, session: &session, on: connection, now: now)
+            sessions[key] = consume session
         case .ping(let id):
             send(.pong(id: id), on: connection, now: now)
         case .pong:
@@ -177,7 +195,9 @@ public struct Reconciler: Sendable {
 
     // MARK: Helpers shared by the extensions
 
+    /// Ends an input: tidies the timers and hands over its actions. Every session is back in the table here.
     mutating func takeActions() -> [ReconcilerAction] {
+        finishTimers()
         defer { pendingActions = [] }
         return pendingActions
     }
@@ -188,9 +208,15 @@ public struct Reconciler: Sendable {
     }
 
     /// Answers an invalid frame with an `error` (and closes the connection when `fatal`).
-    mutating func rejectFrame(_ error: EventAckError, on connection: ConnectionID, fatal: Bool, now: UInt64) {
+    mutating func rejectFrame(
+        _ error: EventAckError,
+        on connection: ConnectionID,
+        fatal: Bool,
+        session sessionID: SessionID? = nil,
+        now: UInt64
+    ) {
         send(.error(ErrorMessage(error, fatal: fatal)), on: connection, now: now)
-        let session = connections[connection]?.session.flatMap { sessions[$0]?.id }
+        let session = sessionID ?? connections[connection]?.session.flatMap { sessions[$0]?.id }
         pendingActions.append(.report(.protocolError(connection, session: session, error: error, fatal: fatal)))
         if fatal { close(connection, reason: error.code.rawValue, now: now) }
     }
@@ -205,11 +231,12 @@ public struct Reconciler: Sendable {
     /// Drops a connection; its session (if still attached to it) waits for a resume.
     mutating func forget(_ connection: ConnectionID, reason: String, now: UInt64) {
         guard let state = connections.removeValue(forKey: connection) else { return }
-        guard let key = state.session, var session = sessions[key], session.connection == connection else { return }
+        guard let key = state.session, sessions[key]?.connection == connection else { return }
+        var session = sessions.removeValue(forKey: key)!
         session.attachment = .detached(since: now)
-        sessions[key] = session
         pendingActions.append(.report(.sessionDetached(session.id, principal: session.principal, reason: reason)))
-        scheduleSessionTimer(key, now: now)
+        scheduleSessionTimer(&session, now: now)
+        sessions[key] = consume session
     }
 
     static func checkIdentifier(_ value: String, _ name: String) throws(ReconcilerError) {

@@ -92,7 +92,9 @@ struct RunTracker: Sendable {
             fail(RunFailure(code: "empty_content", detail: "\(kind) has no content in payload.\(member)", seq: seq))
         }
         var breaches: [SLOBreach] = []
-        if let pairingIndex { breaches += observeCall(kind, seq: seq, at: time, payload: payload, pairingIndex, profile) }
+        if let pairingIndex {
+            breaches += observeCall(kind, seq: seq, at: time, payload: payload, pairingIndex, profile)
+        }
         let firstOfKind = firstSeen[kind] == nil
         if firstOfKind { firstSeen[kind] = time }
         if firstOfKind { breaches += measureSLOs(endingAt: kind, seq: seq, at: time, profile: profile) }
@@ -101,7 +103,9 @@ struct RunTracker: Sendable {
             endedAt = time
             for (call, _) in openCalls.sorted(by: { $0.value < $1.value }) {
                 let pairing = profile.pairings[call.pairing]
-                fail(RunFailure(code: "unpaired_call", detail: "\(pairing.open) \(call.call) never got \(pairing.close)"))
+                fail(
+                    RunFailure(code: "unpaired_call", detail: "\(pairing.open) \(call.call) never got \(pairing.close)")
+                )
             }
             openCalls = [:]
         }
@@ -119,7 +123,8 @@ struct RunTracker: Sendable {
     ) -> [SLOBreach] {
         let pairing = profile.pairings[index]
         guard let call = payload[member: pairing.key]?.stringValue, !call.isEmpty else {
-            fail(RunFailure(code: "empty_content", detail: "\(kind) has no call id in payload.\(pairing.key)", seq: seq))
+            fail(
+                RunFailure(code: "empty_content", detail: "\(kind) has no call id in payload.\(pairing.key)", seq: seq))
             return []
         }
         let key = CallKey(pairing: index, call: call)
@@ -136,7 +141,9 @@ struct RunTracker: Sendable {
         }
         let measured = time - min(time, openedAt)
         guard let limit = pairing.maxDurationMs, measured > limit else { return [] }
-        return [SLOBreach(name: "\(pairing.close)_after_\(pairing.open)", measuredMs: measured, limitMs: limit, seq: seq)]
+        return [
+            SLOBreach(name: "\(pairing.close)_after_\(pairing.open)", measuredMs: measured, limitMs: limit, seq: seq)
+        ]
     }
 
     private func measureSLOs(endingAt kind: String, seq: Seq, at time: UInt64, profile: RunProfile) -> [SLOBreach] {

@@ -4,7 +4,9 @@ import Foundation
 
 /// The benchmark cases. Later modules add theirs to ``all``.
 enum BenchCases {
-    static var all: [BenchCase] { codec + ackSet + ClientBenchCases.all + foundationBaseline }
+    static var all: [BenchCase] {
+        codec + ackSet + ClientBenchCases.all + ReconcilerBenchCases.all + foundationBaseline
+    }
 
     /// An event of about 200 bytes, the size the target is stated for.
     static let sampleEventText =

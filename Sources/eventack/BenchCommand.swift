@@ -23,6 +23,7 @@ enum BenchCommand {
         each, and prints one row per case: name, operations per repetition, median ns/op, min ns/op, max ns/op.
         --json   one JSON object per line instead of a table
         --list   print the case names and exit
+        --memory print heap bytes per outstanding event and per idle session of the reconciler, then exit
         """
 
     static func run(_ arguments: [String]) -> Int32 {
@@ -32,12 +33,21 @@ enum BenchCommand {
         }
         let json = arguments.contains("--json")
         let prefixes = arguments.filter { !$0.hasPrefix("-") }
-        if let option = arguments.first(where: { $0.hasPrefix("-") && $0 != "--json" && $0 != "--list" }) {
+        if let option = arguments.first(where: { $0.hasPrefix("-") && !["--json", "--list", "--memory"].contains($0) })
+        {
             Output.error("eventack bench: unknown option '\(option)'\n\n\(help)")
             return 2
         }
         let cases = BenchCases.all.filter { benchCase in
             prefixes.isEmpty || prefixes.contains { benchCase.name.hasPrefix($0) }
+        }
+        if arguments.contains("--memory") {
+            for row in ReconcilerMemoryBench.run() {
+                print(
+                    row.name.padding(toLength: 34, withPad: " ", startingAt: 0) + "\(Int(row.bytes)) bytes\t\(row.note)"
+                )
+            }
+            return 0
         }
         if arguments.contains("--list") {
             for benchCase in BenchCases.all { print(benchCase.name) }

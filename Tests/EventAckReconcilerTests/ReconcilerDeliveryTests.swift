@@ -15,7 +15,8 @@ struct ReconcilerDeliveryTests {
         let sent = (1...4).map { _ in harness.emit("agent_thinking", to: welcome.session).actions.events.map(\.seq) }
         #expect(sent == [[1], [2], [], []])
         let error = #expect(throws: ReconcilerError.self) {
-            try harness.machine.emit(run: "run_1", kind: "agent_thinking", to: SessionID(welcome.session), now: harness.now)
+            try harness.machine.emit(
+                run: "run_1", kind: "agent_thinking", to: SessionID(welcome.session), now: harness.now)
         }
         #expect(error?.code == "window_exceeded")
         let actions = harness.ack(receipt: set(1), on: connection)
@@ -50,10 +51,11 @@ struct ReconcilerDeliveryTests {
         _ = harness.emit("agent_completed", payload: #"{"result":"42"}"#, confirm: .value, to: welcome.session)
         harness.now += 250
         let actions = harness.ack(value: [1], on: connection)
-        #expect(actions.reports.contains {
-            if case .confirmed(let reference, .value, 250) = $0 { return reference.seq == 1 }
-            return false
-        })
+        #expect(
+            actions.reports.contains {
+                if case .confirmed(let reference, .value, 250) = $0 { return reference.seq == 1 }
+                return false
+            })
         let stats = harness.report().overall
         for level in ConfirmationLevel.allCases {
             #expect(stats[level].confirmed == 1)
@@ -87,7 +89,8 @@ struct ReconcilerDeliveryTests {
         var harness = ReconcilerHarness()
         let (connection, welcome) = harness.connect()
         _ = harness.emit("agent_started", to: welcome.session)
-        _ = harness.emit("tool_executing", payload: #"{"call":"c1","tool":"search"}"#, confirm: .display, to: welcome.session)
+        _ = harness.emit(
+            "tool_executing", payload: #"{"call":"c1","tool":"search"}"#, confirm: .display, to: welcome.session)
         _ = harness.emit("agent_completed", payload: #"{"result":"ok"}"#, confirm: .value, to: welcome.session)
         let resend = harness.receive(.nack(Nack(seq: 1, level: .receipt, reason: .undecodable)), on: connection)
         #expect(resend.events.map(\.seq) == [1])
@@ -157,10 +160,11 @@ struct ReconcilerDeliveryTests {
         let early = harness.runTimers(until: start + 9_999)
         #expect(!early.reports.contains { if case .overdue = $0 { true } else { false } })
         let overdue = harness.runTimers(until: start + 10_000)
-        #expect(overdue.reports.contains {
-            if case .overdue(let reference, .display, 10_000) = $0 { return reference.seq == 1 }
-            return false
-        })
+        #expect(
+            overdue.reports.contains {
+                if case .overdue(let reference, .display, 10_000) = $0 { return reference.seq == 1 }
+                return false
+            })
         let failed = harness.runTimers(until: start + 30_000)
         #expect(failed.failures.map(\.seq) == [1])
         #expect(failed.failures.map(\.reason) == [.displayTimeout])
@@ -196,12 +200,14 @@ struct ReconcilerDeliveryTests {
         _ = harness.ack(receipt: set(seq), on: connection)
         for second in stride(from: 5, through: 35, by: 5) {
             _ = harness.runTimers(until: ReconcilerHarness.start + UInt64(second) * 1000)
-            let progress = try! harness.machine.progress(run: "analysis", note: "\(second) s", in: session, now: harness.now)
+            let progress = try! harness.machine.progress(
+                run: "analysis", note: "\(second) s", in: session, now: harness.now)
             #expect(progress.messages.count == 1)
             _ = harness.receive(.ping(id: UInt64(second)), on: connection)  // the client's heartbeat
         }
         _ = harness.runTimers(until: ReconcilerHarness.start + 40_000)
-        seq = emitted(harness.emit("agent_completed", run: "analysis", payload: #"{"result":"done"}"#, to: welcome.session))
+        seq = emitted(
+            harness.emit("agent_completed", run: "analysis", payload: #"{"result":"done"}"#, to: welcome.session))
         let actions = harness.ack(receipt: set(seq), on: connection)
         let run = try! #require(actions.finishedRuns.first)
         #expect(run.verdict == .confirmed)

@@ -20,8 +20,10 @@ struct ReconcilerRobustnessTests {
             (#"{"type":"ack"}"#, .invalidMessage),
             (#"{"type":"teleport"}"#, .unknownType),
             (#"{"type":"ack","receipt":{"upTo":5,"ranges":[[3,4]]}}"#, .invalidAck),
-            (#"{"type":"event","seq":1,"run":"r","kind":"k","ts":0,"confirm":"receipt","attempt":1,"payload":{}}"#,
-             .invalidMessage),
+            (
+                #"{"type":"event","seq":1,"run":"r","kind":"k","ts":0,"confirm":"receipt","attempt":1,"payload":{}}"#,
+                .invalidMessage
+            ),
             (#"{"type":"ack","receipt":{"upTo":100}}"#, .ackUnknownSeq),
         ]
         var harness = ReconcilerHarness()

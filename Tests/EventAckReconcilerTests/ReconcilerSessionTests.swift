@@ -16,9 +16,10 @@ struct ReconcilerSessionTests {
         #expect(welcome.window == 64)
         #expect(welcome.heartbeatMs == 15_000)
         #expect(welcome.token.count == 34, "t_ + 128 bits in hex")
-        #expect(actions.reports == [
-            .sessionOpened(SessionID(welcome.session), principal: "alice", connection: connection, resumed: false)
-        ])
+        #expect(
+            actions.reports == [
+                .sessionOpened(SessionID(welcome.session), principal: "alice", connection: connection, resumed: false)
+            ])
         #expect(harness.machine.session(on: connection) == SessionID(welcome.session))
     }
 
@@ -123,15 +124,19 @@ struct ReconcilerSessionTests {
         #expect(actions.failures.map(\.seq) == [1, 2])
         #expect(actions.failures.map(\.reason) == [.sessionExpired, .sessionExpired])
         #expect(actions.failures.map(\.level) == [.display, .receipt])
-        #expect(actions.reports.contains(.sessionExpired(SessionID(welcome.session), principal: "alice", unconfirmed: 2)))
+        #expect(
+            actions.reports.contains(.sessionExpired(SessionID(welcome.session), principal: "alice", unconfirmed: 2)))
         #expect(actions.finishedRuns.map(\.verdict) == [.failed])
         #expect(actions.finishedRuns.first?.failures.map(\.code).contains("incomplete") == true)
         #expect(harness.machine.sessionCount == 0)
         // Resuming afterwards is refused.
         let late = harness.open()
         let resume = ResumeRequest(session: welcome.session, token: welcome.token, receipt: AckSet())
-        #expect(harness.receive(ReconcilerHarness.hello(resume: resume), on: late).errors.map(\.code) == [.resumeRejected])
-        #expect(throws: ReconcilerError.self) { try harness.machine.emit(run: "r", kind: "k", to: SessionID(welcome.session), now: harness.now) }
+        #expect(
+            harness.receive(ReconcilerHarness.hello(resume: resume), on: late).errors.map(\.code) == [.resumeRejected])
+        #expect(throws: ReconcilerError.self) {
+            try harness.machine.emit(run: "r", kind: "k", to: SessionID(welcome.session), now: harness.now)
+        }
     }
 
     @Test("many sessions: seqs start at 1 in each, acks of one never touch another (EA-ISO-1)")

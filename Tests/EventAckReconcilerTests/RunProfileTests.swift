@@ -50,23 +50,54 @@ struct RunProfileTests {
     @Test(
         "each violation fails the run with its code",
         arguments: [
-            ([("agent_thinking", #"{"text":"x"}"#, UInt64(0)), ("agent_completed", #"{"result":"r"}"#, 0)],
-             ["missing_start", "out_of_order"]),
-            ([("agent_started", "{}", 0), ("agent_started", "{}", 0), ("agent_completed", #"{"result":"r"}"#, 0)],
-             ["out_of_order"]),
-            ([("agent_started", "{}", 0), ("agent_thinking", #"{"text":""}"#, 0), ("agent_completed", #"{"result":"r"}"#, 0)],
-             ["empty_content"]),
-            ([("agent_started", "{}", 0), ("tool_executing", #"{"call":"c1","tool":"t"}"#, 0),
-              ("agent_completed", #"{"result":"r"}"#, 0)], ["unpaired_call"]),
-            ([("agent_started", "{}", 0), ("tool_completed", #"{"call":"c9","output":"o"}"#, 0),
-              ("agent_completed", #"{"result":"r"}"#, 0)], ["unpaired_call"]),
-            ([("agent_started", "{}", 0), ("tool_executing", #"{"call":"c1","tool":"t"}"#, 0),
-              ("tool_executing", #"{"call":"c1","tool":"t"}"#, 0), ("tool_completed", #"{"call":"c1","output":"o"}"#, 0),
-              ("agent_completed", #"{"result":"r"}"#, 0)], ["duplicate_call"]),
-            ([("agent_started", "{}", 0), ("tool_executing", #"{"tool":"t"}"#, 0),
-              ("agent_completed", #"{"result":"r"}"#, 0)], ["empty_content"]),
-            ([("agent_started", "{}", 0), ("agent_failed", #"{"error":"boom"}"#, 0), ("agent_thinking", #"{"text":"x"}"#, 0)],
-             ["after_terminal"]),
+            (
+                [("agent_thinking", #"{"text":"x"}"#, UInt64(0)), ("agent_completed", #"{"result":"r"}"#, 0)],
+                ["missing_start", "out_of_order"]
+            ),
+            (
+                [("agent_started", "{}", 0), ("agent_started", "{}", 0), ("agent_completed", #"{"result":"r"}"#, 0)],
+                ["out_of_order"]
+            ),
+            (
+                [
+                    ("agent_started", "{}", 0), ("agent_thinking", #"{"text":""}"#, 0),
+                    ("agent_completed", #"{"result":"r"}"#, 0),
+                ],
+                ["empty_content"]
+            ),
+            (
+                [
+                    ("agent_started", "{}", 0), ("tool_executing", #"{"call":"c1","tool":"t"}"#, 0),
+                    ("agent_completed", #"{"result":"r"}"#, 0),
+                ], ["unpaired_call"]
+            ),
+            (
+                [
+                    ("agent_started", "{}", 0), ("tool_completed", #"{"call":"c9","output":"o"}"#, 0),
+                    ("agent_completed", #"{"result":"r"}"#, 0),
+                ], ["unpaired_call"]
+            ),
+            (
+                [
+                    ("agent_started", "{}", 0), ("tool_executing", #"{"call":"c1","tool":"t"}"#, 0),
+                    ("tool_executing", #"{"call":"c1","tool":"t"}"#, 0),
+                    ("tool_completed", #"{"call":"c1","output":"o"}"#, 0),
+                    ("agent_completed", #"{"result":"r"}"#, 0),
+                ], ["duplicate_call"]
+            ),
+            (
+                [
+                    ("agent_started", "{}", 0), ("tool_executing", #"{"tool":"t"}"#, 0),
+                    ("agent_completed", #"{"result":"r"}"#, 0),
+                ], ["empty_content"]
+            ),
+            (
+                [
+                    ("agent_started", "{}", 0), ("agent_failed", #"{"error":"boom"}"#, 0),
+                    ("agent_thinking", #"{"text":"x"}"#, 0),
+                ],
+                ["after_terminal"]
+            ),
         ] as [([(String, String, UInt64)], [String])]
     )
     func violations(steps: [(String, String, UInt64)], codes: [String]) {
@@ -86,10 +117,11 @@ struct RunProfileTests {
         ]
         let report = Self.run(steps, requestedAt: 1_500)
         #expect(report.verdict == .confirmed, "warnings do not fail a run")
-        #expect(report.warnings.map(\.name) == [
-            "started_after_request", "thinking_after_start", "tool_completed_after_tool_executing",
-            "completed_after_start",
-        ])
+        #expect(
+            report.warnings.map(\.name) == [
+                "started_after_request", "thinking_after_start", "tool_completed_after_tool_executing",
+                "completed_after_start",
+            ])
         #expect(report.warnings.map(\.measuredMs) == [1_500, 2_500, 6_000, 33_500])
         #expect(report.warnings.map(\.limitMs) == [1_000, 2_000, 5_000, 30_000])
     }
@@ -98,7 +130,8 @@ struct RunProfileTests {
     func customProfile() {
         let agUI = RunProfile(
             name: "ag-ui", startKinds: ["RUN_STARTED"], terminalKinds: ["RUN_FINISHED", "RUN_ERROR"],
-            otherKinds: ["TEXT_MESSAGE_CONTENT"], ordering: [.forbiddenAfter(kind: "TEXT_MESSAGE_CONTENT", later: "RUN_ERROR")],
+            otherKinds: ["TEXT_MESSAGE_CONTENT"],
+            ordering: [.forbiddenAfter(kind: "TEXT_MESSAGE_CONTENT", later: "RUN_ERROR")],
             requiredContent: ["TEXT_MESSAGE_CONTENT": ["delta"]])
         let good = Self.run(
             [("RUN_STARTED", "{}", 0), ("TEXT_MESSAGE_CONTENT", #"{"delta":"Hi"}"#, 0), ("RUN_FINISHED", "{}", 0)],

@@ -11,6 +11,13 @@ struct JSONValueParser {
         return try value(of: span)
     }
 
+    /// The value of one top-level member of an object document, building only that value's tree.
+    mutating func member(_ name: String) throws(EventAckError) -> JSONValue? {
+        let fields = try scanner.scanObjectDocument(path: .root)
+        guard let field = fields.first(where: { JSONText.keyName($0, in: scanner.bytes) == name }) else { return nil }
+        return try value(of: field.value)
+    }
+
     private func value(of span: JSONSpan) throws(EventAckError) -> JSONValue {
         let bytes = scanner.bytes
         switch span.kind {
