@@ -1,5 +1,4 @@
 import EventAckProtocol
-import Synchronization
 
 /// The reconciler's shell: owns a ``Reconciler``, serves connections, runs its timers on an injected clock, and
 /// exposes emitting, the report and the live stream of ``ReconciliationEvent``s.
@@ -12,7 +11,7 @@ import Synchronization
 /// let seq = try service.emit(run: "run_7", kind: "agent_started", to: session)
 /// ```
 ///
-/// Every method is safe to call from any task. The machine runs under a lock; frames are encoded and written by
+/// Every method is safe to call from any task. The machine runs under a lock (a pthread mutex); frames are encoded and written by
 /// one writer task per connection, in the order the machine produced them.
 public final class ReconcilerService: Sendable {
     /// Live reconciliation events. Buffers the newest ``eventBufferLimit`` if nobody reads fast enough (the report
@@ -28,7 +27,7 @@ public final class ReconcilerService: Sendable {
         var isShutDown = false
     }
 
-    private let state: Mutex<State>
+    private let state: LockedState<State>
     private let clock: any EventAckClock
     private let eventsContinuation: AsyncStream<ReconciliationEvent>.Continuation
     private let codec: MessageCodec
@@ -45,7 +44,7 @@ public final class ReconcilerService: Sendable {
     ) {
         self.clock = clock
         self.codec = MessageCodec(maxFrameBytes: configuration.maxFrameBytes)
-        self.state = Mutex(State(machine: Reconciler(configuration: configuration, random: random)))
+        self.state = LockedState(State(machine: Reconciler(configuration: configuration, random: random)))
         (events, eventsContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(Self.eventBufferLimit))
     }
 
