@@ -129,18 +129,9 @@ enum ReconcilerMemoryBench {
     #endif
 
     static func run() -> [(name: String, bytes: Double, note: String)] {
-        let events = 1_000_000
-        var before = heapBytes()
-        var (reconciler, _, session) = ReconcilerBenchCases.connected(window: UInt64(events))
-        for seq in 1...UInt64(events) {
-            let event = ReconcilerBenchCases.agentEvent(seq)
-            _ = try! reconciler.emit(run: event.run, kind: event.kind, payload: event.payload, to: session, now: 1)
-        }
-        let perEvent = Double(heapBytes() - before) / Double(events)
-        blackHole(reconciler.retainedEventCount)
-
+        // Sessions first: measured after the events, they would fit in pages the event ring freed as it grew.
         let sessions = 10_000
-        before = heapBytes()
+        var before = heapBytes()
         var idle = Reconciler(random: SystemRandomNumberGenerator())
         let hello = #"{"type":"hello","versions":["1.0"],"client":{"name":"bench","version":"1"}}"#
         for index in 0..<sessions {
@@ -149,6 +140,16 @@ enum ReconcilerMemoryBench {
         }
         let perSession = Double(heapBytes() - before) / Double(sessions)
         blackHole(idle.sessionCount)
+        let events = 1_000_000
+        before = heapBytes()
+        var (reconciler, _, session) = ReconcilerBenchCases.connected(window: UInt64(events))
+        for seq in 1...UInt64(events) {
+            let event = ReconcilerBenchCases.agentEvent(seq)
+            _ = try! reconciler.emit(run: event.run, kind: event.kind, payload: event.payload, to: session, now: 1)
+        }
+        let perEvent = Double(heapBytes() - before) / Double(events)
+        blackHole(reconciler.retainedEventCount)
+
         return [
             (
                 "memory.outstanding-event", perEvent,
