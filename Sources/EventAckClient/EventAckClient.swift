@@ -29,7 +29,7 @@ public actor EventAckClient {
     private let reconnect: ReconnectPolicy
     private let codec = MessageCodec()
     private var machine: ClientStateMachine
-    private var random: JitterRandom
+    private var random: SplitMix64
     private var loop: Task<Void, Never>?
     private var connection: (any ClientConnection)?
     private var outbound: AsyncStream<String>.Continuation?
@@ -51,7 +51,7 @@ public actor EventAckClient {
         self.clock = clock
         self.reconnect = reconnect
         self.machine = ClientStateMachine(configuration: configuration)
-        self.random = JitterRandom(seed: jitterSeed)
+        self.random = SplitMix64(seed: jitterSeed)
         (events, eventsContinuation) = AsyncStream.makeStream()
         (signals, signalsContinuation) = AsyncStream.makeStream()
     }
@@ -229,22 +229,5 @@ public struct Delivery: Sendable {
         async throws(ClientUsageError)
     {
         try await client.reject(event.seq, level: level, reason: reason, detail: detail)
-    }
-}
-
-/// SplitMix64 for reconnect jitter: seeded, so runs can be reproduced.
-struct JitterRandom: Sendable {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

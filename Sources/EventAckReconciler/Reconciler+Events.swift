@@ -77,7 +77,7 @@ extension Reconciler {
             seq: seq, run: run, kind: retained.kind, ts: retained.emittedAt, confirm: retained.confirm,
             attempt: UInt64(attempt), payload: payload)
         send(.event(event), on: connection, now: now)
-        let delay = configuration.retransmission.delayMs(afterAttempt: UInt64(attempt), random: nextJitter())
+        let delay = configuration.retransmission.delayMs(afterAttempt: UInt64(attempt), random: jitter.next())
         setEventDeadline(seq, session: &session, to: now + delay)
     }
 

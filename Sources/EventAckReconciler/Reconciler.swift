@@ -30,7 +30,7 @@ public struct Reconciler: Sendable {
     var random: any RandomNumberGenerator & Sendable
     /// Retransmission jitter needs no secrecy, only spread: a SplitMix64 seeded once from `random`, so that each
     /// send does not cost a call into the (possibly system) generator.
-    var jitterState: UInt64
+    var jitter: SplitMix64
     var connections: [ConnectionID: ConnectionState] = [:]
     var sessions: [UInt64: SessionState] = [:]
     var sessionKeys: [SessionID: UInt64] = [:]
@@ -52,17 +52,8 @@ public struct Reconciler: Sendable {
         self.configuration = configuration
         self.codec = MessageCodec(maxFrameBytes: configuration.maxFrameBytes)
         var random = random
-        self.jitterState = random.next()
+        self.jitter = SplitMix64(seed: random.next())
         self.random = random
-    }
-
-    /// The next jitter draw (SplitMix64).
-    mutating func nextJitter() -> UInt64 {
-        jitterState &+= 0x9E37_79B9_7F4A_7C15
-        var z = jitterState
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 
     // MARK: Inputs

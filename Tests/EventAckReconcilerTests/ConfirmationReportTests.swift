@@ -13,7 +13,7 @@ struct ConfirmationReportTests {
         #expect(histogram.percentile(0.5) == 5)
         #expect(histogram.percentile(0.9) == 9)
         #expect(histogram.percentile(1) == 10)
-        var random = SeededRandom(seed: 3)
+        var random = SplitMix64(seed: 3)
         var samples: [UInt64] = []
         var large = LatencyHistogram()
         for _ in 0..<10_000 {

@@ -142,7 +142,7 @@ struct ReconcilerDeliveryTests {
     @Test("jitter stays within its fraction and varies with the seed")
     func jitter() {
         let policy = RetransmissionPolicy()
-        var random = SeededRandom(seed: 9)
+        var random = SplitMix64(seed: 9)
         let delays = (0..<200).map { _ in policy.delayMs(afterAttempt: 1, random: random.next()) }
         #expect(delays.allSatisfy { $0 >= 5_000 && $0 <= 5_500 })
         #expect(Set(delays).count > 50)

@@ -1,21 +1,6 @@
 import EventAckProtocol
 import EventAckReconciler
 
-/// SplitMix64: a seeded generator, so that session ids, tokens and jitter repeat from run to run.
-struct SeededRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A reconciler driven by hand: virtual time, frames written as messages, helpers to read the actions.
 struct ReconcilerHarness {
     static let start: UInt64 = 1_763_712_000_000
@@ -29,7 +14,7 @@ struct ReconcilerHarness {
         var configuration = ReconcilerConfiguration()
         configuration.retransmission.jitter = 0
         configure(&configuration)
-        machine = Reconciler(configuration: configuration, random: SeededRandom(seed: seed))
+        machine = Reconciler(configuration: configuration, random: SplitMix64(seed: seed))
     }
 
     static func hello(window: UInt64? = nil, resume: ResumeRequest? = nil, versions: [String] = ["1.0"]) -> Message {

@@ -49,7 +49,7 @@ struct ReconcilerRobustnessTests {
 
     @Test("10,000 mutated frames against 20 sessions: no crash, and no confirmation the client did not make")
     func mutationFuzz() {
-        var random = SeededRandom(seed: 0xACC)
+        var random = SplitMix64(seed: 0xACC)
         var harness = ReconcilerHarness()
         var connections: [ConnectionID] = []
         for user in 0..<20 {

@@ -30,7 +30,7 @@ struct ReconcilerServiceTests {
 
     @Test("an agent run is received, displayed and valued; a cut connection is resumed with nothing lost")
     func endToEnd() async throws {
-        let service = ReconcilerService(random: SeededRandom(seed: 5))
+        let service = ReconcilerService(random: SplitMix64(seed: 5))
         let transport = InMemoryClientTransport()
         let ends = Mutex<[InMemoryServerEnd]>([])
         let acceptor = Task {
@@ -80,7 +80,7 @@ struct ReconcilerServiceTests {
 
     @Test("emit errors reach the caller: unknown session, bad identifiers")
     func emitErrors() {
-        let service = ReconcilerService(random: SeededRandom(seed: 6))
+        let service = ReconcilerService(random: SplitMix64(seed: 6))
         #expect(throws: ReconcilerError.unknownSession("s_nope")) {
             try service.emit(run: "r", kind: "k", to: "s_nope")
         }

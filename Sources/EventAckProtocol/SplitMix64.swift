@@ -1,0 +1,19 @@
+/// SplitMix64: a small, fast, seeded generator. Everything in EventAck that needs spread rather than secrecy —
+/// retransmission and reconnect jitter, reproducible tests and simulations — draws from it, so a seed replays a run
+/// exactly. Not for secrets: resume tokens come from the generator the reconciler is given.
+public struct SplitMix64: RandomNumberGenerator, Sendable, Hashable {
+    private var state: UInt64
+
+    /// A generator whose sequence is fixed by `seed`.
+    public init(seed: UInt64) {
+        state = seed
+    }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
