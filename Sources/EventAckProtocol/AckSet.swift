@@ -148,6 +148,27 @@ public struct AckSet: Hashable, Sendable, CustomStringConvertible {
         return result
     }
 
+    /// The seqs of `range` that are not members, as ranges lowest first: what an ack adds to what is already known.
+    /// O(log ranges + pieces).
+    public func missing(from range: ClosedRange<Seq>) -> [ClosedRange<Seq>] {
+        var low = max(range.lowerBound, upTo + 1)
+        guard low <= range.upperBound else { return [] }
+        var pieces: [ClosedRange<Seq>] = []
+        var index = firstRangeIndex(endingAtOrAbove: low)
+        while low <= range.upperBound {
+            guard index < ranges.count, ranges[index].lowerBound <= range.upperBound else {
+                pieces.append(low...range.upperBound)
+                break
+            }
+            let member = ranges[index]
+            if member.lowerBound > low { pieces.append(low...(member.lowerBound - 1)) }
+            if member.upperBound == .max { break }
+            low = max(low, member.upperBound + 1)
+            index += 1
+        }
+        return pieces
+    }
+
     /// This set limited to its lowest `maxRanges` ranges: what fits on the wire (EA-ACK-4). Dropping the highest
     /// ranges only under-reports, which is always safe; the lowest ones matter most for retransmission.
     public func capped(toRanges maxRanges: Int = ProtocolLimits.maxAckRanges) -> AckSet {

@@ -77,7 +77,7 @@ extension Reconciler {
         session: inout SessionState,
         now: UInt64
     ) {
-        for fresh in Self.subtract(session.confirmed(at: level), from: range) {
+        for fresh in session.confirmed(at: level).missing(from: range) {
             // Seqs below the ring's head are resolved and forgotten; only retained ones need work.
             let low = max(fresh.lowerBound, session.events.firstSeq)
             if low <= fresh.upperBound {
@@ -97,7 +97,7 @@ extension Reconciler {
     ) {
         let minimumAge = max(configuration.ackDelayMs * 2, 1)
         for hole in receipt.holes() {
-            for missing in Self.subtract(session.confirmedReceipt, from: hole) {
+            for missing in session.confirmedReceipt.missing(from: hole) {
                 let low = max(missing.lowerBound, session.events.firstSeq)
                 guard low <= missing.upperBound else { continue }
                 for seq in low...missing.upperBound {
@@ -142,35 +142,5 @@ extension Reconciler {
             let run = session.events[seq].runIndex
             session.runs[Int(run)]?.stats.duplicates += 1
         }
-    }
-
-    /// The parts of `range` not in `set`, lowest first. O(log ranges + pieces).
-    static func subtract(_ set: AckSet, from range: ClosedRange<Seq>) -> [ClosedRange<Seq>] {
-        var low = max(range.lowerBound, set.upTo + 1)
-        guard low <= range.upperBound else { return [] }
-        var pieces: [ClosedRange<Seq>] = []
-        var index = firstRange(of: set, endingAtOrAbove: low)
-        while low <= range.upperBound {
-            guard index < set.ranges.count, set.ranges[index].lowerBound <= range.upperBound else {
-                pieces.append(low...range.upperBound)
-                break
-            }
-            let member = set.ranges[index]
-            if member.lowerBound > low { pieces.append(low...(member.lowerBound - 1)) }
-            if member.upperBound == .max { break }
-            low = max(low, member.upperBound + 1)
-            index += 1
-        }
-        return pieces
-    }
-
-    private static func firstRange(of set: AckSet, endingAtOrAbove seq: Seq) -> Int {
-        var low = 0
-        var high = set.ranges.count
-        while low < high {
-            let middle = (low + high) / 2
-            if set.ranges[middle].upperBound < seq { low = middle + 1 } else { high = middle }
-        }
-        return low
     }
 }

@@ -120,4 +120,16 @@ struct AckSetTests {
         #expect(AckSet(left).isSuperset(of: AckSet(right)) == left.isSuperset(of: right), "seed \(seed)")
         #expect(AckSet(left).isSuperset(of: AckSet(left.filter { $0 % 3 == 0 })))
     }
+
+    @Test("missing(from:) agrees with the model", arguments: 0..<20)
+    func missing(seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        let members = Set((0..<40).map { _ in UInt64.random(in: 1...80, using: &random) })
+        let low = UInt64.random(in: 1...80, using: &random)
+        let high = UInt64.random(in: low...90, using: &random)
+        let pieces = AckSet(members).missing(from: low...high)
+        #expect(pieces.flatMap { Array($0) } == (low...high).filter { !members.contains($0) }, "seed \(seed)")
+        // Pieces are maximal: none touches the next.
+        for (left, right) in zip(pieces, pieces.dropFirst()) { #expect(left.upperBound + 1 < right.lowerBound) }
+    }
 }
