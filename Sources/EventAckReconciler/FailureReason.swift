@@ -15,15 +15,6 @@ public struct FailureReason: RawRepresentable, Hashable, Sendable, Codable, Cust
     /// The reason of a client's `nack`.
     public init(_ nack: NackReason) { self.rawValue = nack.rawValue }
 
-    public init(from decoder: any Decoder) throws {
-        rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
-
     public var description: String { rawValue }
 
     /// No receipt ack after the last retransmission (EA-RTX-1).

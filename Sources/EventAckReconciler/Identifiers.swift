@@ -13,24 +13,21 @@ public struct ConnectionID: Hashable, Sendable, Comparable, CustomStringConverti
     public var description: String { "c\(rawValue)" }
 }
 
-/// A session id as it appears on the wire (`welcome.session`). The host emits to a session.
-public struct SessionID: Hashable, Sendable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
+/// A session id as it appears on the wire (`welcome.session`). The host emits to a session. Encodes as the bare
+/// string.
+public struct SessionID: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible,
+    ExpressibleByStringLiteral
+{
     /// The id string.
     public let rawValue: String
 
     /// Wraps an id string.
     public init(_ rawValue: String) { self.rawValue = rawValue }
 
+    /// Wraps an id string.
+    public init(rawValue: String) { self.rawValue = rawValue }
+
     public init(stringLiteral value: String) { self.rawValue = value }
-
-    public init(from decoder: any Decoder) throws {
-        rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 
     public var description: String { rawValue }
 }

@@ -71,6 +71,9 @@ struct ConfirmationReportTests {
         #expect(decoded == report)
         let json = String(decoding: data, as: UTF8.self)
         #expect(json.contains(#""p99":"#))
+        #expect(json.contains(#""session":"\#(welcome.session)""#), "a session id is a bare string")
+        let reason = try! JSONEncoder().encode([FailureReason.displayTimeout])
+        #expect(String(decoding: reason, as: UTF8.self) == #"["display_timeout"]"#)
         #expect(report.text.contains("failed: dismissed (seq 3)"))
         #expect(report.text.contains("value: 0/1"))
     }
