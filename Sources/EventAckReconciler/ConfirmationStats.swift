@@ -45,8 +45,8 @@ public struct ConfirmationStats: Sendable, Hashable, Codable {
 
     /// Events confirmed at the level they ask for.
     public var confirmed: UInt64 {
-        // An event asking for level L is counted in L's figures and every lower level's; the ones confirmed at
-        // their own level are those confirmed at L minus those that asked for more.
+        // An event is in the figures of every level up to the one it asks for, so summing `confirmed` over levels
+        // would count it up to three times; each event has exactly one requested level.
         receipt.confirmedAtRequestedLevel + display.confirmedAtRequestedLevel + value.confirmedAtRequestedLevel
     }
 

@@ -36,8 +36,6 @@ struct RetainedEvent: Sendable {
     var reached: ConfirmationLevel?
     /// Whether the current stage passed its overdue deadline.
     var isOverdue = false
-    /// Whether the event failed (then `stage` is `.resolved`).
-    var isFailed = false
 }
 
 /// The retained events of one session, indexed by seq offset: seqs are contiguous per session, so the event of

@@ -21,7 +21,7 @@ public struct LatencyHistogram: Sendable, Hashable, Codable {
     /// Adds one sample.
     public mutating func record(_ valueMs: UInt64) {
         let index = Self.bucketIndex(of: valueMs)
-        if index >= buckets.count { buckets.append(contentsOf: repeatElement(0, count: index + 1 - buckets.count)) }
+        growBuckets(to: index + 1)
         buckets[index] += 1
         count += 1
         sum &+= valueMs
@@ -30,9 +30,7 @@ public struct LatencyHistogram: Sendable, Hashable, Codable {
 
     /// Adds every sample of `other`.
     public mutating func merge(_ other: LatencyHistogram) {
-        if other.buckets.count > buckets.count {
-            buckets.append(contentsOf: repeatElement(0, count: other.buckets.count - buckets.count))
-        }
+        growBuckets(to: other.buckets.count)
         for (index, value) in other.buckets.enumerated() { buckets[index] += value }
         count += other.count
         sum &+= other.sum
@@ -50,6 +48,10 @@ public struct LatencyHistogram: Sendable, Hashable, Codable {
             if seen >= rank { return Swift.min(Self.upperBound(ofBucket: index), max) }
         }
         return max
+    }
+
+    private mutating func growBuckets(to count: Int) {
+        if count > buckets.count { buckets.append(contentsOf: repeatElement(0, count: count - buckets.count)) }
     }
 
     /// The bucket of a value: the value itself below 16, then 8 sub-buckets per power of two.
@@ -83,7 +85,7 @@ public struct LatencyHistogram: Sendable, Hashable, Codable {
         let pairs = try container.decode([[UInt64]].self, forKey: .buckets)
         for pair in pairs where pair.count == 2 {
             let index = Self.bucketIndex(of: pair[0])
-            if index >= buckets.count { buckets.append(contentsOf: repeatElement(0, count: index + 1 - buckets.count)) }
+            growBuckets(to: index + 1)
             buckets[index] += pair[1]
         }
     }

@@ -11,7 +11,7 @@ extension Reconciler {
             return
         }
         for confirmation in ack.value ?? [] {
-            if session.confirmedValue.contains(confirmation.seq) || isSettled(confirmation.seq, session: &session) {
+            if session.confirmedValue.contains(confirmation.seq) || isSettled(confirmation.seq, session: session) {
                 countDuplicate(confirmation.seq, session: &session)
                 continue
             }
@@ -131,16 +131,18 @@ extension Reconciler {
         return nil
     }
 
-    private func isSettled(_ seq: Seq, session: inout SessionState) -> Bool {
+    private func isSettled(_ seq: Seq, session: SessionState) -> Bool {
         !session.events.contains(seq) || session.events[seq].stage == .resolved
     }
 
     private mutating func countDuplicate(_ seq: Seq, session: inout SessionState) {
-        session.stats.duplicates += 1
-        book.overall.duplicates += 1
-        if session.events.contains(seq) {
-            let run = session.events[seq].runIndex
-            session.runs[Int(run)]?.stats.duplicates += 1
+        // Only an unresolved event is sure to have its run's tracker: a resolved one's run may have finished and
+        // its slot been given to another run.
+        if !isSettled(seq, session: session) {
+            count(session: &session, run: session.events[seq].runIndex) { $0.duplicates += 1 }
+        } else {
+            session.stats.duplicates += 1
+            book.overall.duplicates += 1
         }
     }
 }

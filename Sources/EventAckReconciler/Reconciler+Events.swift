@@ -138,7 +138,6 @@ extension Reconciler {
             stats.failuresByReason[reason.rawValue, default: 0] += 1
         }
         if retained.stage == .inFlight { session.inFlight -= 1 }
-        session.events[seq].isFailed = true
         session.events[seq].payload = nil
         let reference = self.reference(seq, in: session)
         session.runs[Int(retained.runIndex)]!.fail(
