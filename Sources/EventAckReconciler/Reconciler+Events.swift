@@ -153,7 +153,7 @@ extension Reconciler {
         session.events[seq].stage = .resolved
         setEventDeadline(seq, session: &session, to: 0)
         session.resolved.insert(seq)
-        for level in ConfirmationLevel.allCases { session.insertUnechoed(seq, at: level) }
+        for level in ConfirmationLevel.allCases { session.insertUnechoed(seq...seq, at: level) }
         let runIndex = session.events[seq].runIndex
         session.events.dropResolvedPrefix()
         session.runs[Int(runIndex)]!.unresolvedEvents -= 1
@@ -192,16 +192,6 @@ extension ConfirmationLevel {
         case .receipt: .display
         case .display: .value
         case .value: nil
-        }
-    }
-}
-
-extension SessionState {
-    mutating func insertUnechoed(_ seq: Seq, at level: ConfirmationLevel) {
-        switch level {
-        case .receipt: unechoed.receipt?.insert(seq)
-        case .display: unechoed.display?.insert(seq)
-        case .value: unechoed.value?.insert(seq)
         }
     }
 }

@@ -93,6 +93,11 @@ struct SessionState: Sendable {
         case .display: confirmedDisplay.insert(range)
         case .value: confirmedValue.insert(range)
         }
+        insertUnechoed(range, at: level)
+    }
+
+    /// Notes a change at `level` for the next `synced`.
+    mutating func insertUnechoed(_ range: ClosedRange<Seq>, at level: ConfirmationLevel) {
         switch level {
         case .receipt: unechoed.receipt?.insert(range)
         case .display: unechoed.display?.insert(range)
