@@ -15,6 +15,7 @@ var products: [Product] = [
     .library(name: "EventAckProtocol", targets: ["EventAckProtocol"]),
     .library(name: "EventAckClient", targets: ["EventAckClient"]),
     .library(name: "EventAckReconciler", targets: ["EventAckReconciler"]),
+    .library(name: "EventAckTesting", targets: ["EventAckTesting"]),
     .executable(name: "eventack", targets: ["eventack"]),
 ]
 
@@ -22,9 +23,14 @@ var targets: [Target] = [
     .target(name: "EventAckProtocol", swiftSettings: strictSettings),
     .target(name: "EventAckClient", dependencies: ["EventAckProtocol"], swiftSettings: strictSettings),
     .target(name: "EventAckReconciler", dependencies: ["EventAckProtocol"], swiftSettings: strictSettings),
+    .target(
+        name: "EventAckTesting",
+        dependencies: ["EventAckProtocol", "EventAckClient", "EventAckReconciler"],
+        swiftSettings: strictSettings
+    ),
     .executableTarget(
         name: "eventack",
-        dependencies: ["EventAckProtocol", "EventAckClient", "EventAckReconciler"],
+        dependencies: ["EventAckProtocol", "EventAckClient", "EventAckReconciler", "EventAckTesting"],
         swiftSettings: strictSettings
     ),
     .testTarget(
@@ -39,7 +45,7 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "EventAckClientTests",
-        dependencies: ["EventAckClient", "EventAckProtocol"],
+        dependencies: ["EventAckClient", "EventAckProtocol", "EventAckTesting"],
         swiftSettings: strictSettings
     ),
 ]

@@ -176,7 +176,9 @@ extension Reconciler {
                 unconfirmed += 1
                 fail(seq, session: &session, reason: .sessionExpired, now: now)
             }
-            seq += 1
+            // Failing the head drops it and every resolved event behind it from the ring: continue from what is
+            // still retained (found by the simulator: an expiry with a resolved event after an unresolved head).
+            seq = max(seq + 1, session.events.firstSeq)
         }
         endSession(&session, reason: .sessionExpired, state: .expired, now: now)
         sessionKeys[session.id] = nil

@@ -14,6 +14,10 @@ enum Commands {
             ValidateCommand.run
         ),
         ("bench", "run in-process micro benchmarks (build with -c release)", BenchCommand.run),
+        (
+            "simulate", "run seeded simulations under network faults and check the invariants (exit 1 on a violation)",
+            SimulateCommand.run
+        ),
     ]
 }
 

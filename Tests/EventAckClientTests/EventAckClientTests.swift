@@ -1,4 +1,5 @@
 import EventAckProtocol
+import EventAckTesting
 import Testing
 
 @testable import EventAckClient

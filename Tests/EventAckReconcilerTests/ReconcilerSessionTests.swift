@@ -139,6 +139,28 @@ struct ReconcilerSessionTests {
         }
     }
 
+    @Test("expiry with settled events behind an unsettled head fails exactly the unsettled ones")
+    func expiryAcrossSettledEvents() {
+        // Found by `eventack simulate`: failing the head dropped the settled events behind it from the ring, and the
+        // expiry loop then read a seq no longer retained and crashed.
+        var harness = ReconcilerHarness {
+            $0.resumeWindowMs = 60_000
+            $0.displayDeadline = nil
+        }
+        let (connection, welcome) = harness.connect()
+        _ = harness.emit("agent_started", confirm: .display, to: welcome.session)
+        for _ in 0..<3 { _ = harness.emit("agent_thinking", payload: #"{"text":"hm"}"#, to: welcome.session) }
+        _ = harness.emit("agent_thinking", payload: #"{"text":"hm"}"#, confirm: .display, to: welcome.session)
+        _ = harness.ack(receipt: set(5), on: connection)
+        _ = harness.machine.connectionClosed(connection, now: harness.now)
+        let actions = harness.runTimers(until: harness.now + 60_000)
+        #expect(actions.failures.map(\.seq) == [1, 5])
+        #expect(actions.failures.allSatisfy { $0.reason == .sessionExpired })
+        #expect(
+            actions.reports.contains(.sessionExpired(SessionID(welcome.session), principal: "alice", unconfirmed: 2)))
+        #expect(harness.machine.sessionCount == 0)
+    }
+
     @Test("many sessions: seqs start at 1 in each, acks of one never touch another (EA-ISO-1)")
     func isolation() {
         var harness = ReconcilerHarness()

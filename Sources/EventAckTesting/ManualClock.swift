@@ -1,20 +1,29 @@
-import EventAckClient
 import EventAckProtocol
 import Synchronization
 
-/// A clock that moves only when the test says so; sleepers wake when it passes their deadline.
-final class ManualClock: EventAckClock {
+/// A clock that moves only when the test says so: the async shells (``EventAckClient``-style actors,
+/// `ReconcilerService`) sleep on it, and ``advance(to:)`` wakes every sleeper whose deadline has passed.
+///
+/// The pure machines need no clock at all (time is an argument); this is for testing the shells around them.
+public final class ManualClock: EventAckClock {
     private struct State {
-        var now: UInt64 = 0
+        var now: UInt64
         var sleepers: [(id: Int, deadline: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
         var nextID = 0
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
-    func nowMs() -> UInt64 { state.withLock { $0.now } }
+    /// A clock standing at `start` milliseconds.
+    public init(start: UInt64 = 0) {
+        state = Mutex(State(now: start))
+    }
 
-    func sleep(untilMs deadline: UInt64) async throws {
+    /// The current virtual time in milliseconds.
+    public func nowMs() -> UInt64 { state.withLock { $0.now } }
+
+    /// Suspends until the clock is advanced to `deadline` or later, or the task is cancelled.
+    public func sleep(untilMs deadline: UInt64) async throws {
         let id = state.withLock { state -> Int in
             state.nextID += 1
             return state.nextID
@@ -38,8 +47,8 @@ final class ManualClock: EventAckClock {
         try Task.checkCancellation()
     }
 
-    /// Moves time forward and wakes every sleeper whose deadline has passed.
-    func advance(to now: UInt64) {
+    /// Moves time forward to `now` (never backward) and wakes every sleeper whose deadline has passed.
+    public func advance(to now: UInt64) {
         let due = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
             state.now = max(state.now, now)
             let due = state.sleepers.filter { $0.deadline <= state.now }
@@ -47,5 +56,10 @@ final class ManualClock: EventAckClock {
             return due.map(\.continuation)
         }
         for continuation in due { continuation.resume() }
+    }
+
+    /// Moves time forward by `milliseconds`.
+    public func advance(by milliseconds: UInt64) {
+        advance(to: nowMs() + milliseconds)
     }
 }

@@ -1,0 +1,56 @@
+/// What the simulated network and clients do wrong, each with its own probability, all drawn from the
+/// simulation's seed.
+///
+/// Probabilities are per frame: each frame handed to the network may be dropped, duplicated, held back so that
+/// later frames overtake it, and may cut its connection after it; each frame a client receives may restart the
+/// client process (it loses its memory, so its session can only expire). Delays apply to every frame.
+public struct FaultSettings: Sendable, Hashable, CustomStringConvertible {
+    /// A frame is lost.
+    public var drop: Double
+    /// A frame arrives twice.
+    public var duplicate: Double
+    /// A frame is held back by up to twice the largest delay, so that later frames overtake it.
+    public var reorder: Double
+    /// The one-way delay of a frame, in milliseconds. Without `reorder`, a connection stays first-in first-out.
+    public var delayMs: ClosedRange<UInt64>
+    /// The connection is cut after a frame.
+    public var disconnect: Double
+    /// The receiving client restarts after a frame: a new process with a fresh machine and no session.
+    public var clientRestart: Double
+
+    /// Creates settings; every probability is clamped to 0…1.
+    public init(
+        drop: Double = 0,
+        duplicate: Double = 0,
+        reorder: Double = 0,
+        delayMs: ClosedRange<UInt64> = 1...5,
+        disconnect: Double = 0,
+        clientRestart: Double = 0
+    ) {
+        func clamp(_ value: Double) -> Double { value.isNaN ? 0 : min(1, max(0, value)) }
+        self.drop = clamp(drop)
+        self.duplicate = clamp(duplicate)
+        self.reorder = clamp(reorder)
+        self.delayMs = delayMs
+        self.disconnect = clamp(disconnect)
+        self.clientRestart = clamp(clientRestart)
+    }
+
+    /// A perfect network: short first-in first-out delays, nothing lost.
+    public static let none = FaultSettings()
+
+    /// Every fault at a rate that makes each one happen many times per scenario: what CI runs.
+    public static let mixed = FaultSettings(
+        drop: 0.02, duplicate: 0.02, reorder: 0.02, delayMs: 1...40, disconnect: 0.004, clientRestart: 0.001)
+
+    /// Whether any frame can be lost, doubled, reordered or cut, or any client restarted.
+    public var hasFaults: Bool {
+        drop > 0 || duplicate > 0 || reorder > 0 || disconnect > 0 || clientRestart > 0
+    }
+
+    /// The settings as `eventack simulate` options, to replay a run exactly.
+    public var description: String {
+        "--drop \(drop) --duplicate \(duplicate) --reorder \(reorder) --delay-ms \(delayMs.lowerBound)..\(delayMs.upperBound)"
+            + " --disconnect \(disconnect) --client-restart \(clientRestart)"
+    }
+}

@@ -1,0 +1,60 @@
+import EventAckProtocol
+import EventAckReconciler
+
+/// What one simulation did and whether the protocol's promises held.
+public struct SimulationResult: Sendable {
+    /// The seed it ran with.
+    public var seed: UInt64
+    /// The faults it ran with.
+    public var faults: FaultSettings
+    /// Virtual time from start to quiescence, in milliseconds.
+    public var virtualMs: UInt64
+    /// The reconciler's report at the end.
+    public var report: ConfirmationReport
+    /// How often each fault happened.
+    public var faultCounts: FaultCounts
+    /// Agent steps that found their session gone (its client restarted and it expired).
+    public var abandonedRuns: Int
+    /// Events that failed although their user confirmed them (or they asked only for receipt), by reason: the
+    /// price of the faults. `session_expired` follows client restarts; anything else is confirmation lost on the
+    /// way.
+    public var failedDespiteUser: [String: Int]
+    /// Broken promises, in words; empty when every invariant held.
+    public var violations: [String]
+
+    /// One line for a log: seed, events, confirmations per level, failures, retransmissions, faults, violations.
+    public var summary: String {
+        let overall = report.overall
+        return "seed \(seed): events \(overall.events)"
+            + " confirmed r/d/v \(overall.receipt.confirmedAtRequestedLevel)/\(overall.display.confirmedAtRequestedLevel)/\(overall.value.confirmedAtRequestedLevel)"
+            + " failed \(overall.failed) (despite the user \(failedDespiteUser.values.reduce(0, +)))"
+            + " retransmitted \(overall.retransmissions)"
+            + " dropped \(faultCounts.dropped) duplicated \(faultCounts.duplicated) reordered \(faultCounts.reordered)"
+            + " cuts \(faultCounts.disconnects) restarts \(faultCounts.restarts)"
+            + " virtual \(virtualMs / 1000) s violations \(violations.count)"
+    }
+
+    /// The command that replays this run exactly (with the default scenario sizes unless given).
+    public func replayCommand(sessions: Int, runs: Int) -> String {
+        "eventack simulate --seed \(seed) --sessions \(sessions) --runs \(runs) \(faults)"
+    }
+}
+
+extension Simulation {
+    mutating func finish() -> SimulationResult {
+        var liveSessions: [String: Seq] = [:]
+        for client in clients {
+            guard let session = client.machine.sessionID else { continue }
+            liveSessions[session] = ledger.clientSessions[session]?.lastDelivered ?? 0
+        }
+        let report = server.report(now: now)
+        var failedDespiteUser: [String: Int] = [:]
+        for emission in ledger.emissions where emission.intent == .none || emission.intent == .confirm {
+            if case .failed(_, let reason) = emission.outcome { failedDespiteUser[reason.rawValue, default: 0] += 1 }
+        }
+        let checker = InvariantChecker(ledger: ledger, report: report, faults: faults, liveSessions: liveSessions)
+        return SimulationResult(
+            seed: seed, faults: faults, virtualMs: now - Simulation.startMs, report: report, faultCounts: counts,
+            abandonedRuns: ledger.abandonedEmits, failedDespiteUser: failedDespiteUser, violations: ledger.violations + checker.violations())
+    }
+}

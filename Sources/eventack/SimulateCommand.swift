@@ -1,0 +1,190 @@
+import EventAckReconciler
+import EventAckTesting
+
+/// `eventack simulate`: deterministic simulations of one reconciler and many clients over a faulty network, with
+/// the protocol's invariants checked after each seed.
+enum SimulateCommand {
+    static let help = """
+        usage: eventack simulate [--seed N | --seeds A..B] [--sessions N] [--runs N] [--faults none|mixed]
+                                 [--drop P] [--duplicate P] [--reorder P] [--delay-ms A..B]
+                                 [--disconnect P] [--client-restart P] [--quiet]
+
+        Runs one simulation per seed and prints a one-line summary for each (with --quiet, only for seeds that
+        break an invariant), then the totals and the merged report. A failing seed prints its violations and the
+        command that replays it exactly. Exit status: 0 every invariant held, 1 a violation, 2 usage error.
+
+        --seed N           one seed (default 1)
+        --seeds A..B       every seed from A to B
+        --sessions N       client sessions per simulation (default 8)
+        --runs N           agent runs per session (default 3)
+        --faults PRESET    start from `none` (default) or `mixed` (\(FaultSettings.mixed)); the options below
+                           override single settings
+        --drop P, --duplicate P, --reorder P, --disconnect P, --client-restart P
+                           probabilities per frame, 0…1
+        --delay-ms A..B    one-way delay of each frame (default 1..5)
+        """
+
+    static func run(_ arguments: [String]) -> Int32 {
+        if arguments.contains("--help") || arguments.contains("-h") {
+            print(help)
+            return 0
+        }
+        let options: Options
+        do {
+            options = try Options(arguments)
+        } catch {
+            Output.error("eventack simulate: \(error.message)\n\n\(help)")
+            return 2
+        }
+        var totals = Totals()
+        for seed in options.seeds {
+            var simulation = Simulation(seed: seed, scenario: options.scenario, faults: options.faults)
+            let result = simulation.run()
+            totals.add(result)
+            if !options.quiet || !result.violations.isEmpty { print(result.summary) }
+            if !result.violations.isEmpty {
+                for violation in result.violations.prefix(20) { print("  violation: \(violation)") }
+                if result.violations.count > 20 { print("  … and \(result.violations.count - 20) more") }
+                print(
+                    "  replay: "
+                        + result.replayCommand(
+                            sessions: options.scenario.sessions, runs: options.scenario.runsPerSession))
+            }
+        }
+        print(totals.text)
+        return totals.violations == 0 ? 0 : 1
+    }
+
+    struct UsageError: Error {
+        var message: String
+    }
+
+    struct Options {
+        var seeds: ClosedRange<UInt64> = 1...1
+        var scenario = SimulationScenario()
+        var faults = FaultSettings.none
+        var quiet = false
+
+        init(_ arguments: [String]) throws(UsageError) {
+            var overrides: [(inout FaultSettings) -> Void] = []
+            var index = 0
+            func value(_ option: String) throws(UsageError) -> String {
+                index += 1
+                guard index < arguments.count else { throw UsageError(message: "\(option) needs a value") }
+                return arguments[index]
+            }
+            func probability(_ option: String) throws(UsageError) -> Double {
+                let text = try value(option)
+                guard let p = Double(text), p >= 0, p <= 1 else {
+                    throw UsageError(message: "\(option) takes a probability in 0…1, not '\(text)'")
+                }
+                return p
+            }
+            while index < arguments.count {
+                let option = arguments[index]
+                switch option {
+                case "--seed":
+                    let seed = try Self.number(try value(option), option)
+                    seeds = seed...seed
+                case "--seeds": seeds = try Self.range(try value(option), option)
+                case "--sessions": scenario.sessions = Int(try Self.number(try value(option), option, max: 10_000))
+                case "--runs": scenario.runsPerSession = Int(try Self.number(try value(option), option, max: 10_000))
+                case "--faults":
+                    switch try value(option) {
+                    case "none": faults = .none
+                    case "mixed": faults = .mixed
+                    case let other: throw UsageError(message: "unknown fault preset '\(other)'")
+                    }
+                case "--drop":
+                    let p = try probability(option)
+                    overrides.append { $0.drop = p }
+                case "--duplicate":
+                    let p = try probability(option)
+                    overrides.append { $0.duplicate = p }
+                case "--reorder":
+                    let p = try probability(option)
+                    overrides.append { $0.reorder = p }
+                case "--disconnect":
+                    let p = try probability(option)
+                    overrides.append { $0.disconnect = p }
+                case "--client-restart":
+                    let p = try probability(option)
+                    overrides.append { $0.clientRestart = p }
+                case "--delay-ms":
+                    let delay = try Self.range(try value(option), option)
+                    guard delay.upperBound <= 60_000 else { throw UsageError(message: "--delay-ms is at most 60000") }
+                    overrides.append { $0.delayMs = delay }
+                case "--quiet": quiet = true
+                default: throw UsageError(message: "unknown option '\(option)'")
+                }
+                index += 1
+            }
+            for override in overrides { override(&faults) }
+        }
+
+        static func number(_ text: String, _ option: String, max: UInt64 = .max) throws(UsageError) -> UInt64 {
+            guard let number = UInt64(text), number <= max else {
+                throw UsageError(message: "\(option) takes a whole number up to \(max), not '\(text)'")
+            }
+            return number
+        }
+
+        static func range(_ text: String, _ option: String) throws(UsageError) -> ClosedRange<UInt64> {
+            let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 3, parts[1].isEmpty, let low = UInt64(parts[0]), let high = UInt64(parts[2]),
+                low <= high
+            else { throw UsageError(message: "\(option) takes A..B with A ≤ B, not '\(text)'") }
+            return low...high
+        }
+    }
+
+    /// Sums over seeds.
+    struct Totals {
+        var seeds = 0
+        var failingSeeds: [UInt64] = []
+        var violations = 0
+        var abandonedRuns = 0
+        var failedDespiteUser: [String: Int] = [:]
+        var faults = FaultCounts()
+        var report = ConfirmationReport(
+            generatedAt: 0, overall: ConfirmationStats(), runVerdicts: [:], sessions: [], runs: [])
+
+        mutating func add(_ result: SimulationResult) {
+            seeds += 1
+            violations += result.violations.count
+            if !result.violations.isEmpty { failingSeeds.append(result.seed) }
+            abandonedRuns += result.abandonedRuns
+            failedDespiteUser.merge(result.failedDespiteUser, uniquingKeysWith: +)
+            faults.add(result.faultCounts)
+            var figures = result.report
+            figures.sessions = []
+            figures.runs = []
+            report.merge(figures)
+        }
+
+        var text: String {
+            let overall = report.overall
+            var lines = ["", "totals over \(seeds) seeds:"]
+            lines.append("  events \(overall.events)")
+            lines.append(
+                "  confirmed at their level: receipt \(overall.receipt.confirmedAtRequestedLevel), display "
+                    + "\(overall.display.confirmedAtRequestedLevel), value \(overall.value.confirmedAtRequestedLevel)")
+            let reasons = overall.failuresByReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            lines.append("  failed \(overall.failed)" + (reasons.isEmpty ? "" : ": " + reasons.joined(separator: ", ")))
+            let lost = failedDespiteUser.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            lines.append(
+                "  failed although the user confirmed: \(failedDespiteUser.values.reduce(0, +))"
+                    + (lost.isEmpty ? "" : " (" + lost.joined(separator: ", ") + ")"))
+            lines.append("  retransmissions \(overall.retransmissions), duplicates absorbed \(overall.duplicates)")
+            lines.append(
+                "  faults: dropped \(faults.dropped), duplicated \(faults.duplicated), reordered \(faults.reordered), "
+                    + "cuts \(faults.disconnects), restarts \(faults.restarts); runs abandoned \(abandonedRuns)")
+            lines.append(
+                "  invariant violations \(violations)"
+                    + (failingSeeds.isEmpty ? "" : " in seeds " + failingSeeds.prefix(20).map(String.init).joined(separator: ", ")))
+            lines.append("")
+            lines.append("merged report:")
+            return lines.joined(separator: "\n") + "\n" + report.text
+        }
+    }
+}
