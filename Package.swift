@@ -44,6 +44,11 @@ var targets: [Target] = [
         swiftSettings: strictSettings
     ),
     .testTarget(
+        name: "EventAckTestingTests",
+        dependencies: ["EventAckTesting", "EventAckReconciler", "EventAckProtocol"],
+        swiftSettings: strictSettings
+    ),
+    .testTarget(
         name: "EventAckClientTests",
         dependencies: ["EventAckClient", "EventAckProtocol", "EventAckTesting"],
         swiftSettings: strictSettings

@@ -17,6 +17,11 @@ public struct ClientConfiguration: Sendable, Hashable {
     public var runIdleTimeoutMs: UInt64
     /// Event kinds that end a run.
     public var terminalKinds: Set<String>
+    /// Confirmations and nacks not echoed by a `synced` this long after they were sent are sent again
+    /// (EA-SYNC-4): an ack lost on the way would otherwise wait for the next event or reconnect.
+    public var confirmationResendMs: UInt64
+    /// A connection whose `welcome` has not arrived this long after `hello` is closed and retried (EA-HS-4).
+    public var handshakeTimeoutMs: UInt64
 
     /// Creates a configuration; the defaults suit an interactive agent UI.
     public init(
@@ -26,7 +31,9 @@ public struct ClientConfiguration: Sendable, Hashable {
         ackBatchSize: Int = 32,
         reorderBufferLimit: Int = 1024,
         runIdleTimeoutMs: UInt64 = 60_000,
-        terminalKinds: Set<String> = ["agent_completed", "agent_failed"]
+        terminalKinds: Set<String> = ["agent_completed", "agent_failed"],
+        confirmationResendMs: UInt64 = 3_000,
+        handshakeTimeoutMs: UInt64 = 10_000
     ) {
         self.client = client
         self.versions = versions
@@ -35,5 +42,7 @@ public struct ClientConfiguration: Sendable, Hashable {
         self.reorderBufferLimit = max(1, reorderBufferLimit)
         self.runIdleTimeoutMs = runIdleTimeoutMs
         self.terminalKinds = terminalKinds
+        self.confirmationResendMs = max(1, confirmationResendMs)
+        self.handshakeTimeoutMs = max(1, handshakeTimeoutMs)
     }
 }

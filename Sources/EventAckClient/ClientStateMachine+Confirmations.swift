@@ -12,8 +12,12 @@ struct ConfirmationState: Sendable {
     var unsyncedValues: [Seq: ValueConfirmation] = [:]
     /// Seqs whose value was confirmed, echoed or not.
     var valued = AckSet()
-    /// Nacks waiting for a connection.
-    var pendingNacks: [Nack] = []
+    /// Nacks not yet covered by a `synced`, by seq; `freshNacks` of them were never sent.
+    var unsyncedNacks: [Seq: Nack] = [:]
+    var freshNacks: [Seq] = []
+    /// When confirmations or nacks the server has not echoed were last sent; `nil` when everything sent is echoed.
+    /// A lost ack or `synced` would otherwise leave them unsent until the next event or reconnect (EA-SYNC-4).
+    var awaitingEchoSince: UInt64?
     /// What the server echoed.
     var synced = Synced(receipt: AckSet(), display: AckSet(), value: AckSet())
 
@@ -27,7 +31,10 @@ struct ConfirmationState: Sendable {
                 synced.value = synced.value?.union(set) ?? set
                 unsyncedValues = unsyncedValues.filter { !set.contains($0.key) }
             }
+            // EA-SYNC-1: a failed seq is covered at the level it failed at.
+            unsyncedNacks = unsyncedNacks.filter { $0.value.level != level || !set.contains($0.key) }
         }
+        if displayToSend() == nil, unsyncedValues.isEmpty, unsyncedNacks.isEmpty { awaitingEchoSince = nil }
     }
 
     /// The display set, if it says something the server has not echoed.
@@ -42,9 +49,11 @@ struct ConfirmationState: Sendable {
         return Array(unsyncedValues.values.sorted { $0.seq < $1.seq }.prefix(ProtocolLimits.maxValueConfirmations))
     }
 
-    mutating func takeNacks() -> [Nack] {
-        defer { pendingNacks = [] }
-        return pendingNacks
+    /// The nacks to send: the fresh ones, or with `all` every one not yet echoed (lowest seq first).
+    mutating func takeNacks(all: Bool) -> [Nack] {
+        defer { freshNacks = [] }
+        let seqs = all ? unsyncedNacks.keys.sorted() : freshNacks
+        return seqs.compactMap { unsyncedNacks[$0] }
     }
 
     /// Confirmed seqs the server has not echoed.
@@ -114,7 +123,8 @@ extension ClientStateMachine {
             throw .levelNotRequested(seq, level)
         }
         delivery.outstanding[seq] = nil
-        confirmations.pendingNacks.append(Nack(seq: seq, level: level, reason: reason, detail: detail))
+        confirmations.unsyncedNacks[seq] = Nack(seq: seq, level: level, reason: reason, detail: detail)
+        confirmations.freshNacks.append(seq)
         return isConnected ? flushAck(now: now, force: true) : []
     }
 

@@ -72,7 +72,7 @@ extension ClientStateMachine {
     }
 
     /// Sends one `ack` with everything not yet acknowledged or echoed; `force` sends the receipt set even when
-    /// nothing new arrived (after a resume).
+    /// nothing new arrived, and every nack not yet echoed (after a resume, or when an echo is overdue).
     mutating func flushAck(now: UInt64, force: Bool = false) -> [ClientAction] {
         guard isConnected else { return [] }
         delivery.ackDue = nil
@@ -80,11 +80,15 @@ extension ClientStateMachine {
         delivery.unackedCount = 0
         let display = confirmations.displayToSend()
         let value = confirmations.valueToSend()
-        guard hasNewReceipts || display != nil || value != nil else { return [] }
+        let nacks = confirmations.takeNacks(all: force)
+        guard hasNewReceipts || display != nil || value != nil || !nacks.isEmpty else { return [] }
         var actions: [ClientAction] = []
         let ack = Ack(receipt: delivery.received.capped(), display: display, value: value)
         actions += sent(.ack(ack), now: now)
-        for nack in confirmations.takeNacks() { actions += sent(.nack(nack), now: now) }
+        for nack in nacks { actions += sent(.nack(nack), now: now) }
+        if display != nil || value != nil || !confirmations.unsyncedNacks.isEmpty {
+            confirmations.awaitingEchoSince = now
+        }
         return actions
     }
 }

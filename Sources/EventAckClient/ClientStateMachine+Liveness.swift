@@ -44,19 +44,37 @@ extension ClientStateMachine {
         var candidates: [UInt64] = []
         if let due = delivery.ackDue { candidates.append(due) }
         if let runDeadline = runs.nextDeadline { candidates.append(runDeadline) }
-        if case .connected(let link) = connection {
+        switch connection {
+        case .connected(let link):
             candidates.append(link.lastSentAt + link.heartbeatMs)
             candidates.append(link.lastReceivedAt + 2 * link.heartbeatMs)
+            if let since = confirmations.awaitingEchoSince {
+                candidates.append(since + configuration.confirmationResendMs)
+            }
+        case .handshaking(let since):
+            candidates.append(since + configuration.handshakeTimeoutMs)
+        case .disconnected, .closed:
+            break
         }
         return candidates.min()
     }
 
-    /// Time passed: send the due ack, report stalled runs, ping when idle, detect a dead connection
-    /// (EA-LIVE-4).
+    /// Time passed: send the due ack, re-send confirmations whose echo is overdue (EA-SYNC-4), report stalled runs,
+    /// ping when idle, detect a dead connection (EA-LIVE-4) or a handshake that never completes (EA-HS-4).
     public mutating func timerFired(now: UInt64) -> [ClientAction] {
         var actions: [ClientAction] = []
         if let due = delivery.ackDue, due <= now { actions += flushAck(now: now) }
+        if isConnected, let since = confirmations.awaitingEchoSince, now >= since + configuration.confirmationResendMs {
+            actions += flushAck(now: now, force: true)
+        }
         actions += runs.expire(now: now)
+        if case .handshaking(let since) = connection, now >= since + configuration.handshakeTimeoutMs {
+            connection = .disconnected
+            return actions + [
+                .signal(.connectionDead(silentMs: now - since)),
+                .closeConnection(reason: "no welcome within \(configuration.handshakeTimeoutMs) ms"),
+            ]
+        }
         guard case .connected(let link) = connection else { return actions }
         let silence = now - min(now, link.lastReceivedAt)
         if silence >= 2 * link.heartbeatMs {

@@ -19,7 +19,9 @@ extension Reconciler {
         let requested = SessionID(resume.session)
         switch resumeCheck(resume, principal: principal) {
         case .success(let key):
-            resumeSession(key, on: connection, receipt: resume.receipt, version: version, window: window, now: now)
+            resumeSession(
+                key, on: connection, presentedToken: resume.token, receipt: resume.receipt, version: version,
+                window: window, now: now)
         case .failure(let refusal):
             // EA-RES-2: a non-fatal error, then a fresh session. The reason never includes the token.
             let error = EventAckError(code: .resumeRejected, message: refusal.message)
@@ -42,7 +44,9 @@ extension Reconciler {
         }
         // Both checks run before deciding, so that timing says nothing about which failed.
         let samePrincipal = session.principal == principal
-        let tokenMatches = Self.constantTimeEqual(session.token, resume.token)
+        let currentMatches = Self.constantTimeEqual(session.token, resume.token)
+        let previousMatches = session.previousToken.map { Self.constantTimeEqual($0, resume.token) } ?? false
+        let tokenMatches = currentMatches || previousMatches
         guard samePrincipal else {
             return .failure(ResumeRefusal(message: "session \(resume.session) belongs to another principal"))
         }
@@ -80,6 +84,7 @@ extension Reconciler {
     private mutating func resumeSession(
         _ key: UInt64,
         on connection: ConnectionID,
+        presentedToken: String,
         receipt: AckSet,
         version: ProtocolVersion,
         window: UInt64,
@@ -92,6 +97,8 @@ extension Reconciler {
         var session = sessions.removeValue(forKey: key)!
         let token = freshToken()
         session.token = token
+        // The client surely holds the token it presented; it holds the new one only once it acts on the welcome.
+        session.previousToken = presentedToken
         session.attachment = .attached(connection)
         session.window = window
         connections[connection]!.session = key

@@ -16,6 +16,10 @@ struct SessionState: Sendable {
     let principal: String
     /// The current resume token (EA-ISO-2: never logged, compared in constant time).
     var token: String
+    /// The token the client resumed with, still accepted until the client acks on the resumed connection: a
+    /// `welcome` lost with its connection would otherwise leave the client holding a dead token and lose the session
+    /// (EA-RES-3; found by the simulator).
+    var previousToken: String?
     var attachment: Attachment
     /// The effective window (EA-FLOW-1).
     var window: UInt64

@@ -53,11 +53,13 @@ enum AgentScript {
         if random.chance(scenario.failedRunProbability) {
             steps.append(
                 AgentStep(
-                    afterMs: step(), action: .emit(kind: "agent_failed", confirm: .display, members: #""error":"quota""#)))
+                    afterMs: step(),
+                    action: .emit(kind: "agent_failed", confirm: .display, members: #""error":"quota""#)))
         } else {
             steps.append(
                 AgentStep(
-                    afterMs: step(), action: .emit(kind: "agent_completed", confirm: .value, members: #""result":"done""#)
+                    afterMs: step(),
+                    action: .emit(kind: "agent_completed", confirm: .value, members: #""result":"done""#)
                 ))
         }
         return steps

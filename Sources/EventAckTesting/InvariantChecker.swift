@@ -50,11 +50,14 @@ struct InvariantChecker {
     private func checkReportAgrees(_ found: inout [String]) {
         let overall = report.overall
         func expect(_ what: String, _ reported: UInt64, _ tallied: Int) {
-            if reported != UInt64(tallied) { found.append("report says \(reported) \(what), the simulator counted \(tallied)") }
+            if reported != UInt64(tallied) {
+                found.append("report says \(reported) \(what), the simulator counted \(tallied)")
+            }
         }
         expect("events", overall.events, ledger.emissions.count)
         for level in ConfirmationLevel.allCases {
-            expect("\(level.rawValue) requested", overall[level].requested, ledger.emissions.count { $0.level >= level })
+            expect(
+                "\(level.rawValue) requested", overall[level].requested, ledger.emissions.count { $0.level >= level })
             expect(
                 "confirmed at \(level.rawValue)", overall[level].confirmedAtRequestedLevel,
                 ledger.emissions.count { $0.level == level && $0.outcome == .confirmed })
@@ -98,7 +101,8 @@ struct InvariantChecker {
         }
         for (name, run) in ledger.runs where run.verdict != (expectedVerdict[name] ?? .confirmed) {
             found.append(
-                "run \(name): \(run.verdict?.rawValue ?? "unfinished"), expected \((expectedVerdict[name] ?? .confirmed).rawValue)")
+                "run \(name): \(run.verdict?.rawValue ?? "unfinished"), expected \((expectedVerdict[name] ?? .confirmed).rawValue)"
+            )
         }
     }
 }

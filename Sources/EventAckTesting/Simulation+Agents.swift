@@ -22,7 +22,7 @@ extension Simulation {
             do throws(ReconcilerError) {
                 emission = try server.emit(
                     run: run.name, kind: kind, payload: payload, confirm: confirm, to: run.session, now: now)
-            } catch where error.code == "window_exceeded" {
+            } catch  where error.code == "window_exceeded" {
                 // Backpressure: the agent waits and tries again; nothing is dropped.
                 queue.schedule(.agentStep(run: index), at: now + 200)
                 return

@@ -61,6 +61,7 @@ extension Simulation {
     /// A user displays, values or rejects an event, if the process and session that delivered it still exist.
     mutating func userActs(_ action: UserAction, seq: Seq, session: String, client index: Int, generation: UInt64) {
         guard clients[index].generation == generation, clients[index].machine.sessionID == session else { return }
+        log("user of client \(index) \(action) seq \(seq) in \(session)")
         do {
             switch action {
             case .display:
@@ -81,7 +82,8 @@ extension Simulation {
                 perform(try clients[index].machine.reject(seq, level: level, reason: reason, now: now), client: index)
             }
         } catch {
-            ledger.violations.append("session \(session): the client refused \(action) of delivered seq \(seq): \(error)")
+            ledger.violations.append(
+                "session \(session): the client refused \(action) of delivered seq \(seq): \(error)")
         }
     }
 }

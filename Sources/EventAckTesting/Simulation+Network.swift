@@ -10,6 +10,7 @@ extension Simulation {
         guard var link = links[linkID] else { return }
         if network.chance(faults.drop) {
             counts.dropped += 1
+            log("link \(linkID) drops \(text)")
         } else {
             var arrival = now + network.next(in: faults.delayMs)
             if network.chance(faults.reorder) {
@@ -41,6 +42,7 @@ extension Simulation {
     mutating func frameArrived(_ text: String, over linkID: UInt64) {
         guard let link = links[linkID], clients[link.client].generation == link.generation else { return }
         let index = link.client
+        log("link \(linkID) → client \(index) \(text)")
         if clients[index].machine.isConnected, let session = clients[index].machine.sessionID,
             case .event(let event)? = try? codec.decode(text)
         {
@@ -53,6 +55,7 @@ extension Simulation {
     /// Ends a link. Frames still in flight on it are lost; each end that did not close it itself is told.
     mutating func cut(_ linkID: UInt64, notifyServer: Bool, notifyClient: Bool) {
         guard let link = links.removeValue(forKey: linkID) else { return }
+        log("link \(linkID) of client \(link.client) cut")
         linkOfConnection[link.connection] = nil
         if notifyServer { perform(server.connectionClosed(link.connection, now: now)) }
         guard clients[link.client].generation == link.generation else { return }
@@ -78,12 +81,15 @@ extension Simulation {
         links[linkID] = SimulatedLink(client: index, generation: generation, connection: connection)
         linkOfConnection[connection] = linkID
         clients[index].link = linkID
+        log("link \(linkID) opened by client \(index)")
         perform(clients[index].machine.connected(now: now), client: index)
     }
 
     /// The process dies and starts again with no memory: its session can only expire on the server.
     mutating func restart(_ index: Int) {
         counts.restarts += 1
+        log("client \(index) restarts")
+        if let session = clients[index].machine.sessionID { ledger.orphanedSessions.insert(session) }
         if let link = clients[index].link { cut(link, notifyServer: true, notifyClient: false) }
         clients[index].generation += 1
         clients[index].machine = ClientStateMachine(configuration: scenario.client)

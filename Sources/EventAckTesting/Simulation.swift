@@ -42,10 +42,20 @@ public struct Simulation: Sendable {
     /// Draws for agent runs, user intents and delays.
     var behaviour: SplitMix64
     let codec = MessageCodec()
+    /// Every frame and connection change with its virtual time, when asked for (``SimulationResult/trace``).
+    var trace: [String]?
 
     /// Prepares a simulation; nothing happens until ``run()``.
-    public init(seed: UInt64, scenario: SimulationScenario = SimulationScenario(), faults: FaultSettings = .none) {
+    ///
+    /// - Parameter tracing: keep a line for every frame and connection change, to read what happened to one seed.
+    public init(
+        seed: UInt64,
+        scenario: SimulationScenario = SimulationScenario(),
+        faults: FaultSettings = .none,
+        tracing: Bool = false
+    ) {
         self.seed = seed
+        self.trace = tracing ? [] : nil
         self.scenario = scenario
         self.faults = faults
         var root = SplitMix64(seed: seed)
@@ -84,10 +94,15 @@ public struct Simulation: Sendable {
             && ledger.runs.values.allSatisfy { $0.verdict != nil }
     }
 
+    mutating func log(_ line: @autoclosure () -> String) {
+        if trace != nil { trace!.append("\(now - Simulation.startMs) \(line())") }
+    }
+
     mutating func handle(_ task: SimulationTask, scheduledFor time: UInt64) {
         switch task {
         case .frameToServer(let link, let text):
             guard let connection = links[link]?.connection else { return }
+            log("link \(link) → server \(text)")
             perform(server.frameReceived(text, on: connection, now: now))
         case .frameToClient(let link, let text):
             frameArrived(text, over: link)

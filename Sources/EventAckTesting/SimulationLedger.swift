@@ -49,6 +49,8 @@ struct SimulationLedger {
     var runs: [String: RunRecord] = [:]
     /// Event frames the reconciler sent with `attempt > 1`, counted on the wire.
     var retransmittedFrames: UInt64 = 0
+    /// Sessions whose client process restarted: nobody can confirm their events any more.
+    var orphanedSessions = Set<String>()
     var abandonedEmits = 0
     var protocolErrors = 0
     var sessionsExpired = 0
@@ -71,7 +73,8 @@ struct SimulationLedger {
             guard let eid = settle(reference, as: .confirmed) else { return }
             let emission = emissions[eid]
             if level != emission.level {
-                violations.append("\(reference) confirmed at \(level.rawValue), but it asks for \(emission.level.rawValue)")
+                violations.append(
+                    "\(reference) confirmed at \(level.rawValue), but it asks for \(emission.level.rawValue)")
             }
             checkClientConfirmed(reference, level: level)
         case .failed(let reference, let level, let reason):

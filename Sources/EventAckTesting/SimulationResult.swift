@@ -15,10 +15,13 @@ public struct SimulationResult: Sendable {
     public var faultCounts: FaultCounts
     /// Agent steps that found their session gone (its client restarted and it expired).
     public var abandonedRuns: Int
-    /// Events that failed although their user confirmed them (or they asked only for receipt), by reason: the
-    /// price of the faults. `session_expired` follows client restarts; anything else is confirmation lost on the
-    /// way.
+    /// Events that failed although their user confirmed them (or they asked only for receipt), by reason, not
+    /// counting sessions whose client restarted: what the faults of the network cost.
     public var failedDespiteUser: [String: Int]
+    /// Events of sessions whose client process restarted (losing its memory) that failed, by reason.
+    public var failedWithRestartedClient: [String: Int]
+    /// Every frame and connection change, when the simulation was traced.
+    public var trace: [String]?
     /// Broken promises, in words; empty when every invariant held.
     public var violations: [String]
 
@@ -49,12 +52,23 @@ extension Simulation {
         }
         let report = server.report(now: now)
         var failedDespiteUser: [String: Int] = [:]
-        for emission in ledger.emissions where emission.intent == .none || emission.intent == .confirm {
-            if case .failed(_, let reason) = emission.outcome { failedDespiteUser[reason.rawValue, default: 0] += 1 }
+        var failedWithRestartedClient: [String: Int] = [:]
+        for emission in ledger.emissions {
+            guard case .failed(let level, let reason) = emission.outcome else { continue }
+            if ledger.orphanedSessions.contains(emission.session.rawValue) {
+                failedWithRestartedClient[reason.rawValue, default: 0] += 1
+            } else if emission.intent == .none || emission.intent == .confirm {
+                failedDespiteUser[reason.rawValue, default: 0] += 1
+                log(
+                    "failed although the user confirmed: seq \(emission.seq) of \(emission.session) at \(level) (\(reason))"
+                )
+            }
         }
         let checker = InvariantChecker(ledger: ledger, report: report, faults: faults, liveSessions: liveSessions)
         return SimulationResult(
             seed: seed, faults: faults, virtualMs: now - Simulation.startMs, report: report, faultCounts: counts,
-            abandonedRuns: ledger.abandonedEmits, failedDespiteUser: failedDespiteUser, violations: ledger.violations + checker.violations())
+            abandonedRuns: ledger.abandonedEmits, failedDespiteUser: failedDespiteUser,
+            failedWithRestartedClient: failedWithRestartedClient, trace: trace,
+            violations: ledger.violations + checker.violations())
     }
 }

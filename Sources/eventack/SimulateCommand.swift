@@ -7,7 +7,7 @@ enum SimulateCommand {
     static let help = """
         usage: eventack simulate [--seed N | --seeds A..B] [--sessions N] [--runs N] [--faults none|mixed]
                                  [--drop P] [--duplicate P] [--reorder P] [--delay-ms A..B]
-                                 [--disconnect P] [--client-restart P] [--quiet]
+                                 [--disconnect P] [--client-restart P] [--quiet] [--trace]
 
         Runs one simulation per seed and prints a one-line summary for each (with --quiet, only for seeds that
         break an invariant), then the totals and the merged report. A failing seed prints its violations and the
@@ -22,6 +22,7 @@ enum SimulateCommand {
         --drop P, --duplicate P, --reorder P, --disconnect P, --client-restart P
                            probabilities per frame, 0…1
         --delay-ms A..B    one-way delay of each frame (default 1..5)
+        --trace            print every frame and connection change with its virtual time (ms)
         """
 
     static func run(_ arguments: [String]) -> Int32 {
@@ -38,8 +39,10 @@ enum SimulateCommand {
         }
         var totals = Totals()
         for seed in options.seeds {
-            var simulation = Simulation(seed: seed, scenario: options.scenario, faults: options.faults)
+            var simulation = Simulation(
+                seed: seed, scenario: options.scenario, faults: options.faults, tracing: options.trace)
             let result = simulation.run()
+            for line in result.trace ?? [] { print(line) }
             totals.add(result)
             if !options.quiet || !result.violations.isEmpty { print(result.summary) }
             if !result.violations.isEmpty {
@@ -64,6 +67,7 @@ enum SimulateCommand {
         var scenario = SimulationScenario()
         var faults = FaultSettings.none
         var quiet = false
+        var trace = false
 
         init(_ arguments: [String]) throws(UsageError) {
             var overrides: [(inout FaultSettings) -> Void] = []
@@ -115,6 +119,7 @@ enum SimulateCommand {
                     guard delay.upperBound <= 60_000 else { throw UsageError(message: "--delay-ms is at most 60000") }
                     overrides.append { $0.delayMs = delay }
                 case "--quiet": quiet = true
+                case "--trace": trace = true
                 default: throw UsageError(message: "unknown option '\(option)'")
                 }
                 index += 1
@@ -145,6 +150,7 @@ enum SimulateCommand {
         var violations = 0
         var abandonedRuns = 0
         var failedDespiteUser: [String: Int] = [:]
+        var failedWithRestartedClient: [String: Int] = [:]
         var faults = FaultCounts()
         var report = ConfirmationReport(
             generatedAt: 0, overall: ConfirmationStats(), runVerdicts: [:], sessions: [], runs: [])
@@ -155,11 +161,17 @@ enum SimulateCommand {
             if !result.violations.isEmpty { failingSeeds.append(result.seed) }
             abandonedRuns += result.abandonedRuns
             failedDespiteUser.merge(result.failedDespiteUser, uniquingKeysWith: +)
+            failedWithRestartedClient.merge(result.failedWithRestartedClient, uniquingKeysWith: +)
             faults.add(result.faultCounts)
             var figures = result.report
             figures.sessions = []
             figures.runs = []
             report.merge(figures)
+        }
+
+        static func tally(_ counts: [String: Int]) -> String {
+            let parts = counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            return "\(counts.values.reduce(0, +))" + (parts.isEmpty ? "" : " (" + parts.joined(separator: ", ") + ")")
         }
 
         var text: String {
@@ -171,17 +183,16 @@ enum SimulateCommand {
                     + "\(overall.display.confirmedAtRequestedLevel), value \(overall.value.confirmedAtRequestedLevel)")
             let reasons = overall.failuresByReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
             lines.append("  failed \(overall.failed)" + (reasons.isEmpty ? "" : ": " + reasons.joined(separator: ", ")))
-            let lost = failedDespiteUser.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-            lines.append(
-                "  failed although the user confirmed: \(failedDespiteUser.values.reduce(0, +))"
-                    + (lost.isEmpty ? "" : " (" + lost.joined(separator: ", ") + ")"))
+            lines.append("  failed with a restarted client: " + Self.tally(failedWithRestartedClient))
+            lines.append("  failed although the user confirmed: " + Self.tally(failedDespiteUser))
             lines.append("  retransmissions \(overall.retransmissions), duplicates absorbed \(overall.duplicates)")
             lines.append(
                 "  faults: dropped \(faults.dropped), duplicated \(faults.duplicated), reordered \(faults.reordered), "
                     + "cuts \(faults.disconnects), restarts \(faults.restarts); runs abandoned \(abandonedRuns)")
             lines.append(
                 "  invariant violations \(violations)"
-                    + (failingSeeds.isEmpty ? "" : " in seeds " + failingSeeds.prefix(20).map(String.init).joined(separator: ", ")))
+                    + (failingSeeds.isEmpty
+                        ? "" : " in seeds " + failingSeeds.prefix(20).map(String.init).joined(separator: ", ")))
             lines.append("")
             lines.append("merged report:")
             return lines.joined(separator: "\n") + "\n" + report.text

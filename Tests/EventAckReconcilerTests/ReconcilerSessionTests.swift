@@ -63,12 +63,45 @@ struct ReconcilerSessionTests {
         #expect(actions.synceds.first?.receipt == set(1))
         #expect(actions.events.map(\.seq) == [2, 3])
         #expect(actions.events.map(\.attempt) == [2, 2])
-        // The old token stops working (EA-RES-3).
+        // The old token stops working once the client acks with the new one in hand (EA-RES-3).
+        _ = harness.ack(receipt: set(3), on: second)
         _ = harness.machine.connectionClosed(second, now: harness.now)
         let third = harness.open()
         let stale = ResumeRequest(session: welcome.session, token: welcome.token, receipt: set(1))
         let refused = harness.receive(ReconcilerHarness.hello(resume: stale), on: third)
         #expect(refused.errors.map(\.code) == [.resumeRejected])
+    }
+
+    @Test("a welcome lost with its connection does not lose the session: the presented token lasts until an ack")
+    func resumeAfterLostWelcome() {
+        // Found by `eventack simulate`: the server rotated the token, the welcome carrying the new one was lost with
+        // its connection, and the client's next resume with the token it had was rejected, losing the session.
+        var harness = ReconcilerHarness()
+        let (first, welcome) = harness.connect()
+        _ = harness.emit("agent_started", to: welcome.session)
+        _ = harness.machine.connectionClosed(first, now: harness.now)
+        let second = harness.open()
+        let resume = ResumeRequest(session: welcome.session, token: welcome.token, receipt: AckSet())
+        let lost = try! #require(harness.receive(ReconcilerHarness.hello(resume: resume), on: second).welcomes.first)
+        _ = harness.machine.connectionClosed(second, now: harness.now)
+        // The client never saw `lost.token` and tries again with the token it has.
+        let third = harness.open()
+        let retry = harness.receive(ReconcilerHarness.hello(resume: resume), on: third)
+        #expect(retry.errors.isEmpty)
+        let resumed = try! #require(retry.welcomes.first)
+        #expect(resumed.resumed && resumed.session == welcome.session)
+        #expect(retry.events.map(\.seq) == [1])
+        // The token of the lost welcome was never held by the client: it dies with the next rotation.
+        _ = harness.ack(receipt: set(1), on: third)
+        _ = harness.machine.connectionClosed(third, now: harness.now)
+        for token in [welcome.token, lost.token] {
+            let connection = harness.open()
+            let stale = ResumeRequest(session: welcome.session, token: token, receipt: set(1))
+            #expect(
+                harness.receive(ReconcilerHarness.hello(resume: stale), on: connection).errors.map(\.code) == [
+                    .resumeRejected
+                ])
+        }
     }
 
     @Test("resume is rejected for a wrong token, another principal, or an unknown session (EA-RES-2)")
