@@ -7,6 +7,7 @@ extension Reconciler {
     mutating func ackReceived(_ ack: Ack, session: inout SessionState, on connection: ConnectionID, now: UInt64) {
         // A client acks only after `welcome`: it holds the new token, so the one it resumed with dies (EA-RES-3).
         session.previousToken = nil
+        defer { flushSynced(&session, now: now) }
         if let error = unknownSeq(in: ack, session: &session) {
             // EA-ACK-6: answered, and no state changes.
             rejectFrame(error, on: connection, fatal: false, session: session.id, now: now)
@@ -31,6 +32,7 @@ extension Reconciler {
     /// EA-NACK-2: a receipt nack asks for a resend; a display or value nack is a final failure with its reason.
     mutating func nackReceived(_ nack: Nack, session: inout SessionState, on connection: ConnectionID, now: UInt64) {
         session.previousToken = nil
+        defer { flushSynced(&session, now: now) }
         guard nack.seq <= session.highestSent else {
             let error = EventAckError(
                 code: .ackUnknownSeq, message: "nack names seq \(nack.seq), never sent to this session", path: "$.seq",

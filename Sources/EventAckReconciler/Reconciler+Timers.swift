@@ -116,16 +116,21 @@ extension Reconciler {
 
     // MARK: Sessions: synced and expiry
 
-    /// New confirmations were recorded: send `synced` now, or once `ackDelayMs` has passed since the last one
-    /// (EA-SYNC-2).
+    /// New confirmations were recorded: a `synced` is due, sent by ``flushSynced(_:now:)`` at the end of the input
+    /// (so that it echoes the whole input, not the part applied so far) or by the session timer once `ackDelayMs`
+    /// has passed since the last one (EA-SYNC-2).
     mutating func requestSynced(_ session: inout SessionState, now: UInt64) {
         session.syncedPending = true
         guard session.connection != nil else { return }
-        if now >= session.lastSyncedAt + configuration.ackDelayMs {
-            sendSynced(&session, includeAll: false, now: now)
-        } else {
-            scheduleSessionTimer(&session, now: now)
-        }
+        scheduleSessionTimer(&session, now: now)
+    }
+
+    /// Sends the pending `synced` if the coalescing delay allows it now.
+    mutating func flushSynced(_ session: inout SessionState, now: UInt64) {
+        guard session.syncedPending, session.connection != nil,
+            now >= session.lastSyncedAt + configuration.ackDelayMs
+        else { return }
+        sendSynced(&session, includeAll: false, now: now)
     }
 
     mutating func sendSynced(_ session: inout SessionState, includeAll: Bool, now: UInt64) {
@@ -157,11 +162,7 @@ extension Reconciler {
             expire(&session, now: now)
             return false
         }
-        if session.syncedPending, session.connection != nil,
-            now >= session.lastSyncedAt + configuration.ackDelayMs
-        {
-            sendSynced(&session, includeAll: false, now: now)
-        }
+        flushSynced(&session, now: now)
         scheduleSessionTimer(&session, now: now)
         return true
     }

@@ -18,6 +18,7 @@ enum Commands {
             "simulate", "run seeded simulations under network faults and check the invariants (exit 1 on a violation)",
             SimulateCommand.run
         ),
+        ("replay", "run the conformance transcripts against the Swift machines", ReplayCommand.run),
     ]
 }
 
