@@ -31,6 +31,10 @@ public enum ClientSignal: Sendable, Hashable {
     /// The earlier session is gone (`resume_rejected` or `session_expired`): these seqs had been delivered but
     /// their confirmations can no longer reach the server, and `lost` (if any) were never delivered.
     case sessionReset(session: String, unconfirmed: [Seq], lost: ClosedRange<Seq>?)
+    /// The server gave up on these seqs (they failed at receipt, and its `synced` says so, EA-SYNC-5): they will
+    /// never be delivered, and the events held above them were delivered. Order is kept; nothing is skipped
+    /// silently.
+    case eventsLost(seqs: [Seq])
     /// Nothing arrived for twice the heartbeat interval; the connection is being closed and will be resumed.
     case connectionDead(silentMs: UInt64)
     /// Reconnecting failed `attempts` times in a row; the client stopped (only with a bounded reconnect policy).

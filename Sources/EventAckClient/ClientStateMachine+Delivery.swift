@@ -30,6 +30,10 @@ extension ClientStateMachine {
             delivery.unackedCount += 1
             return actions + scheduleAck(now: now)
         }
+        if event.seq < delivery.nextToDeliver {
+            // A late copy of a seq skipped as lost (EA-SYNC-5): delivering it now would break the order.
+            return actions
+        }
         if event.seq > delivery.nextToDeliver {
             // A gap: hold the event (if there is room) and ack at once so the server fast-retransmits.
             guard delivery.buffered.count < configuration.reorderBufferLimit else { return actions }
@@ -63,6 +67,36 @@ extension ClientStateMachine {
         return actions
     }
 
+    /// EA-SYNC-5: `synced` says the server needs nothing more for the seqs of `settled` at receipt. A seq there that
+    /// the client never received has failed and will never be sent again: report it lost and deliver what is held
+    /// above it, instead of waiting for it forever. Seqs are only skipped up to the highest one held, so that a
+    /// failed seq at the end is reported when something after it arrives.
+    mutating func skipFailedSeqs(settled: AckSet) -> [ClientAction] {
+        guard let highestHeld = delivery.buffered.keys.max() else { return [] }
+        var lost: [Seq] = []
+        var actions: [ClientAction] = []
+        // Each run of lost seqs is signalled just before the event after it, so the app sees the true order.
+        func reportLost() {
+            if !lost.isEmpty { actions.append(.signal(.eventsLost(seqs: lost))) }
+            lost = []
+        }
+        while delivery.nextToDeliver < highestHeld {
+            let next = delivery.nextToDeliver
+            if let event = delivery.buffered.removeValue(forKey: next) {
+                reportLost()
+                actions += deliver(event)
+            } else if settled.contains(next) {
+                lost.append(next)
+                delivery.nextToDeliver = next + 1
+            } else {
+                break
+            }
+        }
+        reportLost()
+        while let next = delivery.buffered.removeValue(forKey: delivery.nextToDeliver) { actions += deliver(next) }
+        return actions
+    }
+
     /// Asks for an ack: at once when the batch is full, otherwise after the server's ack delay (EA-DEL-3).
     mutating func scheduleAck(now: UInt64) -> [ClientAction] {
         guard case .connected(let link) = connection else { return [] }
@@ -86,9 +120,10 @@ extension ClientStateMachine {
         let ack = Ack(receipt: delivery.received.capped(), display: display, value: value)
         actions += sent(.ack(ack), now: now)
         for nack in nacks { actions += sent(.nack(nack), now: now) }
-        if display != nil || value != nil || !confirmations.unsyncedNacks.isEmpty {
-            confirmations.awaitingEchoSince = now
-        }
+        // Resent when no `synced` answers (EA-SYNC-4); with a hole, the answer fills it or reports it failed.
+        let awaitsEcho =
+            display != nil || value != nil || !confirmations.unsyncedNacks.isEmpty || !delivery.buffered.isEmpty
+        confirmations.awaitingEchoSince = awaitsEcho ? now : nil
         return actions
     }
 }

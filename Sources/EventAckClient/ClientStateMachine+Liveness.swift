@@ -65,6 +65,8 @@ extension ClientStateMachine {
         var actions: [ClientAction] = []
         if let due = delivery.ackDue, due <= now { actions += flushAck(now: now) }
         if isConnected, let since = confirmations.awaitingEchoSince, now >= since + configuration.confirmationResendMs {
+            // Cleared first: the flush arms it again only if something is still unechoed or a hole is still open.
+            confirmations.awaitingEchoSince = nil
             actions += flushAck(now: now, force: true)
         }
         actions += runs.expire(now: now)

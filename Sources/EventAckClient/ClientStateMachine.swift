@@ -52,6 +52,9 @@ public struct ClientStateMachine: Sendable {
     /// The session id, once a `welcome` was received.
     public var sessionID: String? { session?.id }
 
+    /// Events received above a hole and held until it fills (or the server says it failed, EA-SYNC-5).
+    public var heldEventCount: Int { delivery.buffered.count }
+
     /// Whether the handshake completed on the current connection.
     public var isConnected: Bool {
         if case .connected = connection { return true }
@@ -119,7 +122,12 @@ public struct ClientStateMachine: Sendable {
             return runs.activity(run: progress.run, now: now, timeoutMs: configuration.runIdleTimeoutMs)
         case (.connected, .synced(let synced)):
             confirmations.syncedReceived(synced)
-            return []
+            let actions = synced.receipt.map { skipFailedSeqs(settled: $0) } ?? []
+            if !delivery.buffered.isEmpty, confirmations.awaitingEchoSince == nil {
+                // Still waiting for a hole: ask again later; the answer fills it or says it failed (EA-SYNC-5).
+                confirmations.awaitingEchoSince = now
+            }
+            return actions
         case (.connected, .ping(let id)):
             return sent(.pong(id: id), now: now)
         case (.connected, .pong):

@@ -22,6 +22,10 @@ extension Simulation {
     }
 
     private mutating func signalled(_ signal: ClientSignal, client index: Int) {
+        if case .eventsLost(let seqs) = signal, let session = clients[index].machine.sessionID {
+            log("client \(index) skips lost seqs \(seqs) of \(session)")
+            ledger.skipped(seqs, session: session)
+        }
         guard case .connected(let session, let resumed) = signal else { return }
         clients[index].reconnectAttempts = 0
         guard !resumed, clients[index].runsToStart > 0 else { return }
@@ -42,6 +46,7 @@ extension Simulation {
             return
         }
         let eid = Self.emissionID(of: event)
+        log("client \(index) delivers seq \(event.seq) of \(session)")
         ledger.delivered(seq: event.seq, eid: eid, session: session)
         guard let eid, eid < ledger.emissions.count else { return }
         let generation = clients[index].generation

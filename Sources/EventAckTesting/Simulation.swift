@@ -77,8 +77,15 @@ public struct Simulation: Sendable {
             queue.schedule(.reconnect(client: index, generation: 0), at: now + behaviour.next(in: 0...200))
         }
         let limit = Simulation.startMs + scenario.limitMs
+        var stepsAtThisTime = 0
         while let entry = queue.pop() {
             guard entry.time <= limit else { break }
+            stepsAtThisTime = entry.time > now ? 0 : stepsAtThisTime + 1
+            guard stepsAtThisTime < 1_000_000 else {
+                // A machine that keeps asking for its timer without moving on would spin forever.
+                ledger.violations.append("livelock: a million steps at virtual time \(now - Simulation.startMs) ms")
+                break
+            }
             now = max(now, entry.time)
             handle(entry.task, scheduledFor: entry.time)
             armTimers()
@@ -87,11 +94,12 @@ public struct Simulation: Sendable {
         return finish()
     }
 
-    /// Every agent run has ended and every emitted event is settled.
+    /// Every agent run has ended, every emitted event is settled, and no client holds events above a hole.
     var isQuiescent: Bool {
         runs.count == scenario.sessions * scenario.runsPerSession && runs.allSatisfy(\.isDone)
             && ledger.emissions.allSatisfy { $0.outcome != nil }
             && ledger.runs.values.allSatisfy { $0.verdict != nil }
+            && clients.allSatisfy { $0.machine.heldEventCount == 0 }
     }
 
     mutating func log(_ line: @autoclosure () -> String) {
@@ -154,6 +162,7 @@ public struct Simulation: Sendable {
                 guard let link = linkOfConnection[connection] else { continue }
                 cut(link, notifyServer: false, notifyClient: true)
             case .report(let event):
+                if case .failed = event { log("server reports \(event)") }
                 ledger.record(event)
             }
         }

@@ -138,6 +138,22 @@ struct SimulationLedger {
         clientSessions[session]!.lastDelivered = max(last, seq)
     }
 
+    /// The client skipped seqs as lost (EA-SYNC-5): each must have failed at receipt on the server.
+    mutating func skipped(_ seqs: [Seq], session: String) {
+        for seq in seqs {
+            let eid = emissionBySeq[SessionID(session)]?[seq]
+            guard let eid, case .failed(.receipt, _)? = emissions[eid].outcome else {
+                violations.append("session \(session) skipped seq \(seq) as lost, but the server did not fail it")
+                continue
+            }
+            let last = clientSessions[session, default: ClientSession()].lastDelivered
+            if seq != last + 1 {
+                violations.append("session \(session) skipped seq \(seq) after \(last): out of order")
+            }
+            clientSessions[session]!.lastDelivered = max(last, seq)
+        }
+    }
+
     mutating func displayed(seq: Seq, session: String) {
         clientSessions[session, default: ClientSession()].displayed.insert(seq)
     }

@@ -42,7 +42,7 @@ struct AckSetTests {
         #expect(set.ranges.isEmpty)
     }
 
-    @Test("canonical form is validated")
+    @Test("canonical form is validated (EA-ACK-2, § 4)")
     func canonicalValidation() throws {
         #expect(throws: EventAckError.self) { try AckSet(upTo: 3, ranges: [4...5]) }  // adjacent to upTo
         #expect(throws: EventAckError.self) { try AckSet(upTo: 0, ranges: [5...6, 3...3]) }  // unsorted
@@ -54,7 +54,7 @@ struct AckSetTests {
         #expect(set.highest == 9)
     }
 
-    @Test("capping keeps the lowest ranges and under-reports only")
+    @Test("capping keeps the lowest ranges and under-reports only (EA-ACK-4)")
     func capping() {
         var set = AckSet()
         for index in Seq(0)..<100 { set.insert(2 + index * 3) }

@@ -9,7 +9,7 @@ struct CodecRobustnessTests {
     let codec = MessageCodec()
 
     /// Every valid sample, cut at every byte: each prefix either decodes or fails with a defined code.
-    @Test("truncated frames fail cleanly")
+    @Test("truncated frames fail cleanly (EA-MSG-11)")
     func truncation() {
         for message in MessageCodecTests.samples {
             let bytes = Array(codec.encode(message).utf8)
@@ -46,7 +46,7 @@ struct CodecRobustnessTests {
         }
     }
 
-    @Test("deep nesting is refused, not a stack overflow")
+    @Test("deep nesting is refused, not a stack overflow (EA-MSG-9, EA-ISO-3)")
     func deepNesting() {
         let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
         let text =

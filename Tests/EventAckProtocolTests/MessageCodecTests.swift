@@ -55,7 +55,7 @@ struct MessageCodecTests {
         #expect(Set(Self.samples.map(\.type)) == Set(MessageType.allCases))
     }
 
-    @Test("encoding is compact with members in the spec's order")
+    @Test("encoding is compact with members in the spec's order (EA-MSG-3)")
     func exactEncoding() {
         let event = Event(seq: 42, run: "run_7", kind: "agent_thinking", ts: 17, confirm: .receipt, payload: .empty)
         #expect(
@@ -68,7 +68,9 @@ struct MessageCodecTests {
         #expect(codec.encode(.bye(reason: "a\u{1}\"\\")) == #"{"type":"bye","reason":"a\u0001\"\\"}"#)
     }
 
-    @Test("whitespace, member order and unknown members are accepted; the payload is kept compact")
+    @Test(
+        "whitespace, member order and unknown members are accepted; the payload is kept compact (EA-MSG-3, EA-MSG-5, EA-EVT-5)"
+    )
     func lenientLayout() throws {
         let text = """
             { "payload" : { "a" : [ 1 , 2 ] , "b" : "x y" } , "attempt":1, "confirm":"value", "ts":0,
@@ -128,7 +130,7 @@ struct MessageCodecTests {
         }
     }
 
-    @Test("too many ranges and too large frames are refused")
+    @Test("too many ranges and too large frames are refused (EA-ACK-4, EA-MSG-8, EA-ISO-3)")
     func limits() {
         let ranges = (0..<65).map { "[\(3 + $0 * 2),\(3 + $0 * 2)]" }.joined(separator: ",")
         #expect(throws: EventAckError(code: .tooManyRanges, message: "more than 64 ranges", path: "$.receipt.ranges")) {
@@ -140,7 +142,7 @@ struct MessageCodecTests {
         } throws: { ($0 as? EventAckError)?.code == .frameTooLarge }
     }
 
-    @Test("an undecodable event reports its seq so that a client can nack it")
+    @Test("an undecodable event reports its seq so that a client can nack it (EA-EVT-6)")
     func undecodableEventKeepsSeq() {
         let text = #"{"type":"event","seq":9,"run":"r","kind":"k","ts":0,"confirm":"maybe","attempt":1,"payload":{}}"#
         #expect {

@@ -18,7 +18,7 @@ struct PayloadTests {
         #expect(try event.payload(as: ToolResult.self).call == "c1")
     }
 
-    @Test("a payload must be a JSON object and is kept compact")
+    @Test("a payload must be a JSON object and is kept compact (EA-EVT-5)")
     func validation() throws {
         #expect(try Payload(json: " { \"a\" : [ 1, { \"b\" : \"c d\" } ] } ").json == #"{"a":[1,{"b":"c d"}]}"#)
         #expect(throws: EventAckError.self) { try Payload(json: "[1]") }

@@ -4,7 +4,7 @@ import Testing
 
 @Suite("ProtocolVersion")
 struct ProtocolVersionTests {
-    @Test("parsing accepts MAJOR.MINOR only")
+    @Test("parsing accepts MAJOR.MINOR only (EA-VER-1)")
     func parsing() {
         #expect(ProtocolVersion("1.0") == ProtocolVersion(major: 1, minor: 0))
         #expect(ProtocolVersion("12.34") == ProtocolVersion(major: 12, minor: 34))
@@ -13,7 +13,7 @@ struct ProtocolVersionTests {
         }
     }
 
-    @Test("negotiation picks the highest common major at the lower minor")
+    @Test("negotiation picks the highest common major at the lower minor (EA-VER-2)")
     func negotiation() throws {
         let v = { (text: String) in ProtocolVersion(text)! }
         #expect(
@@ -24,7 +24,7 @@ struct ProtocolVersionTests {
         } throws: { ($0 as? EventAckError)?.code == .unsupportedVersion }
     }
 
-    @Test("confirmation levels are ordered and imply the lower ones")
+    @Test("confirmation levels are ordered and imply the lower ones (EA-LVL-1)")
     func levels() {
         #expect(ConfirmationLevel.receipt < .display)
         #expect(ConfirmationLevel.display < .value)

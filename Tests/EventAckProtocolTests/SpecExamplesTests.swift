@@ -38,7 +38,7 @@ struct SpecExamplesTests {
         #expect(types == Set(MessageType.allCases))
     }
 
-    @Test("invalid examples fail as the manifest says")
+    @Test("invalid examples fail as the manifest says (EA-MSG-4, EA-MSG-6, EA-MSG-7, EA-MSG-9, EA-ACK-2)")
     func invalidExamples() throws {
         let manifestData = try Data(contentsOf: Self.examples.appendingPathComponent("invalid/manifest.json"))
         let manifest = try JSONDecoder().decode([String: Expectation].self, from: manifestData)
@@ -59,7 +59,7 @@ struct SpecExamplesTests {
         }
     }
 
-    @Test("every defined error code except the session-level ones has an invalid example or a test")
+    @Test("every defined error code except the session-level ones has an invalid example or a test (EA-ERR-2)")
     func errorCodesExercised() throws {
         let manifestData = try Data(contentsOf: Self.examples.appendingPathComponent("invalid/manifest.json"))
         let manifest = try JSONDecoder().decode([String: Expectation].self, from: manifestData)

@@ -42,7 +42,12 @@ struct ClientTranscriptRunner {
             guard let target = at.integer, target >= now else {
                 throw StepFailure(message: "`at` must be a time at or after the previous one")
             }
+            var firings = 0
             while let deadline = machine.nextDeadline, deadline <= target {
+                firings += 1
+                if firings > 100_000 {
+                    throw StepFailure(message: "the timer keeps firing without progress (livelock)")
+                }
                 now = max(now, deadline)
                 collect(machine.timerFired(now: now))
             }
@@ -120,6 +125,7 @@ struct ClientTranscriptRunner {
         case .sessionReset: "sessionReset"
         case .connectionDead: "connectionDead"
         case .gaveUp: "gaveUp"
+        case .eventsLost: "eventsLost"
         }
     }
 }

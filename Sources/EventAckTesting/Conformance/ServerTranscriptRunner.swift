@@ -65,7 +65,7 @@ struct ServerTranscriptRunner {
             guard let offset = at.integer, Self.start + offset >= now else {
                 throw StepFailure(message: "`at` must be a time at or after the previous one")
             }
-            advance(to: Self.start + offset)
+            try advance(to: Self.start + offset)
         }
         if let name = step["connect"]?.string {
             connections[name] = machine.open(principal: step["principal"]?.string ?? "alice", now: now)
@@ -135,8 +135,11 @@ struct ServerTranscriptRunner {
     }
 
     /// Moves time to `target`, firing every deadline on the way at its own time.
-    private mutating func advance(to target: UInt64) {
+    private mutating func advance(to target: UInt64) throws(StepFailure) {
+        var firings = 0
         while let deadline = machine.nextDeadline, deadline <= target {
+            firings += 1
+            if firings > 100_000 { throw StepFailure(message: "the timer keeps firing without progress (livelock)") }
             now = max(now, deadline)
             collect(machine.timerFired(now: now))
         }
