@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+import Foundation
+import PackageDescription
+
+// A local package's identity is its directory's name, which depends on where the repository was cloned.
+let eventAck = URL(fileURLWithPath: Context.packageDirectory).deletingLastPathComponent()
+    .deletingLastPathComponent().standardizedFileURL.lastPathComponent
+
+// An EventAck reconciler server on Hummingbird 2 and hummingbird-websocket. Depends on the root package by path;
+// the root package itself stays dependency-free.
+let package = Package(
+    name: "AgentServer",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: "../.."),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "AgentServer",
+            dependencies: [
+                .product(name: "EventAckReconciler", package: eventAck),
+                .product(name: "EventAckProtocol", package: eventAck),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        )
+    ]
+)

@@ -1,0 +1,34 @@
+// swift-tools-version:6.0
+import Foundation
+import PackageDescription
+
+// A command-line EventAck client over swift-websocket. Depends on the root package by path; the root package
+// itself stays dependency-free.
+
+// A local package's identity is its directory's name, which depends on where the repository was cloned.
+let eventAck = URL(fileURLWithPath: Context.packageDirectory).deletingLastPathComponent()
+    .deletingLastPathComponent().standardizedFileURL.lastPathComponent
+
+let package = Package(
+    name: "LinuxClient",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: "../.."),
+        .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "LinuxClient",
+            dependencies: [
+                .product(name: "EventAckClient", package: eventAck),
+                .product(name: "EventAckProtocol", package: eventAck),
+                .product(name: "WSClient", package: "swift-websocket"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        )
+    ]
+)

@@ -1,0 +1,110 @@
+import ArgumentParser
+import EventAckClient
+import EventAckProtocol
+import Foundation
+
+/// Starts runs and plays the user: displays every event that asks for it, confirms or rejects value.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Start agent runs and confirm their events (the default).")
+
+    @OptionGroup var server: ServerOptions
+
+    @Option(help: "Scenarios to start, comma-separated: quick, complex, tool_error.")
+    var runs = "quick"
+
+    @Flag(help: "Reject the value of completed runs instead of confirming it.")
+    var reject = false
+
+    @Option(help: "Cut the connection (no close handshake) after this many frames, to show resume.")
+    var cutAfter: Int?
+
+    @Option(help: "How many connections --cut-after cuts.")
+    var cuts = 1
+
+    @Option(help: "Give up (exit 1) after this many seconds.")
+    var timeout: Double = 300
+
+    @Flag(help: "Print only signals and the summary, not every event.")
+    var quiet = false
+
+    func run() async throws {
+        let scenarios = runs.split(separator: ",").map { String($0) }
+        var transport: any ClientTransport = WebSocketClientTransport(url: server.url, token: server.token)
+        if let cutAfter { transport = CuttingTransport(base: transport, afterFrames: cutAfter, times: cuts) }
+        let client = EventAckClient(transport: transport, reconnect: ReconnectPolicy(baseMs: 200, capMs: 5_000))
+        await client.start()
+        let server = self.server
+        let quiet = self.quiet
+
+        // Signals: print them; start the runs once the first session is open.
+        let signals = Task {
+            var started = false
+            for await signal in client.signals {
+                Console.line("signal: \(signal)")
+                if case .connected(let session, false) = signal, !started {
+                    started = true
+                    for scenario in scenarios {
+                        do {
+                            let body = try await server.post("/runs", ["session": session, "scenario": scenario])
+                            Console.line("started: \(String(decoding: body, as: UTF8.self))")
+                        } catch {
+                            Console.line("could not start \(scenario): \(error)")
+                        }
+                    }
+                }
+            }
+        }
+
+        // Events: display what asks for it; value (or reject) the answers; stop when every run has ended.
+        let expected = scenarios.count
+        let reject = self.reject
+        let events = Task { () -> Int in
+            var ended = 0
+            for await delivery in client.events {
+                let event = delivery.event
+                if !quiet {
+                    Console.line(
+                        "event \(event.seq) \(event.run) \(event.kind) [\(event.confirm.rawValue)] \(event.payload)")
+                }
+                do {
+                    if event.confirm >= .display { try await delivery.markDisplayed() }
+                    if event.confirm == .value {
+                        if reject {
+                            try await delivery.reject(level: .value, reason: .rejected, detail: "--reject")
+                        } else {
+                            try await delivery.confirmValue(signal: "helpful", score: 1)
+                        }
+                    }
+                } catch {
+                    Console.line("could not confirm seq \(event.seq): \(error)")
+                }
+                if event.kind == "agent_completed" || event.kind == "agent_failed" {
+                    ended += 1
+                    if ended == expected { break }
+                }
+            }
+            return ended
+        }
+
+        let deadline = Task {
+            try await Task.sleep(for: .seconds(timeout))
+            Console.line("timed out after \(timeout) s")
+            events.cancel()
+        }
+        let ended = await events.value
+        deadline.cancel()
+        await client.close()
+        signals.cancel()
+        Console.line("summary: \(ended) of \(expected) runs ended")
+        if ended < expected { throw ExitCode(1) }
+    }
+}
+
+/// Unbuffered lines on standard output, so that scripts and people see them at once.
+enum Console {
+    static func line(_ text: String) {
+        var bytes = Array((text.hasSuffix("\n") ? text : text + "\n").utf8)
+        _ = bytes.withUnsafeMutableBytes { write(1, $0.baseAddress, $0.count) }
+    }
+}

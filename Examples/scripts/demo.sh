@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The demo: builds the examples, starts the agent server on a free loopback port, runs one client that starts a
+# quick run and a run whose tool fails, with its connection cut mid-run (it resumes), then prints the server's
+# confirmation report and shuts the server down gracefully. Add `complex` to DEMO_RUNS for the 40-second run.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+runs="${DEMO_RUNS:-quick,tool_error}"
+echo "building the examples (the first build takes a few minutes)…" >&2
+swift build --package-path Examples/AgentServer 2>&1 | tail -1 >&2
+swift build --package-path Examples/LinuxClient 2>&1 | tail -1 >&2
+server_bin="$(swift build --package-path Examples/AgentServer --show-bin-path)/AgentServer"
+client_bin="$(swift build --package-path Examples/LinuxClient --show-bin-path)/LinuxClient"
+log="$(mktemp /tmp/eventack-demo.XXXXXX)"
+"$server_bin" --port 0 > "$log" 2>&1 &
+server_pid=$!
+trap 'kill -9 $server_pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do grep -q "agent-server listening on" "$log" && break; sleep 0.1; done
+port="$(grep -o 'agent-server listening on [0-9]*' "$log" | awk '{print $4}')"
+echo "== agent-server on port $port; client: eventack-client run --runs $runs --cut-after 4"
+"$client_bin" run --url "ws://127.0.0.1:$port/eventack" --token alice-token --runs "$runs" --cut-after 4
+echo
+echo "== GET /report.txt"
+curl --noproxy '*' -s "http://127.0.0.1:$port/report.txt"
+kill -TERM "$server_pid"
+wait "$server_pid" 2>/dev/null || true
+echo "== server log (reconciliation events)"
+grep -v "listening" "$log" | tail -15

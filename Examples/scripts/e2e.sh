@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# End to end over real WebSockets on loopback: builds Examples/AgentServer and Examples/LinuxClient, starts the
+# server on a free port, runs 20 concurrent clients for 4 users (some cut mid-run and must resume, two reject the
+# value of their answers, one runs the 40-second analysis), kills one client process mid-run and starts it again,
+# then checks the server's /report:
+#   - every run is confirmed, except the deliberately rejected ones and the runs of the killed process (whose
+#     session expired: reported failed with a reason, not lost);
+#   - no event is pending and no receipt failed outside the killed session;
+#   - each client received only events of the runs it started (no cross-user delivery);
+#   - the 40-second run is confirmed, with no failure, and lasted at least 40 s.
+# Everything it starts is stopped by process id. Bounded: gives up after E2E_TIMEOUT seconds (default 300).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root="$PWD"
+work="$(mktemp -d /tmp/eventack-e2e.XXXXXX)"
+timeout_s="${E2E_TIMEOUT:-300}"
+pids=()
+server_pid=""
+
+cleanup() {
+    for pid in "${pids[@]}" $server_pid; do kill -9 "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+echo "=== building the examples (debug)"
+swift build --package-path Examples/AgentServer 2>&1 | tail -1
+swift build --package-path Examples/LinuxClient 2>&1 | tail -1
+server_bin="$(swift build --package-path Examples/AgentServer --show-bin-path)/AgentServer"
+client_bin="$(swift build --package-path Examples/LinuxClient --show-bin-path)/LinuxClient"
+
+echo "=== starting the server on a free port"
+tokens="alice-token=alice,bob-token=bob,carol-token=carol,dave-token=dave"
+"$server_bin" --port 0 --tokens "$tokens" --resume-window-ms 15000 > "$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 100); do
+    grep -q "agent-server listening on" "$work/server.log" && break
+    sleep 0.2
+done
+port="$(grep -o 'agent-server listening on [0-9]*' "$work/server.log" | awk '{print $4}')"
+[ -n "$port" ] || { cat "$work/server.log"; echo "server did not start"; exit 1; }
+url="ws://127.0.0.1:$port/eventack"
+echo "server pid $server_pid on port $port"
+
+echo "=== an unauthenticated upgrade is refused"
+status="$(curl --noproxy '*' -s -o /dev/null -w '%{http_code}' -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+    -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
+    -H 'Sec-WebSocket-Protocol: eventack.v1' -H 'Authorization: Bearer wrong' "http://127.0.0.1:$port/eventack")"
+echo "HTTP $status"
+[ "$status" != "101" ] || { echo "an unknown token was upgraded"; exit 1; }
+
+users=(alice bob carol dave)
+start_client() { # name user args…
+    local name="$1" user="$2"
+    shift 2
+    "$client_bin" run --url "$url" --token "$user-token" --timeout "$timeout_s" "$@" > "$work/$name.log" 2>&1 &
+    pids+=($!)
+    echo "$name $user $* (pid $!)"
+}
+
+echo "=== 20 clients, 4 users"
+for i in $(seq 1 19); do
+    user="${users[$((i % 4))]}"
+    case "$i" in
+        1) start_client "c$i" "$user" --runs complex --cut-after 5 ;;         # 40-second run, cut and resumed
+        2 | 3) start_client "c$i" "$user" --runs quick --reject ;;          # deliberately rejected
+        4 | 5 | 6 | 7 | 8) start_client "c$i" "$user" --runs quick,tool_error --cut-after 4 --cuts 2 ;;
+        9 | 10) start_client "c$i" "$user" --runs tool_error,quick ;;
+        *) start_client "c$i" "$user" --runs quick,quick ;;
+    esac
+done
+# Client 20 is killed mid-run, then restarted: the new process has no memory, so a new session.
+"$client_bin" run --url "$url" --token dave-token --runs quick,quick --timeout "$timeout_s" > "$work/c20-killed.log" 2>&1 &
+killed_pid=$!
+for _ in $(seq 1 50); do
+    grep -q "^event 3 " "$work/c20-killed.log" && break
+    sleep 0.1
+done
+kill -9 "$killed_pid"
+killed_at=$(date +%s)
+echo "c20 killed (pid $killed_pid) after: $(grep -c '^event' "$work/c20-killed.log") events"
+start_client c20 dave --runs quick
+
+echo "=== waiting for the clients"
+failed=0
+for pid in "${pids[@]}"; do
+    wait "$pid" || { echo "client pid $pid exited with $?"; failed=1; }
+done
+pids=()
+[ "$failed" = 0 ] || { tail -5 "$work"/c*.log; exit 1; }
+# The killed process's session expires 15 s after its connection dropped; wait for that, plus a margin.
+while [ $(( $(date +%s) - killed_at )) -lt 20 ]; do sleep 1; done
+
+echo "=== checking /report"
+curl --noproxy '*' -sf "http://127.0.0.1:$port/report" > "$work/report.json"
+curl --noproxy '*' -sf "http://127.0.0.1:$port/report.txt" > "$work/report.txt"
+python3 "$root/Examples/scripts/check_report.py" "$work"
+
+echo "=== graceful shutdown"
+kill -TERM "$server_pid"
+for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.2; done
+if kill -0 "$server_pid" 2>/dev/null; then echo "server did not stop on SIGTERM"; exit 1; fi
+grep -q "final report" "$work/server.log" || { tail -20 "$work/server.log"; echo "no final report"; exit 1; }
+server_pid=""
+echo "end to end passed (logs in $work)"
