@@ -25,17 +25,12 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "The bearer token (a principal of the server's token table).")
     var token = "alice-token"
 
-    /// The HTTP base of the same server.
+    /// The HTTP base of the same server: `ws://host:port/eventack` gives `http://host:port`.
     var httpBase: String {
-        var base = url.replacingOccurrences(of: "ws://", with: "http://").replacingOccurrences(
-            of: "wss://", with: "https://")
-        if let path = base.range(of: "/", options: .backwards), base[..<path.lowerBound].contains("://"),
-            base.distance(from: base.startIndex, to: path.lowerBound)
-                > base.distance(from: base.startIndex, to: base.range(of: "://")!.upperBound)
-        {
-            base = String(base[..<path.lowerBound])
-        }
-        return base
+        guard var components = URLComponents(string: url) else { return url }
+        components.scheme = components.scheme == "wss" ? "https" : "http"
+        components.path = ""
+        return components.string ?? url
     }
 
     /// POSTs JSON with the bearer token; returns the body, or throws with the status.
