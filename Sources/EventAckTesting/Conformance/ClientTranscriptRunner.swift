@@ -2,7 +2,7 @@ import EventAckClient
 import EventAckProtocol
 
 /// Runs a client-role transcript against ``ClientStateMachine``.
-struct ClientTranscriptRunner {
+struct ClientTranscriptRunner: TranscriptRunner {
     var machine: ClientStateMachine
     var now: UInt64 = 0
     var outbox = TranscriptOutbox()
@@ -26,18 +26,7 @@ struct ClientTranscriptRunner {
         machine = ClientStateMachine(configuration: configuration)
     }
 
-    mutating func run(_ steps: [TranscriptJSON]) -> [String] {
-        for (index, step) in steps.enumerated() {
-            do {
-                try perform(step)
-            } catch {
-                return ["step \(index + 1) \(step): \(error.message)"]
-            }
-        }
-        return []
-    }
-
-    private mutating func perform(_ step: TranscriptJSON) throws(StepFailure) {
+    mutating func perform(_ step: TranscriptJSON) throws(StepFailure) {
         if let at = step["at"] {
             guard let target = at.integer, target >= now else {
                 throw StepFailure(message: "`at` must be a time at or after the previous one")

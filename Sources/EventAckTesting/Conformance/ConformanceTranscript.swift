@@ -87,6 +87,25 @@ extension ConformanceTranscript {
     }
 }
 
+/// A runner of one role: carries out one step at a time.
+protocol TranscriptRunner {
+    mutating func perform(_ step: TranscriptJSON) throws(StepFailure)
+}
+
+extension TranscriptRunner {
+    /// Runs the steps in order and stops at the first that fails, naming it.
+    mutating func run(_ steps: [TranscriptJSON]) -> [String] {
+        for (index, step) in steps.enumerated() {
+            do {
+                try perform(step)
+            } catch {
+                return ["step \(index + 1) \(step): \(error.message)"]
+            }
+        }
+        return []
+    }
+}
+
 /// What both runners share: time, variables, the frames sent, and matching them against `out` steps.
 struct TranscriptOutbox {
     /// One thing the machine did on the wire: a frame sent (and to which connection), or a connection closed.

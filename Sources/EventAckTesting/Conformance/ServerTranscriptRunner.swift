@@ -2,7 +2,7 @@ import EventAckProtocol
 import EventAckReconciler
 
 /// Runs a server-role transcript against ``Reconciler``.
-struct ServerTranscriptRunner {
+struct ServerTranscriptRunner: TranscriptRunner {
     static let start: UInt64 = 1_763_712_000_000
 
     var machine: Reconciler
@@ -49,18 +49,7 @@ struct ServerTranscriptRunner {
         machine = Reconciler(configuration: configuration, random: SplitMix64(seed: 1))
     }
 
-    mutating func run(_ steps: [TranscriptJSON]) -> [String] {
-        for (index, step) in steps.enumerated() {
-            do {
-                try perform(step)
-            } catch {
-                return ["step \(index + 1) \(step): \(error.message)"]
-            }
-        }
-        return []
-    }
-
-    private mutating func perform(_ step: TranscriptJSON) throws(StepFailure) {
+    mutating func perform(_ step: TranscriptJSON) throws(StepFailure) {
         if let at = step["at"] {
             guard let offset = at.integer, Self.start + offset >= now else {
                 throw StepFailure(message: "`at` must be a time at or after the previous one")
