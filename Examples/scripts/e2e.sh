@@ -41,12 +41,17 @@ port="$(grep -o 'agent-server listening on [0-9]*' "$work/server.log" | awk '{pr
 url="ws://127.0.0.1:$port/eventack"
 echo "server pid $server_pid on port $port"
 
-echo "=== an unauthenticated upgrade is refused"
-status="$(curl --noproxy '*' -s -o /dev/null -w '%{http_code}' -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
-    -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
-    -H 'Sec-WebSocket-Protocol: eventack.v1' -H 'Authorization: Bearer wrong' "http://127.0.0.1:$port/eventack")"
-echo "HTTP $status"
-[ "$status" != "101" ] || { echo "an unknown token was upgraded"; exit 1; }
+echo "=== an unauthenticated upgrade is refused; the same request with a known token is upgraded"
+upgrade() { # token → HTTP status of the upgrade request
+    curl --noproxy '*' -s -o /dev/null --max-time 2 -w '%{http_code}' -H 'Connection: Upgrade' \
+        -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
+        -H 'Sec-WebSocket-Protocol: eventack.v1' -H "Authorization: Bearer $1" "http://127.0.0.1:$port/eventack" || true
+}
+refused="$(upgrade wrong)"
+accepted="$(upgrade alice-token)"
+echo "unknown token: HTTP $refused; alice-token: HTTP $accepted"
+[ "$refused" != "101" ] || { echo "an unknown token was upgraded"; exit 1; }
+[ "$accepted" = "101" ] || { echo "a known token was not upgraded"; exit 1; }
 
 users=(alice bob carol dave)
 start_client() { # name user args…
