@@ -99,21 +99,9 @@ enum SimulateCommand {
                     case "mixed": faults = .mixed
                     case let other: throw UsageError(message: "unknown fault preset '\(other)'")
                     }
-                case "--drop":
-                    let p = try probability(option)
-                    overrides.append { $0.drop = p }
-                case "--duplicate":
-                    let p = try probability(option)
-                    overrides.append { $0.duplicate = p }
-                case "--reorder":
-                    let p = try probability(option)
-                    overrides.append { $0.reorder = p }
-                case "--disconnect":
-                    let p = try probability(option)
-                    overrides.append { $0.disconnect = p }
-                case "--client-restart":
-                    let p = try probability(option)
-                    overrides.append { $0.clientRestart = p }
+                case _ where Self.probabilitySetting(option) != nil:
+                    let (p, setting) = (try probability(option), Self.probabilitySetting(option)!)
+                    overrides.append { $0[keyPath: setting] = p }
                 case "--delay-ms":
                     let delay = try Self.range(try value(option), option)
                     guard delay.upperBound <= 60_000 else { throw UsageError(message: "--delay-ms is at most 60000") }
@@ -125,6 +113,18 @@ enum SimulateCommand {
                 index += 1
             }
             for override in overrides { override(&faults) }
+        }
+
+        /// The per-frame fault probability an option sets.
+        static func probabilitySetting(_ option: String) -> WritableKeyPath<FaultSettings, Double>? {
+            switch option {
+            case "--drop": \.drop
+            case "--duplicate": \.duplicate
+            case "--reorder": \.reorder
+            case "--disconnect": \.disconnect
+            case "--client-restart": \.clientRestart
+            default: nil
+            }
         }
 
         static func number(_ text: String, _ option: String, max: UInt64 = .max) throws(UsageError) -> UInt64 {
