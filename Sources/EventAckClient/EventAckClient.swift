@@ -35,22 +35,32 @@ public actor EventAckClient {
     private var outbound: AsyncStream<String>.Continuation?
     private var timer: (deadline: UInt64, task: Task<Void, Never>)?
     private var closed = false
+    private let persist: (@Sendable (ClientStateMachine.Snapshot?) -> Void)?
 
     /// Creates a client; nothing happens until ``start()``.
     ///
     /// - Parameters:
     ///   - jitterSeed: seeds the reconnect jitter; pass a fixed value for reproducible tests.
+    ///   - snapshot: a session saved by an earlier process, resumed on the first connection.
+    ///   - persist: called with the state to save after every input and *before* its frames are sent
+    ///     (write-ahead), so that a process that dies at any point can resume without losing events. Keep it quick:
+    ///     it runs on the client's actor.
     public init(
         transport: any ClientTransport,
         configuration: ClientConfiguration = ClientConfiguration(),
         reconnect: ReconnectPolicy = ReconnectPolicy(),
         clock: any EventAckClock = SystemEventAckClock(),
-        jitterSeed: UInt64 = UInt64.random(in: 0...UInt64.max)
+        jitterSeed: UInt64 = UInt64.random(in: 0...UInt64.max),
+        restoring snapshot: ClientStateMachine.Snapshot? = nil,
+        persist: (@Sendable (ClientStateMachine.Snapshot?) -> Void)? = nil
     ) {
         self.transport = transport
         self.clock = clock
         self.reconnect = reconnect
-        self.machine = ClientStateMachine(configuration: configuration)
+        self.persist = persist
+        self.machine =
+            snapshot.map { ClientStateMachine(configuration: configuration, restoring: $0) }
+            ?? ClientStateMachine(configuration: configuration)
         self.random = SplitMix64(seed: jitterSeed)
         (events, eventsContinuation) = AsyncStream.makeStream()
         (signals, signalsContinuation) = AsyncStream.makeStream()
@@ -165,6 +175,7 @@ public actor EventAckClient {
     }
 
     private func perform(_ actions: [ClientAction]) {
+        if let persist { persist(machine.snapshot) }
         for action in actions {
             switch action {
             case .send(let message):
