@@ -28,16 +28,46 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print only signals and the summary, not every event.")
     var quiet = false
 
+    @Option(help: "Keep the session here (and the runs in PATH.runs) so that a restarted process resumes it.")
+    var stateFile: String?
+
     func run() async throws {
-        let scenarios = runs.split(separator: ",").map { String($0) }
+        var scenarios = runs.split(separator: ",").map { String($0) }
         var transport: any ClientTransport = WebSocketClientTransport(url: server.url, token: server.token)
         if let cutAfter { transport = CuttingTransport(base: transport, afterFrames: cutAfter, times: cuts) }
-        let client = EventAckClient(transport: transport, reconnect: ReconnectPolicy(baseMs: 200, capMs: 5_000))
+        let store = stateFile.map(StateStore.init)
+        let restored = store?.loadSnapshot()
+        let known = store?.loadRuns() ?? RunLedger()
+        if restored != nil {
+            // A restart: resume the session and wait for the runs the earlier process started.
+            scenarios = []
+            Console.line("resuming session \(restored!.session) with \(known.started.count) runs")
+        }
+        var persist: (@Sendable (ClientStateMachine.Snapshot?) -> Void)?
+        if let store { persist = { snapshot in store.save(snapshot) } }
+        let client = EventAckClient(
+            transport: transport, reconnect: ReconnectPolicy(baseMs: 200, capMs: 5_000), restoring: restored,
+            persist: persist)
         await client.start()
         let server = self.server
         let quiet = self.quiet
+        let reject = self.reject
+
+        // What the earlier process delivered but its user never confirmed: the app shows it again.
+        for pending in await client.outstanding() {
+            try? await client.markDisplayed(pending.seq)
+            if pending.needs == ConfirmationLevel.value {
+                if reject {
+                    try? await client.reject(
+                        pending.seq, level: ConfirmationLevel.value, reason: NackReason.rejected, detail: "--reject")
+                } else {
+                    try? await client.confirmValue(pending.seq, signal: "helpful", score: 1)
+                }
+            }
+        }
 
         // Signals: print them; start the runs once the first session is open.
+        let ledger = RunLedgerBox(known)
         let signals = Task {
             var started = false
             for await signal in client.signals {
@@ -47,6 +77,8 @@ struct RunCommand: AsyncParsableCommand {
                     for scenario in scenarios {
                         do {
                             let body = try await server.post("/runs", ["session": session, "scenario": scenario])
+                            let run = try JSONDecoder().decode([String: String].self, from: body)["run"] ?? "?"
+                            store?.saveRuns(ledger.started(run))
                             Console.line("started: \(String(decoding: body, as: UTF8.self))")
                         } catch {
                             Console.line("could not start \(scenario): \(error)")
@@ -57,10 +89,10 @@ struct RunCommand: AsyncParsableCommand {
         }
 
         // Events: display what asks for it; value (or reject) the answers; stop when every run has ended.
-        let expected = scenarios.count
-        let reject = self.reject
+        let expected = restored == nil ? scenarios.count : known.started.count
         let events = Task { () -> Int in
-            var ended = 0
+            var ended = known.ended.count
+            if ended >= expected { return ended }
             for await delivery in client.events {
                 let event = delivery.event
                 if !quiet {
@@ -81,7 +113,8 @@ struct RunCommand: AsyncParsableCommand {
                 }
                 if event.kind == "agent_completed" || event.kind == "agent_failed" {
                     ended += 1
-                    if ended == expected { break }
+                    store?.saveRuns(ledger.ended(event.run))
+                    if ended >= expected { break }
                 }
             }
             return ended
@@ -98,6 +131,7 @@ struct RunCommand: AsyncParsableCommand {
         signals.cancel()
         Console.line("summary: \(ended) of \(expected) runs ended")
         if ended < expected { throw ExitCode(1) }
+        store?.remove()
     }
 }
 
