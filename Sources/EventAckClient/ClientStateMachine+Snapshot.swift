@@ -63,9 +63,13 @@ extension ClientStateMachine {
             receiptOnly = try container.decode(AckSetCoding.self, forKey: .receiptOnly).set()
             valued = try container.decode(AckSetCoding.self, forKey: .valued).set()
             unsyncedValues = try container.decode([ValueCoding].self, forKey: .unsyncedValues).map(\.confirmation)
-            unsyncedNacks = try messages(.unsyncedNacks).compactMap { if case .nack(let nack) = $0 { nack } else { nil } }
+            unsyncedNacks = try messages(.unsyncedNacks).compactMap {
+                if case .nack(let nack) = $0 { nack } else { nil }
+            }
             guard case .synced(let synced) = try codec.decode(try container.decode(String.self, forKey: .synced))
-            else { throw DecodingError.dataCorruptedError(forKey: .synced, in: container, debugDescription: "not synced") }
+            else {
+                throw DecodingError.dataCorruptedError(forKey: .synced, in: container, debugDescription: "not synced")
+            }
             self.synced = synced
         }
 
