@@ -27,16 +27,11 @@ enum BenchCommand {
         """
 
     static func run(_ arguments: [String]) -> Int32 {
-        if arguments.contains("--help") || arguments.contains("-h") {
-            print(help)
-            return 0
-        }
         let json = arguments.contains("--json")
         let prefixes = arguments.filter { !$0.hasPrefix("-") }
         if let option = arguments.first(where: { $0.hasPrefix("-") && !["--json", "--list", "--memory"].contains($0) })
         {
-            Output.error("eventack bench: unknown option '\(option)'\n\n\(help)")
-            return 2
+            return Output.usageError("bench", "unknown option '\(option)'", help: help)
         }
         let cases = BenchCases.all.filter { benchCase in
             prefixes.isEmpty || prefixes.contains { benchCase.name.hasPrefix($0) }

@@ -15,4 +15,10 @@ enum Output {
         var bytes = Array(line.utf8)
         _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
     }
+
+    /// Reports a usage mistake with the command's help on standard error; returns the usage exit status, 2.
+    static func usageError(_ command: String, _ message: String, help: String) -> Int32 {
+        error("eventack \(command): \(message)\n\n\(help)")
+        return 2
+    }
 }

@@ -16,10 +16,6 @@ enum ReplayCommand {
         """
 
     static func run(_ arguments: [String]) -> Int32 {
-        if arguments.contains("--help") || arguments.contains("-h") {
-            print(help)
-            return 0
-        }
         if arguments.first == "--coverage" {
             guard arguments.count == 4 else { return usageError("--coverage takes SPEC_MD TESTS_DIR DIR") }
             do {
@@ -66,7 +62,6 @@ enum ReplayCommand {
     }
 
     private static func usageError(_ message: String) -> Int32 {
-        Output.error("eventack replay: \(message)\n\n\(help)")
-        return 2
+        Output.usageError("replay", message, help: help)
     }
 }

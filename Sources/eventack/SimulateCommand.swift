@@ -26,16 +26,11 @@ enum SimulateCommand {
         """
 
     static func run(_ arguments: [String]) -> Int32 {
-        if arguments.contains("--help") || arguments.contains("-h") {
-            print(help)
-            return 0
-        }
         let options: Options
         do {
             options = try Options(arguments)
         } catch {
-            Output.error("eventack simulate: \(error.message)\n\n\(help)")
-            return 2
+            return Output.usageError("simulate", error.message, help: help)
         }
         var totals = Totals()
         for seed in options.seeds {

@@ -19,10 +19,6 @@ enum ValidateCommand {
         """
 
     static func run(_ arguments: [String]) -> Int32 {
-        if arguments.contains("--help") || arguments.contains("-h") {
-            print(help)
-            return 0
-        }
         if arguments.first == "--examples" {
             guard arguments.count == 2 else { return usageError("--examples takes exactly one directory") }
             return checkExamples(in: arguments[1])
@@ -103,8 +99,7 @@ enum ValidateCommand {
     }
 
     static func usageError(_ message: String) -> Int32 {
-        Output.error("eventack validate: \(message)\n\n\(help)")
-        return 2
+        Output.usageError("validate", message, help: help)
     }
 }
 

@@ -8,17 +8,20 @@
 
 /// `eventack COMMAND …`: the command-line tool. Each command lives in its own file and returns an exit status.
 enum Commands {
-    static let all: [(name: String, summary: String, run: @Sendable ([String]) -> Int32)] = [
+    static let all: [(name: String, summary: String, help: String, run: @Sendable ([String]) -> Int32)] = [
         (
             "validate", "check message files against the protocol (exit 0 valid, 1 invalid, 2 usage)",
-            ValidateCommand.run
+            ValidateCommand.help, ValidateCommand.run
         ),
-        ("bench", "run in-process micro benchmarks (build with -c release)", BenchCommand.run),
+        ("bench", "run in-process micro benchmarks (build with -c release)", BenchCommand.help, BenchCommand.run),
         (
             "simulate", "run seeded simulations under network faults and check the invariants (exit 1 on a violation)",
-            SimulateCommand.run
+            SimulateCommand.help, SimulateCommand.run
         ),
-        ("replay", "run the conformance transcripts against the Swift machines", ReplayCommand.run),
+        (
+            "replay", "run the conformance transcripts against the Swift machines", ReplayCommand.help,
+            ReplayCommand.run
+        ),
     ]
 }
 
@@ -44,4 +47,9 @@ guard let command = Commands.all.first(where: { $0.name == name }) else {
     Output.error("eventack: unknown command '\(name)'\n\n" + usage())
     exit(2)
 }
-exit(command.run(Array(arguments.dropFirst())))
+let commandArguments = Array(arguments.dropFirst())
+if commandArguments.contains("--help") || commandArguments.contains("-h") {
+    print(command.help)
+    exit(0)
+}
+exit(command.run(commandArguments))
