@@ -34,8 +34,11 @@ struct ConfirmationState: Sendable {
             // EA-SYNC-1: a failed seq is covered at the level it failed at.
             unsyncedNacks = unsyncedNacks.filter { $0.value.level != level || !set.contains($0.key) }
         }
-        if displayToSend() == nil, unsyncedValues.isEmpty, unsyncedNacks.isEmpty { awaitingEchoSince = nil }
+        if !hasUnechoed { awaitingEchoSince = nil }
     }
+
+    /// Whether a confirmation or nack was made that no `synced` has covered yet.
+    var hasUnechoed: Bool { displayToSend() != nil || !unsyncedValues.isEmpty || !unsyncedNacks.isEmpty }
 
     /// The display set, if it says something the server has not echoed.
     func displayToSend() -> AckSet? {

@@ -121,8 +121,7 @@ extension ClientStateMachine {
         actions += sent(.ack(ack), now: now)
         for nack in nacks { actions += sent(.nack(nack), now: now) }
         // Resent when no `synced` answers (EA-SYNC-4); with a hole, the answer fills it or reports it failed.
-        let awaitsEcho =
-            display != nil || value != nil || !confirmations.unsyncedNacks.isEmpty || !delivery.buffered.isEmpty
+        let awaitsEcho = confirmations.hasUnechoed || !delivery.buffered.isEmpty
         confirmations.awaitingEchoSince = awaitsEcho ? now : nil
         return actions
     }
