@@ -58,7 +58,7 @@ extension ClientStateMachine {
             received = try container.decode(AckSetCoding.self, forKey: .received).set()
             nextToDeliver = try container.decode(Seq.self, forKey: .nextToDeliver)
             buffered = try messages(.buffered).compactMap { if case .event(let event) = $0 { event } else { nil } }
-            outstanding = try container.decode([OutstandingCoding].self, forKey: .outstanding).map(\.event)
+            outstanding = try container.decode([OutstandingEvent].self, forKey: .outstanding)
             displayed = try container.decode(AckSetCoding.self, forKey: .displayed).set()
             receiptOnly = try container.decode(AckSetCoding.self, forKey: .receiptOnly).set()
             valued = try container.decode(AckSetCoding.self, forKey: .valued).set()
@@ -71,6 +71,14 @@ extension ClientStateMachine {
                 throw DecodingError.dataCorruptedError(forKey: .synced, in: container, debugDescription: "not synced")
             }
             self.synced = synced
+            // The restoring machine keys these by seq: a file naming a seq twice is refused, not trapped on.
+            let seqLists: [(CodingKeys, [Seq])] = [
+                (.buffered, buffered.map(\.seq)), (.outstanding, outstanding.map(\.seq)),
+                (.unsyncedValues, unsyncedValues.map(\.seq)), (.unsyncedNacks, unsyncedNacks.map(\.seq)),
+            ]
+            for (key, seqs) in seqLists where Set(seqs).count != seqs.count {
+                throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "a seq twice")
+            }
         }
 
         public func encode(to encoder: any Encoder) throws {
@@ -82,7 +90,7 @@ extension ClientStateMachine {
             try container.encode(AckSetCoding(received), forKey: .received)
             try container.encode(nextToDeliver, forKey: .nextToDeliver)
             try container.encode(buffered.map { codec.encode(.event($0)) }, forKey: .buffered)
-            try container.encode(outstanding.map(OutstandingCoding.init), forKey: .outstanding)
+            try container.encode(outstanding, forKey: .outstanding)
             try container.encode(AckSetCoding(displayed), forKey: .displayed)
             try container.encode(AckSetCoding(receiptOnly), forKey: .receiptOnly)
             try container.encode(AckSetCoding(valued), forKey: .valued)
@@ -140,22 +148,6 @@ private struct AckSetCoding: Codable {
             return pair[0]...pair[1]
         }
         return try AckSet(upTo: upTo, ranges: bounds)
-    }
-}
-
-private struct OutstandingCoding: Codable {
-    var seq: Seq
-    var run: String
-    var kind: String
-    var needs: ConfirmationLevel
-    var displayed: Bool
-
-    init(_ event: OutstandingEvent) {
-        (seq, run, kind, needs, displayed) = (event.seq, event.run, event.kind, event.needs, event.displayed)
-    }
-
-    var event: OutstandingEvent {
-        OutstandingEvent(seq: seq, run: run, kind: kind, needs: needs, displayed: displayed)
     }
 }
 

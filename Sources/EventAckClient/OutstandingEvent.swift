@@ -1,7 +1,7 @@
 import EventAckProtocol
 
 /// A delivered event that still waits for the app's display or value confirmation.
-public struct OutstandingEvent: Sendable, Hashable {
+public struct OutstandingEvent: Sendable, Hashable, Codable {
     /// The event's seq.
     public var seq: Seq
     /// Its run.

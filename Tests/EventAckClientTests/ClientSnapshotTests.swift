@@ -35,11 +35,20 @@ struct ClientSnapshotTests {
         #expect(restored.sessionID == "s1")
     }
 
-    @Test("no session, no snapshot; an unknown format is refused")
+    @Test("no session, no snapshot; an unknown format or a seq twice is refused")
     func edges() throws {
         #expect(ClientStateMachine().snapshot == nil)
         let data = Data(#"{"format":"eventack-client-snapshot/9","session":"s"}"#.utf8)
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(ClientStateMachine.Snapshot.self, from: data) }
+        // A corrupted file holding an event twice must not reach the machine (it keys them by seq).
+        let good = try JSONEncoder().encode(try #require(try Self.busyMachine().snapshot))
+        var object = try #require(try JSONSerialization.jsonObject(with: good) as? [String: Any])
+        let held = try #require((object["buffered"] as? [Any])?.first)
+        object["buffered"] = [held, held]
+        let corrupted = try JSONSerialization.data(withJSONObject: object)
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(ClientStateMachine.Snapshot.self, from: corrupted)
+        }
     }
 
     @Test("a restored machine resumes, re-sends unechoed confirmations, and delivers nothing twice")
