@@ -27,22 +27,7 @@ struct ClientTranscriptRunner: TranscriptRunner {
     }
 
     mutating func perform(_ step: TranscriptJSON) throws(StepFailure) {
-        if let at = step["at"] {
-            guard let target = at.integer, target >= now else {
-                throw StepFailure(message: "`at` must be a time at or after the previous one")
-            }
-            var firings = 0
-            while let deadline = machine.nextDeadline, deadline <= target {
-                firings += 1
-                if firings > 100_000 {
-                    throw StepFailure(message: "the timer keeps firing without progress (livelock)")
-                }
-                now = max(now, deadline)
-                collect(machine.timerFired(now: now))
-            }
-            now = target
-            collect(machine.timerFired(now: now))
-        }
+        try advanceTime(as: step)
         if step["connect"] != nil { collect(machine.connected(now: now)) }
         if let frame = step["in"] {
             collect(machine.frameReceived(outbox.variables.substitute(frame).description, now: now))
@@ -88,6 +73,13 @@ struct ClientTranscriptRunner: TranscriptRunner {
         case (.failure(let error), let code):
             if error.code != code { throw StepFailure(message: "\(call) failed: \(error)") }
         }
+    }
+
+    var origin: UInt64 { 0 }
+    var nextDeadline: UInt64? { machine.nextDeadline }
+
+    mutating func fireTimers() {
+        collect(machine.timerFired(now: now))
     }
 
     private mutating func collect(_ actions: [ClientAction]) {

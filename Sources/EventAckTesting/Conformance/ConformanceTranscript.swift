@@ -87,8 +87,16 @@ extension ConformanceTranscript {
     }
 }
 
-/// A runner of one role: carries out one step at a time.
+/// A runner of one role: carries out one step at a time, on the virtual time of its machine.
 protocol TranscriptRunner {
+    /// The current virtual time.
+    var now: UInt64 { get set }
+    /// The virtual time that `at: 0` stands for.
+    var origin: UInt64 { get }
+    /// When the machine wants its timer.
+    var nextDeadline: UInt64? { get }
+    /// Calls the machine's `timerFired(now:)` and collects what it does.
+    mutating func fireTimers()
     mutating func perform(_ step: TranscriptJSON) throws(StepFailure)
 }
 
@@ -103,6 +111,24 @@ extension TranscriptRunner {
             }
         }
         return []
+    }
+
+    /// A step's `at`: moves time there, firing every deadline on the way at its own time.
+    mutating func advanceTime(as step: TranscriptJSON) throws(StepFailure) {
+        guard let at = step["at"] else { return }
+        guard let offset = at.integer, origin + offset >= now else {
+            throw StepFailure(message: "`at` must be a time at or after the previous one")
+        }
+        let target = origin + offset
+        var firings = 0
+        while let deadline = nextDeadline, deadline <= target {
+            firings += 1
+            if firings > 100_000 { throw StepFailure(message: "the timer keeps firing without progress (livelock)") }
+            now = max(now, deadline)
+            fireTimers()
+        }
+        now = target
+        fireTimers()
     }
 }
 
