@@ -1,13 +1,26 @@
 import EventAckProtocol
 
 extension Reconciler {
+    /// An `ack` or `nack` on the session's connection.
+    mutating func confirmationsReceived(
+        _ message: Message, session: inout SessionState, on connection: ConnectionID, now: UInt64
+    ) {
+        // A client acks and nacks only after `welcome`: it holds the new token, so the one it resumed with dies
+        // (EA-RES-3).
+        session.previousToken = nil
+        switch message {
+        case .ack(let ack): ackReceived(ack, session: &session, on: connection, now: now)
+        case .nack(let nack): nackReceived(nack, session: &session, on: connection, now: now)
+        default: return  // messageReceived passes only acks and nacks
+        }
+        // One `synced` at the end echoes the whole input, not the part applied so far (EA-SYNC-2).
+        flushSynced(&session, now: now)
+    }
+
     /// EA-ACK-1…6: an ack is checked as a whole, then applied highest level first (a higher level implies the
     /// lower ones, EA-LVL-1). The cost is the ranges of the ack plus the events it newly confirms, never the
     /// events that are merely outstanding.
     mutating func ackReceived(_ ack: Ack, session: inout SessionState, on connection: ConnectionID, now: UInt64) {
-        // A client acks only after `welcome`: it holds the new token, so the one it resumed with dies (EA-RES-3).
-        session.previousToken = nil
-        defer { flushSynced(&session, now: now) }
         if let error = unknownSeq(in: ack, session: &session) {
             // EA-ACK-6: answered, and no state changes.
             rejectFrame(error, on: connection, fatal: false, session: session.id, now: now)
@@ -31,8 +44,6 @@ extension Reconciler {
 
     /// EA-NACK-2: a receipt nack asks for a resend; a display or value nack is a final failure with its reason.
     mutating func nackReceived(_ nack: Nack, session: inout SessionState, on connection: ConnectionID, now: UInt64) {
-        session.previousToken = nil
-        defer { flushSynced(&session, now: now) }
         guard nack.seq <= session.highestSent else {
             let error = EventAckError(
                 code: .ackUnknownSeq, message: "nack names seq \(nack.seq), never sent to this session", path: "$.seq",

@@ -159,13 +159,9 @@ public struct Reconciler: Sendable {
             return
         }
         switch message {
-        case .ack(let ack):
+        case .ack, .nack:
             var session = sessions.removeValue(forKey: key)!
-            ackReceived(ack, session: &session, on: connection, now: now)
-            sessions[key] = consume session
-        case .nack(let nack):
-            var session = sessions.removeValue(forKey: key)!
-            nackReceived(nack, session: &session, on: connection, now: now)
+            confirmationsReceived(message, session: &session, on: connection, now: now)
             sessions[key] = consume session
         case .ping(let id):
             send(.pong(id: id), on: connection, now: now)
