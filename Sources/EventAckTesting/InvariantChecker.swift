@@ -90,7 +90,7 @@ struct InvariantChecker {
                 switch emission.intent {
                 case .none, .confirm: .confirmed
                 case .never: .failed(.display, .displayTimeout)
-                case .reject(let level): .failed(level, FailureReason(level == .display ? .renderFailed : .rejected))
+                case .reject(let level): .failed(level, FailureReason(UserIntent.rejectionReason(at: level)))
                 }
             if emission.outcome != expected {
                 found.append(

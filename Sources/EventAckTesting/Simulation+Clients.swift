@@ -83,7 +83,7 @@ extension Simulation {
                 perform(try clients[index].machine.confirmValue(seq, now: now), client: index)
                 ledger.valued(seq: seq, session: session)
             case .reject(let level):
-                let reason: NackReason = level == .display ? .renderFailed : .rejected
+                let reason = UserIntent.rejectionReason(at: level)
                 perform(try clients[index].machine.reject(seq, level: level, reason: reason, now: now), client: index)
             }
         } catch {

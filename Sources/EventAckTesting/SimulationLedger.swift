@@ -9,6 +9,11 @@ enum UserIntent: Sendable, Hashable {
     case confirm
     case never
     case reject(ConfirmationLevel)
+
+    /// Why a simulated user rejects at `level`: the display failed, or the value was not wanted.
+    static func rejectionReason(at level: ConfirmationLevel) -> NackReason {
+        level == .display ? .renderFailed : .rejected
+    }
 }
 
 /// The simulator's own account of what happened, kept apart from the reconciler's figures so that the two can be
