@@ -55,15 +55,7 @@ struct RunCommand: AsyncParsableCommand {
 
         // What the earlier process delivered but its user never confirmed: the app shows it again.
         for pending in await client.outstanding() {
-            try? await client.markDisplayed(pending.seq)
-            if pending.needs == ConfirmationLevel.value {
-                if reject {
-                    try? await client.reject(
-                        pending.seq, level: ConfirmationLevel.value, reason: NackReason.rejected, detail: "--reject")
-                } else {
-                    try? await client.confirmValue(pending.seq, signal: "helpful", score: 1)
-                }
-            }
+            await Self.actAsUser(on: pending.seq, needs: pending.needs, client: client, reject: reject)
         }
 
         // Signals: print them; start the runs once the first session is open.
@@ -99,18 +91,7 @@ struct RunCommand: AsyncParsableCommand {
                     Console.line(
                         "event \(event.seq) \(event.run) \(event.kind) [\(event.confirm.rawValue)] \(event.payload)")
                 }
-                do {
-                    if event.confirm >= .display { try await delivery.markDisplayed() }
-                    if event.confirm == .value {
-                        if reject {
-                            try await delivery.reject(level: .value, reason: .rejected, detail: "--reject")
-                        } else {
-                            try await delivery.confirmValue(signal: "helpful", score: 1)
-                        }
-                    }
-                } catch {
-                    Console.line("could not confirm seq \(event.seq): \(error)")
-                }
+                await Self.actAsUser(on: event.seq, needs: event.confirm, client: client, reject: reject)
                 if event.kind == "agent_completed" || event.kind == "agent_failed" {
                     ended += 1
                     store?.saveRuns(ledger.ended(event.run))
@@ -132,6 +113,25 @@ struct RunCommand: AsyncParsableCommand {
         Console.line("summary: \(ended) of \(expected) runs ended")
         if ended < expected { throw ExitCode(1) }
         store?.remove()
+    }
+}
+
+extension RunCommand {
+    /// The user: sees every event that asks for display, then values the answers (or rejects them with
+    /// `--reject`). Used for fresh deliveries and for what a restarted process finds still outstanding.
+    static func actAsUser(on seq: Seq, needs: ConfirmationLevel, client: EventAckClient, reject: Bool) async {
+        do {
+            if needs >= .display { try await client.markDisplayed(seq) }
+            if needs == .value {
+                if reject {
+                    try await client.reject(seq, level: .value, reason: .rejected, detail: "--reject")
+                } else {
+                    try await client.confirmValue(seq, signal: "helpful", score: 1)
+                }
+            }
+        } catch {
+            Console.line("could not confirm seq \(seq): \(error)")
+        }
     }
 }
 
