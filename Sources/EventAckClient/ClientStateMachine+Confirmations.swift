@@ -21,18 +21,28 @@ struct ConfirmationState: Sendable {
     /// What the server echoed.
     var synced = Synced(receipt: AckSet(), display: AckSet(), value: AckSet())
 
+    /// The most ranges kept of what the server echoed per level. The echo is only compared against, so keeping
+    /// less is safe (a confirmation looks unechoed and is sent again); without a cap a server could grow it by 64
+    /// ranges a frame.
+    static let maxEchoRanges = 4 * ProtocolLimits.maxAckRanges
+
     mutating func syncedReceived(_ echo: Synced) {
         for level in ConfirmationLevel.allCases {
             guard let set = echo[level] else { continue }
+            let kept = (synced[level]?.union(set) ?? set).capped(toRanges: Self.maxEchoRanges)
             switch level {
-            case .receipt: synced.receipt = synced.receipt?.union(set) ?? set
-            case .display: synced.display = synced.display?.union(set) ?? set
+            case .receipt: synced.receipt = kept
+            case .display: synced.display = kept
             case .value:
-                synced.value = synced.value?.union(set) ?? set
+                synced.value = kept
                 unsyncedValues = unsyncedValues.filter { !set.contains($0.key) }
             }
-            // EA-SYNC-1: a failed seq is covered at the level it failed at.
-            unsyncedNacks = unsyncedNacks.filter { $0.value.level != level || !set.contains($0.key) }
+            // EA-SYNC-1: a failed seq is covered at the level it failed at. Once the server has the nack, the seq
+            // joins the display set's allowance (EA-ACK-8): it will never be displayed, and must not stay a hole.
+            for (seq, nack) in unsyncedNacks where nack.level == level && set.contains(seq) {
+                unsyncedNacks[seq] = nil
+                receiptOnly.insert(seq)
+            }
         }
         if !hasUnechoed { awaitingEchoSince = nil }
     }
@@ -71,6 +81,31 @@ struct ConfirmationState: Sendable {
 }
 
 extension ClientStateMachine {
+    /// A `synced` on the live link: checked against what was sent (EA-SYNC-6), recorded, then it may fill holes with
+    /// failed seqs (EA-SYNC-5) and settle a close.
+    mutating func syncedReceived(_ synced: Synced, link: ClientStateMachine.Link, now: UInt64) -> [ClientAction] {
+        let reach = delivery.highestSeen + link.window
+        let highest = ConfirmationLevel.allCases.compactMap { synced[$0]?.highest }.max() ?? 0
+        guard highest <= reach else {
+            // A server cannot settle what it never sent, and it sends at most `window` events beyond the highest
+            // this client saw. Taking such a frame would let one frame make the client skip 2^53 seqs.
+            let error = EventAckError(
+                code: .ackUnknownSeq,
+                message: "synced covers seq \(highest), beyond the \(link.window)-event window above seq "
+                    + "\(delivery.highestSeen), the highest received",
+                path: "$", seq: highest)
+            return sent(.error(ErrorMessage(error, fatal: false)), now: now) + [.signal(.protocolViolation(error))]
+        }
+        confirmations.syncedReceived(synced)
+        var actions = synced.receipt.map { skipFailedSeqs(settled: $0) } ?? []
+        if !delivery.buffered.isEmpty, confirmations.awaitingEchoSince == nil {
+            // Still waiting for a hole: ask again later; the answer fills it or says it failed (EA-SYNC-5).
+            confirmations.awaitingEchoSince = now
+        }
+        actions += finishCloseIfDone(now: now)
+        return actions
+    }
+
     /// The delivered events still waiting for display or value, lowest seq first; optionally of one run.
     public func outstanding(run: String? = nil) -> [OutstandingEvent] {
         delivery.outstanding.values.filter { run == nil || $0.run == run }.sorted { $0.seq < $1.seq }

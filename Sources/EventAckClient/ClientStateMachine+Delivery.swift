@@ -2,8 +2,12 @@ import EventAckProtocol
 
 /// Delivery of events to the app, exactly once and in order, and the receipt acks that go with it.
 struct DeliveryState: Sendable {
-    /// Every seq the client holds (delivered or buffered): the receipt ack set.
+    /// Every seq the client holds (delivered or buffered), plus the seqs it skipped as failed (EA-SYNC-5): the
+    /// receipt ack set. Failed seqs are in it so that they do not stay holes for ever (EA-ACK-8).
     var received = AckSet()
+    /// The highest seq of any event frame that arrived, delivered or not: a `synced` cannot reach far above it
+    /// (EA-SYNC-6).
+    var highestSeen: Seq = 0
     /// The next seq to hand to the app.
     var nextToDeliver: Seq = 1
     /// Events above a hole, waiting for it to fill (EA-DEL-2). Bounded by the configuration.
@@ -24,6 +28,7 @@ struct DeliveryState: Sendable {
 
 extension ClientStateMachine {
     mutating func eventReceived(_ event: Event, now: UInt64) -> [ClientAction] {
+        delivery.highestSeen = max(delivery.highestSeen, event.seq)
         var actions = runs.activity(run: event.run, now: now, timeoutMs: configuration.runIdleTimeoutMs)
         if delivery.received.contains(event.seq) {
             // EA-DEL-1: a duplicate is acknowledged again (the server did not see the ack), never delivered twice.
@@ -60,39 +65,48 @@ extension ClientStateMachine {
             confirmations.receiptOnly.insert(event.seq)
         }
         var actions: [ClientAction] = [.deliver(event)]
-        if configuration.terminalKinds.contains(event.kind) {
+        if endsRun(event) {
             runs.end(run: event.run)
             actions.append(.signal(.runEnded(run: event.run, kind: event.kind)))
         }
         return actions
     }
 
+    /// Whether `event` is the last of its run: from 1.1 the server says so (EA-EVT-7); a 1.0 server does not, and
+    /// the configured terminal kinds decide.
+    private func endsRun(_ event: Event) -> Bool {
+        guard case .connected(let link) = connection, link.version < ProtocolVersion(major: 1, minor: 1) else {
+            return event.endsRun
+        }
+        return configuration.terminalKinds.contains(event.kind)
+    }
+
     /// EA-SYNC-5: `synced` says the server needs nothing more for the seqs of `settled` at receipt. A seq there that
     /// the client never received has failed and will never be sent again: report it lost and deliver what is held
     /// above it, instead of waiting for it forever. Seqs are only skipped up to the highest one held, so that a
     /// failed seq at the end is reported when something after it arrives.
+    ///
+    /// The walk goes range by range, never seq by seq: a hostile `synced` that settles 2^53 seqs below one held
+    /// event costs one step and one signal, not a loop over every seq and an array of them.
     mutating func skipFailedSeqs(settled: AckSet) -> [ClientAction] {
-        guard let highestHeld = delivery.buffered.keys.max() else { return [] }
-        var lost: [Seq] = []
+        let held = delivery.buffered.keys.sorted()
+        guard let highestHeld = held.last else { return [] }
         var actions: [ClientAction] = []
-        // Each run of lost seqs is signalled just before the event after it, so the app sees the true order.
-        func reportLost() {
-            if !lost.isEmpty { actions.append(.signal(.eventsLost(seqs: lost))) }
-            lost = []
-        }
+        var nextHeld = held.startIndex
         while delivery.nextToDeliver < highestHeld {
             let next = delivery.nextToDeliver
+            while held[nextHeld] < next { nextHeld += 1 }
             if let event = delivery.buffered.removeValue(forKey: next) {
-                reportLost()
                 actions += deliver(event)
-            } else if settled.contains(next) {
-                lost.append(next)
-                delivery.nextToDeliver = next + 1
-            } else {
-                break
+                continue
             }
+            guard let failed = settled.memberRange(containing: next) else { break }
+            // Signalled just before the event after it, so the app sees the true order.
+            let lost = next...min(failed.upperBound, held[nextHeld] - 1)
+            actions.append(.signal(.eventsLost(lost)))
+            delivery.received.insert(lost)
+            delivery.nextToDeliver = lost.upperBound + 1
         }
-        reportLost()
         while let next = delivery.buffered.removeValue(forKey: delivery.nextToDeliver) { actions += deliver(next) }
         return actions
     }

@@ -1,7 +1,13 @@
 import EventAckProtocol
 
-/// Idle deadlines of runs (EA-LIVE-2): any event or `progress` of a run extends its deadline.
+/// Idle deadlines of runs (EA-LIVE-2): any event or `progress` of a run extends its deadline. Run ids come from the
+/// server, so at most ``maxRuns`` are followed: a server that opens runs without ever ending them cannot grow the
+/// client without bound.
 struct RunLiveness: Sendable {
+    /// The most runs followed at once; beyond it the least recently active run is dropped, after being reported
+    /// stalled if it was not already.
+    static let maxRuns = 4096
+
     struct Run: Sendable {
         var lastActivity: UInt64
         var deadline: UInt64
@@ -9,11 +15,33 @@ struct RunLiveness: Sendable {
     }
 
     var runs: [String: Run] = [:]
+    /// Open runs of a restored snapshot: followed from the first connection on, when the machine knows the time.
+    var restored: [String] = []
 
     mutating func activity(run name: String, now: UInt64, timeoutMs: UInt64) -> [ClientAction] {
+        var actions: [ClientAction] = []
+        if runs[name] == nil, runs.count >= Self.maxRuns { actions += dropLeastRecentlyActive(now: now) }
         let wasStalled = runs[name]?.stalled ?? false
         runs[name] = Run(lastActivity: now, deadline: now + timeoutMs, stalled: false)
-        return wasStalled ? [.signal(.runResumed(run: name))] : []
+        return wasStalled ? actions + [.signal(.runResumed(run: name))] : actions
+    }
+
+    /// Runs seen without their end, in name order.
+    var openRuns: [String] { Set(runs.keys).union(restored).sorted() }
+
+    /// Starts following the runs of a restored snapshot.
+    mutating func adoptRestored(now: UInt64, timeoutMs: UInt64) {
+        for name in restored where runs[name] == nil {
+            runs[name] = Run(lastActivity: now, deadline: now + timeoutMs, stalled: false)
+        }
+        restored = []
+    }
+
+    private mutating func dropLeastRecentlyActive(now: UInt64) -> [ClientAction] {
+        guard let (name, run) = runs.min(by: { ($0.value.lastActivity, $0.key) < ($1.value.lastActivity, $1.key) })
+        else { return [] }
+        runs[name] = nil
+        return run.stalled ? [] : [.signal(.runStalled(run: name, idleMs: now - min(now, run.lastActivity)))]
     }
 
     mutating func end(run name: String) {
@@ -38,14 +66,17 @@ struct RunLiveness: Sendable {
 }
 
 extension ClientStateMachine {
-    /// When the machine next needs ``timerFired(now:)``: the coalesced ack, a run's idle deadline, the idle ping
-    /// or the dead-connection deadline, whichever comes first.
+    /// When the machine next needs ``timerFired(now:)``: the coalesced ack, a run's idle deadline, the idle ping,
+    /// the dead-connection deadline or the end of a close, whichever comes first. Deadlines of a live link count
+    /// only while it is live.
     public var nextDeadline: UInt64? {
+        if case .closed = connection { return nil }
         var candidates: [UInt64] = []
-        if let due = delivery.ackDue { candidates.append(due) }
         if let runDeadline = runs.nextDeadline { candidates.append(runDeadline) }
+        if let closing { candidates.append(closing.deadline) }
         switch connection {
         case .connected(let link):
+            if let due = delivery.ackDue { candidates.append(due) }
             candidates.append(link.lastSentAt + link.heartbeatMs)
             candidates.append(link.lastReceivedAt + 2 * link.heartbeatMs)
             if let since = confirmations.awaitingEchoSince {
@@ -62,8 +93,9 @@ extension ClientStateMachine {
     /// Time passed: send the due ack, re-send confirmations whose echo is overdue (EA-SYNC-4), report stalled runs,
     /// ping when idle, detect a dead connection (EA-LIVE-4) or a handshake that never completes (EA-HS-4).
     public mutating func timerFired(now: UInt64) -> [ClientAction] {
+        if case .closed = connection { return [] }
         var actions: [ClientAction] = []
-        if let due = delivery.ackDue, due <= now { actions += flushAck(now: now) }
+        if isConnected, let due = delivery.ackDue, due <= now { actions += flushAck(now: now) }
         if isConnected, let since = confirmations.awaitingEchoSince, now >= since + configuration.confirmationResendMs {
             // Cleared first: the flush arms it again only if something is still unechoed or a hole is still open.
             confirmations.awaitingEchoSince = nil
@@ -71,26 +103,25 @@ extension ClientStateMachine {
         }
         actions += runs.expire(now: now)
         if case .handshaking(let since) = connection, now >= since + configuration.handshakeTimeoutMs {
-            connection = .disconnected
+            leaveConnection(to: .disconnected)
             return actions + [
                 .signal(.connectionDead(silentMs: now - since)),
                 .closeConnection(reason: "no welcome within \(configuration.handshakeTimeoutMs) ms"),
-            ]
+            ] + finishCloseIfDone(now: now)
         }
-        guard case .connected(let link) = connection else { return actions }
+        guard case .connected(let link) = connection else { return actions + finishCloseIfDone(now: now) }
         let silence = now - min(now, link.lastReceivedAt)
         if silence >= 2 * link.heartbeatMs {
-            connection = .disconnected
-            delivery.ackDue = nil
+            leaveConnection(to: .disconnected)
             return actions + [
                 .signal(.connectionDead(silentMs: silence)), .closeConnection(reason: "no frame for \(silence) ms"),
-            ]
+            ] + finishCloseIfDone(now: now)
         }
         if now >= link.lastSentAt + link.heartbeatMs {
             let id = nextPingID
             nextPingID += 1
             actions += sent(.ping(id: id), now: now)
         }
-        return actions
+        return actions + finishCloseIfDone(now: now)
     }
 }

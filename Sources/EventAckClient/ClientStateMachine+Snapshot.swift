@@ -23,10 +23,13 @@ extension ClientStateMachine {
         var unsyncedValues: [ValueConfirmation]
         var unsyncedNacks: [Nack]
         var synced: Synced
+        /// Runs seen without their end, so that a reset after the restart can still name them. Absent in files
+        /// written before it was added.
+        var openRuns: [String] = []
 
         enum CodingKeys: String, CodingKey {
             case format, session, token, received, nextToDeliver, buffered, outstanding, displayed, receiptOnly, valued
-            case unsyncedValues, unsyncedNacks, synced
+            case unsyncedValues, unsyncedNacks, synced, openRuns
         }
 
         static let format = "eventack-client-snapshot/1"
@@ -71,6 +74,7 @@ extension ClientStateMachine {
                 throw DecodingError.dataCorruptedError(forKey: .synced, in: container, debugDescription: "not synced")
             }
             self.synced = synced
+            openRuns = try container.decodeIfPresent([String].self, forKey: .openRuns) ?? []
             // The restoring machine keys these by seq: a file naming a seq twice is refused, not trapped on.
             let seqLists: [(CodingKeys, [Seq])] = [
                 (.buffered, buffered.map(\.seq)), (.outstanding, outstanding.map(\.seq)),
@@ -97,19 +101,22 @@ extension ClientStateMachine {
             try container.encode(unsyncedValues.map(ValueCoding.init), forKey: .unsyncedValues)
             try container.encode(unsyncedNacks.map { codec.encode(.nack($0)) }, forKey: .unsyncedNacks)
             try container.encode(codec.encode(.synced(synced)), forKey: .synced)
+            try container.encode(openRuns, forKey: .openRuns)
         }
     }
 
     /// The state to save, or `nil` before the first session (nothing to resume).
     public var snapshot: Snapshot? {
         guard let session else { return nil }
-        return Snapshot(
+        var snapshot = Snapshot(
             session: session.id, token: session.token, received: delivery.received,
             nextToDeliver: delivery.nextToDeliver, buffered: delivery.buffered.values.sorted { $0.seq < $1.seq },
             outstanding: outstanding(), displayed: confirmations.displayed, receiptOnly: confirmations.receiptOnly,
             valued: confirmations.valued,
             unsyncedValues: confirmations.unsyncedValues.values.sorted { $0.seq < $1.seq },
             unsyncedNacks: confirmations.unsyncedNacks.values.sorted { $0.seq < $1.seq }, synced: confirmations.synced)
+        snapshot.openRuns = runs.openRuns
+        return snapshot
     }
 
     /// A machine that resumes the session of `snapshot` on its first connection: nothing delivered before is
@@ -127,6 +134,8 @@ extension ClientStateMachine {
         confirmations.unsyncedValues = Dictionary(uniqueKeysWithValues: snapshot.unsyncedValues.map { ($0.seq, $0) })
         confirmations.unsyncedNacks = Dictionary(uniqueKeysWithValues: snapshot.unsyncedNacks.map { ($0.seq, $0) })
         confirmations.synced = snapshot.synced
+        delivery.highestSeen = max(snapshot.received.highest ?? 0, snapshot.buffered.map(\.seq).max() ?? 0)
+        runs.restored = snapshot.openRuns
     }
 }
 

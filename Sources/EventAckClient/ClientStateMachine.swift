@@ -8,7 +8,8 @@ import EventAckProtocol
 /// connections: delivery state, retained confirmations and run liveness survive a reconnect and are resumed.
 ///
 /// Rules live in the extensions: delivery and receipt acks (`+Delivery`), display and value confirmations
-/// (`+Confirmations`), liveness of runs and connections (`+Liveness`).
+/// (`+Confirmations`), liveness of runs and connections (`+Liveness`), the bounded close (`+Close`) and snapshots
+/// (`+Snapshot`). Every way out of the connected state goes through ``leaveConnection(to:)``.
 public struct ClientStateMachine: Sendable {
     /// The connection, with exactly the data valid in each state.
     enum ConnectionState: Sendable {
@@ -24,6 +25,10 @@ public struct ClientStateMachine: Sendable {
 
     /// The parameters of a live connection.
     struct Link: Sendable {
+        /// The version the server chose.
+        var version: ProtocolVersion
+        /// The window the server announced: it bounds how far above the highest seq seen a `synced` may reach.
+        var window: UInt64
         var heartbeatMs: UInt64
         var ackDelayMs: UInt64
         var lastReceivedAt: UInt64
@@ -43,10 +48,14 @@ public struct ClientStateMachine: Sendable {
     var confirmations = ConfirmationState()
     var runs = RunLiveness()
     var nextPingID: UInt64 = 1
+    /// Set by ``close(now:timeoutMs:)`` until the close finishes.
+    var closing: Closing?
+    /// Why the next `welcome` with `resumed:false` resets the session (the server's `resume_rejected`).
+    var pendingRejection: ErrorMessage?
 
-    /// Creates a machine with no session.
+    /// Creates a machine with no session. The configuration is ``ClientConfiguration/normalized()`` first.
     public init(configuration: ClientConfiguration = ClientConfiguration()) {
-        self.configuration = configuration
+        self.configuration = configuration.normalized()
     }
 
     /// The session id, once a `welcome` was received.
@@ -66,7 +75,8 @@ public struct ClientStateMachine: Sendable {
     /// A connection was opened: send `hello`, resuming the session if there is one (EA-HS-1, EA-RES-1).
     public mutating func connected(now: UInt64) -> [ClientAction] {
         if case .closed = connection { return [] }
-        connection = .handshaking(since: now)
+        leaveConnection(to: .handshaking(since: now))
+        runs.adoptRestored(now: now, timeoutMs: configuration.runIdleTimeoutMs)
         let resume = session.map {
             ResumeRequest(session: $0.id, token: $0.token, receipt: delivery.received.capped())
         }
@@ -102,6 +112,7 @@ public struct ClientStateMachine: Sendable {
             return welcomeReceived(welcome, now: now)
         case (.handshaking, .error(let error)) where error.code == .resumeRejected:
             // A fresh `welcome` follows (EA-RES-2); the reset is reported when it arrives.
+            pendingRejection = error
             return [.signal(.serverError(error))]
         case (.handshaking, .error(let error)):
             return serverErrorReceived(error, now: now)
@@ -111,7 +122,7 @@ public struct ClientStateMachine: Sendable {
             // EA-HS-2: nothing but welcome precedes the session.
             let error = EventAckError(
                 code: .handshakeRequired, message: "\(message.type.rawValue) before welcome", path: "$.type")
-            connection = .disconnected
+            leaveConnection(to: .disconnected)
             return [
                 .send(.error(ErrorMessage(error, fatal: true))), .signal(.protocolViolation(error)),
                 .closeConnection(reason: "handshake_required"),
@@ -120,14 +131,8 @@ public struct ClientStateMachine: Sendable {
             return eventReceived(event, now: now)
         case (.connected, .progress(let progress)):
             return runs.activity(run: progress.run, now: now, timeoutMs: configuration.runIdleTimeoutMs)
-        case (.connected, .synced(let synced)):
-            confirmations.syncedReceived(synced)
-            let actions = synced.receipt.map { skipFailedSeqs(settled: $0) } ?? []
-            if !delivery.buffered.isEmpty, confirmations.awaitingEchoSince == nil {
-                // Still waiting for a hole: ask again later; the answer fills it or says it failed (EA-SYNC-5).
-                confirmations.awaitingEchoSince = now
-            }
-            return actions
+        case (.connected(let link), .synced(let synced)):
+            return syncedReceived(synced, link: link, now: now)
         case (.connected, .ping(let id)):
             return sent(.pong(id: id), now: now)
         case (.connected, .pong):
@@ -135,8 +140,10 @@ public struct ClientStateMachine: Sendable {
         case (.connected, .error(let error)):
             return serverErrorReceived(error, now: now)
         case (.connected, .bye(let reason)):
-            connection = .disconnected
+            // EA-BYE-3: the server is going away (a restart, a deploy); reconnect and resume, unless closing.
+            leaveConnection(to: .disconnected)
             return [.signal(.disconnected(reason: reason ?? "server said bye")), .closeConnection(reason: "bye")]
+                + finishCloseIfDone(now: now)
         case (.connected, .welcome), (.connected, .hello), (.connected, .ack), (.connected, .nack):
             let error = EventAckError(
                 code: .invalidMessage, message: "a client does not accept \(message.type.rawValue) here",
@@ -151,21 +158,18 @@ public struct ClientStateMachine: Sendable {
         case .closed, .disconnected:
             return []
         case .handshaking, .connected:
-            connection = .disconnected
-            delivery.ackDue = nil
-            return [.signal(.disconnected(reason: reason))]
+            leaveConnection(to: .disconnected)
+            return [.signal(.disconnected(reason: reason))] + finishCloseIfDone(now: now)
         }
     }
 
-    /// The app is done: flush acks, say `bye`, accept nothing more (EA-BYE-1).
-    public mutating func close(now: UInt64) -> [ClientAction] {
-        var actions: [ClientAction] = []
-        if isConnected {
-            actions += flushAck(now: now)
-            actions += sent(.bye(reason: "client closed"), now: now)
-        }
-        connection = .closed
-        return actions
+    /// Every way out of the connected (or handshaking) state: what only a live link may wait for — the coalesced
+    /// ack, the echo of confirmations — is dropped here, so that no deadline of a dead link keeps firing (it made the
+    /// client spin at 100 % CPU after a server `bye`). A welcome re-arms them.
+    mutating func leaveConnection(to next: ConnectionState) {
+        connection = next
+        delivery.ackDue = nil
+        confirmations.awaitingEchoSince = nil
     }
 
     // MARK: Helpers shared by the extensions
@@ -191,7 +195,7 @@ public struct ClientStateMachine: Sendable {
             let error = EventAckError(
                 code: .unsupportedVersion, message: "server chose \(welcome.version), not offered",
                 path: "$.version")
-            connection = .disconnected
+            leaveConnection(to: .disconnected)
             return [
                 .send(.error(ErrorMessage(error, fatal: true))), .signal(.protocolViolation(error)),
                 .closeConnection(reason: "unsupported_version"),
@@ -199,40 +203,49 @@ public struct ClientStateMachine: Sendable {
         }
         var actions: [ClientAction] = []
         if let previous = session, !welcome.resumed || previous.id != welcome.session {
-            actions += resetSession(previous)
+            let rejection = pendingRejection
+            actions += resetSession(
+                previous, reason: .resumeRejected,
+                message: rejection?.message ?? "the server opened a new session instead of resuming")
         }
+        pendingRejection = nil
         session = Session(id: welcome.session, token: welcome.token)
         connection = .connected(
-            Link(heartbeatMs: welcome.heartbeatMs, ackDelayMs: welcome.ackDelayMs, lastReceivedAt: now, lastSentAt: now)
-        )
+            Link(
+                version: welcome.version, window: welcome.window, heartbeatMs: welcome.heartbeatMs,
+                ackDelayMs: welcome.ackDelayMs, lastReceivedAt: now, lastSentAt: now))
         actions.append(.signal(.connected(session: welcome.session, resumed: welcome.resumed)))
-        if welcome.resumed {
+        if welcome.resumed || closing != nil {
             // EA-RES-4: re-send every confirmation the server has not echoed, at once.
             actions += flushAck(now: now, force: true)
         }
-        return actions
+        return actions + finishCloseIfDone(now: now)
     }
 
     private mutating func serverErrorReceived(_ error: ErrorMessage, now: UInt64) -> [ClientAction] {
         var actions: [ClientAction] = [.signal(.serverError(error))]
         if error.code == .sessionExpired, let previous = session {
-            actions += resetSession(previous)
-            session = nil
+            actions += resetSession(previous, reason: .sessionExpired, message: error.message)
         }
         if error.fatal {
-            connection = .disconnected
+            leaveConnection(to: .disconnected)
             actions.append(.closeConnection(reason: error.code.rawValue))
+            actions += finishCloseIfDone(now: now)
         }
         return actions
     }
 
-    /// Forgets the session's state and reports what can no longer be confirmed.
-    private mutating func resetSession(_ previous: Session) -> [ClientAction] {
-        let unconfirmed = Set(delivery.outstanding.keys).union(confirmations.unsyncedSeqs()).sorted()
-        let lost = delivery.bufferedRange()
+    /// Forgets the session's state and reports what can no longer be confirmed, and which runs it ends: a run
+    /// whose terminal event never came will not get one in the next session, so the app must hear it ended.
+    private mutating func resetSession(_ previous: Session, reason: ErrorCode, message: String) -> [ClientAction] {
+        let reset = SessionReset(
+            session: previous.id, reason: reason, message: message,
+            unconfirmed: Set(delivery.outstanding.keys).union(confirmations.unsyncedSeqs()).sorted(),
+            lost: delivery.bufferedRange(), endedRuns: runs.openRuns)
         delivery = DeliveryState()
         confirmations = ConfirmationState()
+        runs = RunLiveness()
         session = nil
-        return [.signal(.sessionReset(session: previous.id, unconfirmed: unconfirmed, lost: lost))]
+        return [.signal(.sessionReset(reset))]
     }
 }

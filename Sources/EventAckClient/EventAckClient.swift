@@ -33,8 +33,15 @@ public actor EventAckClient {
     private var loop: Task<Void, Never>?
     private var connection: (any ClientConnection)?
     private var outbound: AsyncStream<String>.Continuation?
+    private var writer: Task<Void, Never>?
     private var timer: (deadline: UInt64, task: Task<Void, Never>)?
     private var closed = false
+    /// Callers of ``close(timeoutMs:)`` waiting for the machine to finish its close.
+    private var closeWaiters: [CheckedContinuation<CloseReport, Never>] = []
+    /// The outcome of the close, once finished; later calls return it.
+    private var closeOutcome: CloseReport?
+    /// Drains the last frames (`bye`) and closes the socket after the close finished.
+    private var teardown: Task<Void, Never>?
     private let persist: (@Sendable (ClientStateMachine.Snapshot?) -> Void)?
 
     /// Creates a client; nothing happens until ``start()``.
@@ -100,22 +107,25 @@ public actor EventAckClient {
         machine.outstanding(run: run)
     }
 
-    /// Flushes acks, says `bye`, closes the connection and finishes ``events`` and ``signals``.
-    public func close() async {
-        guard !closed else { return }
-        perform(machine.close(now: clock.nowMs()))
-        closed = true
-        outbound?.finish()
-        outbound = nil
-        timer?.task.cancel()
-        loop?.cancel()
-        if let connection {
-            // Let the writer drain `bye`, then close.
-            await Task.yield()
-            await connection.close()
+    /// Closes the client without losing what the app confirmed: flushes every receipt, confirmation and nack, waits
+    /// until the server's `synced` covers them all (reconnecting and resuming if the connection is down), says
+    /// `bye`, closes the connection and finishes ``events`` and ``signals`` (EA-BYE-2).
+    ///
+    /// - Parameter timeoutMs: the longest wait for the server; ``ClientConfiguration/closeTimeoutMs`` by default.
+    /// - Returns: what the server did not confirm having; ``CloseReport/isComplete`` when it confirmed everything.
+    ///   Every call returns the same report.
+    @discardableResult
+    public func close(timeoutMs: UInt64? = nil) async -> CloseReport {
+        if let closeOutcome {
+            await teardown?.value
+            return closeOutcome
         }
-        eventsContinuation.finish()
-        signalsContinuation.finish()
+        let report = await withCheckedContinuation { continuation in
+            closeWaiters.append(continuation)
+            if closeWaiters.count == 1 { perform(machine.close(now: clock.nowMs(), timeoutMs: timeoutMs)) }
+        }
+        await teardown?.value
+        return report
     }
 
     // MARK: The shell
@@ -137,7 +147,8 @@ public actor EventAckClient {
                 lastError = "\(error)"
                 if let maxAttempts = reconnect.maxAttempts, failures >= maxAttempts {
                     signalsContinuation.yield(.gaveUp(attempts: failures, lastError: lastError))
-                    await close()
+                    // No connection to flush on: the close ends at once and reports what stays unconfirmed.
+                    perform(machine.close(now: clock.nowMs(), timeoutMs: 0))
                     return
                 }
             }
@@ -157,6 +168,7 @@ public actor EventAckClient {
                 do { try await connection.send(frame) } catch { break }
             }
         }
+        self.writer = writer
         perform(machine.connected(now: clock.nowMs()))
         do {
             for try await frame in connection.inbound {
@@ -191,9 +203,33 @@ public actor EventAckClient {
                     outbound = nil
                     Task { await connection.close() }
                 }
+            case .closed(let report):
+                finishClose(report)
             }
         }
         rearmTimer()
+    }
+
+    /// The machine finished its close (`bye` already queued): stop reconnecting, let the writer drain, close the
+    /// socket, finish the streams and answer every ``close(timeoutMs:)`` caller.
+    private func finishClose(_ report: CloseReport) {
+        closed = true
+        closeOutcome = report
+        timer?.task.cancel()
+        timer = nil
+        loop?.cancel()
+        outbound?.finish()
+        outbound = nil
+        let (connection, writer) = (self.connection, self.writer)
+        self.connection = nil
+        teardown = Task {
+            await writer?.value
+            await connection?.close()
+        }
+        eventsContinuation.finish()
+        signalsContinuation.finish()
+        for waiter in closeWaiters { waiter.resume(returning: report) }
+        closeWaiters = []
     }
 
     private func rearmTimer() {

@@ -88,6 +88,15 @@ public struct AckSet: Hashable, Sendable, CustomStringConvertible {
         return index < ranges.count && ranges[index].lowerBound <= seq
     }
 
+    /// The maximal run of consecutive members that holds `seq`, if `seq` is a member. O(log ranges).
+    public func memberRange(containing seq: Seq) -> ClosedRange<Seq>? {
+        if seq == 0 { return nil }
+        if seq <= upTo { return 1...upTo }
+        let index = firstRangeIndex(endingAtOrAbove: seq)
+        guard index < ranges.count, ranges[index].lowerBound <= seq else { return nil }
+        return ranges[index]
+    }
+
     /// Whether every member of `other` is a member of this set.
     public func isSuperset(of other: AckSet) -> Bool {
         other.memberRanges.allSatisfy { range in

@@ -6,8 +6,12 @@ public struct ProtocolVersion: Hashable, Sendable, Comparable, LosslessStringCon
     /// Compatible additions change the minor version.
     public var minor: UInt32
 
-    /// The version this package implements.
-    public static let current = ProtocolVersion(major: 1, minor: 0)
+    /// The version this package implements: 1.1 (1.0 plus `event.endsRun`). 1.0 peers interoperate: the server
+    /// negotiates the lower minor (EA-VER-2) and a 1.0 client ignores the member anyway (EA-MSG-5).
+    public static let current = ProtocolVersion(major: 1, minor: 1)
+
+    /// 1.0, the first version.
+    public static let v1_0 = ProtocolVersion(major: 1, minor: 0)
 
     /// Creates a version.
     public init(major: UInt32, minor: UInt32) {

@@ -11,7 +11,9 @@ public struct ConfirmationStats: Sendable, Hashable, Codable {
     public var display = LevelStats()
     /// Figures for events that ask for value.
     public var value = LevelStats()
-    /// Failed events by reason (`receipt_timeout`, `render_failed`, `session_expired`…).
+    /// Failed events by reason (`receipt_timeout`, `render_failed`, `session_expired`…). The spec's reasons are
+    /// always counted apart; reasons a client makes up, only the first ``maxCustomReasons`` — the rest are counted
+    /// under ``otherReason``, so that no peer can grow the report without bound.
     public var failuresByReason: [String: UInt64] = [:]
     /// Events that passed an overdue deadline (confirmed later or failed).
     public var overdue: UInt64 = 0
@@ -56,13 +58,34 @@ public struct ConfirmationStats: Sendable, Hashable, Codable {
     /// Events neither confirmed at their level nor failed.
     public var pending: UInt64 { events - min(events, confirmed + failed) }
 
+    /// App-defined failure reasons counted apart in one scope.
+    public static let maxCustomReasons = 16
+    /// The reason under which further app-defined reasons are counted.
+    public static let otherReason = "other"
+    /// Reasons the spec defines (deadlines, expiry, shutdown, and the nack reasons of EA-NACK-1).
+    static let definedReasons: Set<String> = [
+        "receipt_timeout", "display_timeout", "value_timeout", "session_expired", "shutdown", "undecodable",
+        "render_failed", "dismissed", "rejected", otherReason,
+    ]
+
+    /// Counts `count` failures with `reason`, or under ``otherReason`` when the scope already counts
+    /// ``maxCustomReasons`` app-defined reasons.
+    public mutating func countFailures(_ reason: String, _ count: UInt64 = 1) {
+        var key = reason
+        if failuresByReason[reason] == nil, !Self.definedReasons.contains(reason) {
+            let custom = failuresByReason.keys.count(where: { !Self.definedReasons.contains($0) })
+            if custom >= Self.maxCustomReasons { key = Self.otherReason }
+        }
+        failuresByReason[key, default: 0] += count
+    }
+
     /// Adds `other`'s figures.
     public mutating func merge(_ other: ConfirmationStats) {
         events += other.events
         receipt.merge(other.receipt)
         display.merge(other.display)
         value.merge(other.value)
-        failuresByReason.merge(other.failuresByReason, uniquingKeysWith: +)
+        for (reason, count) in other.failuresByReason.sorted(by: { $0.key < $1.key }) { countFailures(reason, count) }
         overdue += other.overdue
         retransmissions += other.retransmissions
         duplicates += other.duplicates

@@ -36,6 +36,15 @@ struct RetainedEvent: Sendable {
     var reached: ConfirmationLevel?
     /// Whether the current stage passed its overdue deadline.
     var isOverdue = false
+    /// Whether this is its run's last event (sent as `endsRun` to 1.1 clients, EA-EVT-7).
+    var endsRun = false
+
+    /// Counts one more send. Saturates instead of trapping: the limit (``RetransmissionPolicy/maxAttemptsLimit``)
+    /// is far below the counter's range, and no input — a resume storm included — may crash the server.
+    mutating func countAttempt() -> UInt16 {
+        attempt = attempt == .max ? .max : attempt + 1
+        return attempt
+    }
 }
 
 /// The retained events of one session, indexed by seq offset: seqs are contiguous per session, so the event of

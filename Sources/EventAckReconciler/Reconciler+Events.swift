@@ -13,6 +13,9 @@ extension Reconciler {
     /// profile, retains it until it is confirmed at `confirm` or fails, and sends it when the window allows. A
     /// session without a connection keeps it for its resume.
     ///
+    /// - Parameter endsRun: whether this is the run's last event; by default, whether `kind` is one of the run
+    ///   profile's terminal kinds. Sent to 1.1 clients as `endsRun` (EA-EVT-7) so that they end the run's idle
+    ///   timer without knowing the profile.
     /// - Throws: ``ReconcilerError`` `unknown_session`; `window_exceeded` when the window and the queue are full
     ///   (EA-FLOW-2; the event is not accepted, nothing is dropped silently); `invalid_argument` for identifiers
     ///   out of limits.
@@ -21,6 +24,7 @@ extension Reconciler {
         kind: String,
         payload: Payload = .empty,
         confirm: ConfirmationLevel = .receipt,
+        endsRun: Bool? = nil,
         to sessionID: SessionID,
         now: UInt64
     ) throws(ReconcilerError) -> Emission {
@@ -39,8 +43,9 @@ extension Reconciler {
         let runIndex = session.runIndex(for: run)
         let breaches = session.runs[Int(runIndex)]!.observe(
             kind: kind, seq: seq, at: now, payload: payload, profile: configuration.runProfile)
-        session.events.append(
-            RetainedEvent(payload: payload, kind: kind, emittedAt: now, runIndex: runIndex, confirm: confirm))
+        var retained = RetainedEvent(payload: payload, kind: kind, emittedAt: now, runIndex: runIndex, confirm: confirm)
+        retained.endsRun = endsRun ?? configuration.runProfile?.terminalKinds.contains(kind) ?? false
+        session.events.append(retained)
         count(session: &session, run: runIndex) { stats in
             stats.events += 1
             for level in ConfirmationLevel.allCases where level <= confirm { stats[level].requested += 1 }
@@ -63,31 +68,50 @@ extension Reconciler {
         }
     }
 
-    /// Sends (or resends) an in-flight event with the next attempt number and arms its receipt deadline.
+    /// Sends (or resends) an in-flight event with the next attempt number and arms its receipt deadline. Callers
+    /// check the attempt limit first (``resendOrFail(_:session:on:now:)``).
     mutating func transmit(_ seq: Seq, session: inout SessionState, on connection: ConnectionID, now: UInt64) {
         let retained = session.events[seq]
         guard let payload = retained.payload, let run = session.runs[Int(retained.runIndex)]?.id else {
             preconditionFailure("an in-flight event keeps its payload and run")
         }
-        let attempt = retained.attempt + 1
-        session.events[seq].attempt = attempt
+        let attempt = session.events[seq].countAttempt()
         session.events[seq].stageStartedAt = now
         if attempt > 1 { count(session: &session, run: retained.runIndex) { $0.retransmissions += 1 } }
         let event = Event(
             seq: seq, run: run, kind: retained.kind, ts: retained.emittedAt, confirm: retained.confirm,
-            attempt: UInt64(attempt), payload: payload)
+            attempt: UInt64(attempt), payload: payload,
+            endsRun: retained.endsRun && session.version >= ProtocolVersion(major: 1, minor: 1))
         send(.event(event), on: connection, now: now)
         let delay = configuration.retransmission.delayMs(afterAttempt: UInt64(attempt), random: jitter.next())
         setEventDeadline(seq, session: &session, to: now + delay)
     }
 
-    /// After a resume: resend every sent, unacknowledged event in seq order (EA-RES-3).
+    /// Resends an in-flight event, or fails it with `receipt_timeout` if it was sent ``RetransmissionPolicy/maxAttempts``
+    /// times already. The one place the attempt limit is enforced, for every kind of resend: timeout, receipt
+    /// nack, fast retransmit and resume replay (EA-RTX-4).
+    mutating func resendOrFail(_ seq: Seq, session: inout SessionState, on connection: ConnectionID, now: UInt64) {
+        if UInt64(session.events[seq].attempt) >= configuration.retransmission.maxAttempts {
+            fail(seq, session: &session, reason: .receiptTimeout, now: now)
+        } else {
+            transmit(seq, session: &session, on: connection, now: now)
+        }
+    }
+
+    /// After a resume: resend every sent, unacknowledged event in seq order (EA-RES-3). A replay is an attempt like
+    /// any other (EA-RTX-4): otherwise resuming over and over would resend an event for ever — and once drove its
+    /// 16-bit counter to a trap that took every tenant's state with it.
     mutating func replayUnacknowledged(_ session: inout SessionState, now: UInt64) {
         guard let connection = session.connection else { return }
+        // Failing an event pumps queued ones: those are first sends, not replays.
+        let end = session.sendCursor
         var seq = session.events.firstSeq
-        while seq < session.sendCursor {
-            if session.events[seq].stage == .inFlight { transmit(seq, session: &session, on: connection, now: now) }
-            seq += 1
+        while seq < end {
+            if session.events.contains(seq), session.events[seq].stage == .inFlight {
+                resendOrFail(seq, session: &session, on: connection, now: now)
+            }
+            // Failing the head drops it and the resolved events behind it from the ring.
+            seq = max(seq + 1, session.events.firstSeq)
         }
     }
 
@@ -135,7 +159,7 @@ extension Reconciler {
             for step in ConfirmationLevel.allCases where step >= level && step <= retained.confirm {
                 stats[step].failed += 1
             }
-            stats.failuresByReason[reason.rawValue, default: 0] += 1
+            stats.countFailures(reason.rawValue)
         }
         if retained.stage == .inFlight { session.inFlight -= 1 }
         session.events[seq].payload = nil

@@ -17,42 +17,47 @@ extension Reconciler {
             return
         }
         let requested = SessionID(resume.session)
-        switch resumeCheck(resume, principal: principal) {
+        switch resumeCheck(resume, principal: principal, now: now) {
         case .success(let key):
             resumeSession(
                 key, on: connection, presentedToken: resume.token, receipt: resume.receipt, version: version,
                 window: window, now: now)
         case .failure(let refusal):
-            // EA-RES-2: a non-fatal error, then a fresh session. The reason never includes the token.
-            let error = EventAckError(code: .resumeRejected, message: refusal.message)
+            // EA-RES-2, EA-ISO-4: a non-fatal error, then a fresh session. The wire says the same whatever the
+            // cause, so that nobody learns whether a session id exists; the host's report says which it was. The
+            // reason never includes the token.
+            let error = EventAckError(code: .resumeRejected, message: Self.resumeRefusalMessage)
             send(.error(ErrorMessage(error, fatal: false)), on: connection, now: now)
             pendingActions.append(
-                .report(.resumeRejected(requested: requested, principal: principal, reason: refusal.message)))
+                .report(.resumeRejected(requested: requested, principal: principal, reason: refusal.rawValue)))
             openSession(on: connection, principal: principal, version: version, window: window, now: now)
         }
     }
 
-    /// Why a resume was refused.
-    struct ResumeRefusal: Error {
-        var message: String
+    /// The one message of every refused resume (EA-ISO-4).
+    static let resumeRefusalMessage = "the session cannot be resumed; a new session follows"
+
+    /// Why a resume was refused: for the host's report only, never for the peer.
+    enum ResumeRefusal: String, Error {
+        case unknownSession = "unknown or expired session"
+        case otherPrincipal = "the session belongs to another principal"
+        case tokenMismatch = "the resume token does not match"
     }
 
-    /// EA-RES-2: the session exists and has not expired, belongs to the same principal, and the token matches.
-    func resumeCheck(_ resume: ResumeRequest, principal: String) -> Result<UInt64, ResumeRefusal> {
+    /// EA-RES-2: the session exists and has not expired, belongs to the same principal, and the token matches —
+    /// the current one, or the one the client last resumed with during its grace (EA-RES-3).
+    func resumeCheck(_ resume: ResumeRequest, principal: String, now: UInt64) -> Result<UInt64, ResumeRefusal> {
         guard let key = sessionKeys[SessionID(resume.session)], let session = sessions[key] else {
-            return .failure(ResumeRefusal(message: "session \(resume.session) is unknown or expired"))
+            return .failure(.unknownSession)
         }
-        // Both checks run before deciding, so that timing says nothing about which failed.
+        // Every check runs before deciding, so that timing says nothing about which failed.
         let samePrincipal = session.principal == principal
         let currentMatches = Self.constantTimeEqual(session.token, resume.token)
-        let previousMatches = session.previousToken.map { Self.constantTimeEqual($0, resume.token) } ?? false
-        let tokenMatches = currentMatches || previousMatches
-        guard samePrincipal else {
-            return .failure(ResumeRefusal(message: "session \(resume.session) belongs to another principal"))
-        }
-        guard tokenMatches else {
-            return .failure(ResumeRefusal(message: "the resume token of session \(resume.session) does not match"))
-        }
+        let previousMatches =
+            session.previousToken.map { Self.constantTimeEqual($0.token, resume.token) && now < $0.validUntil }
+            ?? false
+        guard samePrincipal else { return .failure(.otherPrincipal) }
+        guard currentMatches || previousMatches else { return .failure(.tokenMismatch) }
         return .success(key)
     }
 
@@ -69,7 +74,8 @@ extension Reconciler {
         nextSessionKey += 1
         let token = freshToken()
         sessions[key] = SessionState(
-            key: key, id: id, principal: principal, token: token, connection: connection, window: window, now: now)
+            key: key, id: id, principal: principal, token: token, connection: connection, window: window,
+            version: version, now: now)
         sessionKeys[id] = key
         connections[connection]!.session = key
         send(
@@ -96,11 +102,18 @@ extension Reconciler {
         }
         var session = sessions.removeValue(forKey: key)!
         let token = freshToken()
-        session.token = token
         // The client surely holds the token it presented; it holds the new one only once it acts on the welcome.
-        session.previousToken = presentedToken
+        // A token presented again during its grace keeps its original end: replaying an old token cannot keep it
+        // alive (EA-RES-3).
+        if let previous = session.previousToken, Self.constantTimeEqual(previous.token, presentedToken) {
+            session.previousToken = previous
+        } else {
+            session.previousToken = (presentedToken, now + configuration.resumeTokenGraceMs)
+        }
+        session.token = token
         session.attachment = .attached(connection)
         session.window = window
+        session.version = version
         connections[connection]!.session = key
         send(
             .welcome(welcome(session: session.id, token: token, resumed: true, version: version, window: window)),

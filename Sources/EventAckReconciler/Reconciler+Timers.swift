@@ -89,11 +89,7 @@ extension Reconciler {
             // EA-RTX-1: resend with backoff until the attempts are used up; a detached session waits for its
             // resume, which replays everything.
             guard let connection = session.connection else { return }
-            if UInt64(retained.attempt) >= configuration.retransmission.maxAttempts {
-                fail(seq, session: &session, reason: .receiptTimeout, now: now)
-            } else {
-                transmit(seq, session: &session, on: connection, now: now)
-            }
+            resendOrFail(seq, session: &session, on: connection, now: now)
         case .awaitingDisplay, .awaitingValue:
             // § 8, EA-RTX-3: overdue (reported), then failed; never resent.
             let level: ConfirmationLevel = retained.stage == .awaitingDisplay ? .display : .value
@@ -205,7 +201,11 @@ extension Reconciler {
     mutating func scheduleConnectionTimer(_ connection: ConnectionID, now: UInt64) {
         guard let state = connections[connection] else { return }
         var due = state.lastReceivedAt + 2 * configuration.heartbeatMs
-        if state.session != nil { due = min(due, state.lastSentAt + configuration.heartbeatMs) }
+        if state.session != nil {
+            due = min(due, state.lastSentAt + configuration.heartbeatMs)
+        } else {
+            due = min(due, state.openedAt + configuration.handshakeTimeoutMs)
+        }
         due = max(due, now + 1)
         guard state.timerDeadline == 0 || due < state.timerDeadline else { return }
         if state.timerDeadline != 0 { invalidateTimer() }
@@ -216,6 +216,11 @@ extension Reconciler {
     /// EA-LIVE-4: ping when nothing was sent for a heartbeat interval; a peer silent for two is dead.
     private mutating func connectionTimerFired(_ connection: ConnectionID, now: UInt64) {
         let state = connections[connection]!
+        if state.session == nil, now >= state.openedAt + configuration.handshakeTimeoutMs {
+            // EA-HS-5: frames that never make a handshake (garbage, invalid hellos) do not keep a connection open.
+            close(connection, reason: "no handshake within \(configuration.handshakeTimeoutMs) ms", now: now)
+            return
+        }
         let silent = now - min(now, state.lastReceivedAt)
         if silent >= 2 * configuration.heartbeatMs {
             close(connection, reason: "no frame for \(silent) ms", now: now)

@@ -10,11 +10,13 @@ import EventAckProtocol
 /// from the generator passed to ``init(configuration:random:)``.
 ///
 /// The rules live in extensions: the handshake and resume (`+Handshake`), emitting, sending and settling events
-/// (`+Events`), acks and nacks (`+Acknowledgements`), timers and liveness (`+Timers`) and the report (`+Report`).
+/// (`+Events`), acks and nacks (`+Acknowledgements`), timers and liveness (`+Timers`). The report is built by
+/// ``report(now:)`` from the ``ReportBook`` the inputs keep up to date.
 public struct Reconciler: Sendable {
     /// A connection, before and after its handshake.
     struct ConnectionState: Sendable {
         let principal: String
+        let openedAt: UInt64
         /// The session, once `hello` was answered.
         var session: UInt64?
         var lastReceivedAt: UInt64
@@ -49,8 +51,8 @@ public struct Reconciler: Sendable {
         configuration: ReconcilerConfiguration = ReconcilerConfiguration(),
         random: some RandomNumberGenerator & Sendable
     ) {
-        self.configuration = configuration
-        self.codec = MessageCodec(maxFrameBytes: configuration.maxFrameBytes)
+        self.configuration = configuration.normalized()
+        self.codec = MessageCodec(maxFrameBytes: self.configuration.maxFrameBytes)
         var random = random
         self.jitter = SplitMix64(seed: random.next())
         self.random = random
@@ -59,11 +61,12 @@ public struct Reconciler: Sendable {
     // MARK: Inputs
 
     /// A connection was opened and the host authenticated it as `principal` (EA-HS-3). The client must send
-    /// `hello` next; a connection that stays silent for twice the heartbeat interval is closed.
+    /// `hello` next; a connection without a completed handshake after ``ReconcilerConfiguration/handshakeTimeoutMs``
+    /// is closed, whatever it sent meanwhile (EA-HS-5).
     public mutating func open(principal: String, now: UInt64) -> ConnectionID {
         let id = ConnectionID(rawValue: nextConnectionNumber)
         nextConnectionNumber += 1
-        connections[id] = ConnectionState(principal: principal, lastReceivedAt: now, lastSentAt: now)
+        connections[id] = ConnectionState(principal: principal, openedAt: now, lastReceivedAt: now, lastSentAt: now)
         scheduleConnectionTimer(id, now: now)
         return id
     }
@@ -75,6 +78,32 @@ public struct Reconciler: Sendable {
         connections[connection]!.lastReceivedAt = now
         do {
             let message = try codec.decode(text)
+            messageReceived(message, on: connection, now: now)
+        } catch {
+            rejectFrame(error, on: connection, fatal: false, now: now)
+        }
+        return takeActions()
+    }
+
+    /// A binary frame arrived: EventAck messages are text frames (EA-MSG-1), so it is answered with a non-fatal
+    /// `malformed_json` and changes nothing else (EA-MSG-12).
+    public mutating func binaryFrameReceived(on connection: ConnectionID, now: UInt64) -> [ReconcilerAction] {
+        guard connections[connection] != nil else { return [] }
+        connections[connection]!.lastReceivedAt = now
+        let error = EventAckError(code: .malformedJSON, message: "binary frames are not EventAck messages", path: "$")
+        rejectFrame(error, on: connection, fatal: false, now: now)
+        return takeActions()
+    }
+
+    /// A text frame arrived as bytes, not yet known to be UTF-8: bytes that are not are answered with a non-fatal
+    /// `malformed_json` (EA-MSG-1, EA-MSG-11), never repaired.
+    public mutating func frameReceived(
+        bytes: some Collection<UInt8>, on connection: ConnectionID, now: UInt64
+    ) -> [ReconcilerAction] {
+        guard connections[connection] != nil else { return [] }
+        connections[connection]!.lastReceivedAt = now
+        do {
+            let message = try codec.decode(bytes: bytes)
             messageReceived(message, on: connection, now: now)
         } catch {
             rejectFrame(error, on: connection, fatal: false, now: now)

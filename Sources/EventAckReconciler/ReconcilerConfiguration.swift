@@ -2,6 +2,9 @@ import EventAckProtocol
 
 /// Everything a server can tune. The defaults follow the spec's § 8 and let a 40-second agent run kept alive with
 /// `progress` succeed.
+///
+/// Values out of range are brought into range in one place, ``normalized()``, which ``Reconciler`` applies when it
+/// is created — whether a value was set in `init` or assigned afterwards.
 public struct ReconcilerConfiguration: Sendable {
     /// Versions the server speaks (EA-VER-2).
     public var versions: [ProtocolVersion] = [.current]
@@ -17,13 +20,21 @@ public struct ReconcilerConfiguration: Sendable {
     public var maxFrameBytes: Int = ProtocolLimits.defaultMaxFrameBytes
     /// How long a disconnected session can be resumed (EA-RES-5).
     public var resumeWindowMs: UInt64 = 120_000
+    /// How long the token a client resumed with stays valid after it was replaced, unless the client proves it has
+    /// the new one sooner by acking (EA-RES-3). Long enough for a client whose `welcome` was lost to time out its
+    /// handshake (10 s) and reconnect; short enough that a leaked old token is soon worthless.
+    public var resumeTokenGraceMs: UInt64 = 60_000
+    /// A connection that has not completed its handshake this long after it opened is closed (EA-HS-5), whatever
+    /// it sends meanwhile.
+    public var handshakeTimeoutMs: UInt64 = 10_000
     /// Retransmission of events that are not receipt-acknowledged (EA-RTX-1).
     public var retransmission = RetransmissionPolicy()
     /// When an event that asks for display is overdue and then failed, counted from its receipt.
     public var displayDeadline: LevelDeadline? = LevelDeadline(overdueAfterMs: 10_000, failAfterMs: 30_000)
-    /// When an event that asks for value is overdue and then failed, counted from its display. None by default:
-    /// users take their time.
-    public var valueDeadline: LevelDeadline?
+    /// When an event that asks for value is overdue and then failed, counted from its display. By default overdue
+    /// after a minute and failed after ten: users take their time, but an event nobody ever values must not be
+    /// retained (with its run) for the connection's whole life. `nil` keeps such events until the session ends.
+    public var valueDeadline: LevelDeadline? = LevelDeadline(overdueAfterMs: 60_000, failAfterMs: 600_000)
     /// The profile every run is validated against; `nil` validates nothing but confirmations.
     public var runProfile: RunProfile? = .agent
     /// Finished runs kept in ``ConfirmationReport/runs`` (the totals keep counting).
@@ -36,6 +47,29 @@ public struct ReconcilerConfiguration: Sendable {
 
     /// The defaults.
     public init() {}
+
+    /// The one place where values are brought into range: a version offered, window 1…2^53 − 1, heartbeat
+    /// 1 s…1 h, ack delay ≤ 10 s, frame limit 1 KiB…64 MiB, timeouts and windows ≥ 1 ms and ≤ a day, and the
+    /// retransmission policy's own ranges (``RetransmissionPolicy/normalized()``).
+    public func normalized() -> ReconcilerConfiguration {
+        let day: UInt64 = 86_400_000
+        var copy = self
+        if copy.versions.isEmpty { copy.versions = [.current] }
+        copy.window = min(max(1, window), ProtocolLimits.maxSeq)
+        copy.maxQueuedEvents = min(max(0, maxQueuedEvents), 1 << 24)
+        copy.heartbeatMs = min(max(1_000, heartbeatMs), 3_600_000)
+        copy.ackDelayMs = min(ackDelayMs, 10_000)
+        copy.maxFrameBytes = min(max(1024, maxFrameBytes), 64 << 20)
+        copy.resumeWindowMs = min(max(1, resumeWindowMs), day)
+        copy.resumeTokenGraceMs = min(resumeTokenGraceMs, day)
+        copy.handshakeTimeoutMs = min(max(1, handshakeTimeoutMs), day)
+        copy.retransmission = retransmission.normalized()
+        copy.displayDeadline = displayDeadline.map { $0.normalized() }
+        copy.valueDeadline = valueDeadline.map { $0.normalized() }
+        copy.retainedRunReports = max(0, retainedRunReports)
+        copy.retainedSessionReports = max(0, retainedSessionReports)
+        return copy
+    }
 }
 
 /// Retransmission of unacknowledged events: exponential backoff with jitter, a bounded number of attempts.
@@ -49,11 +83,27 @@ public struct RetransmissionPolicy: Sendable, Hashable {
     /// Up to this fraction of the deadline is added at random, so that clients that lost the same frames do not
     /// get their retransmissions in lockstep.
     public var jitter: Double = 0.1
-    /// Sends (the first included) before the event fails with `receipt_timeout`.
+    /// Sends (the first included, resume replays included: EA-RTX-4) before the event fails with
+    /// `receipt_timeout`. At most ``maxAttemptsLimit``.
     public var maxAttempts: UInt64 = 5
+
+    /// The largest ``maxAttempts``: the attempt counter of a retained event is 16 bits wide.
+    public static let maxAttemptsLimit: UInt64 = 1_000
 
     /// The defaults: 5 s, ×2, at most 30 s, 10 % jitter, 5 attempts.
     public init() {}
+
+    /// Brought into range: first deadline 1 ms…1 h, multiplier 1…16, cap between the first deadline and a day,
+    /// jitter 0…1, attempts 1…``maxAttemptsLimit``.
+    public func normalized() -> RetransmissionPolicy {
+        var copy = self
+        copy.initialDelayMs = min(max(1, initialDelayMs), 3_600_000)
+        copy.multiplier = min(max(1, multiplier), 16)
+        copy.maxDelayMs = min(max(copy.initialDelayMs, maxDelayMs), 86_400_000)
+        copy.jitter = jitter.isFinite ? min(max(jitter, 0), 1) : 0
+        copy.maxAttempts = min(max(1, maxAttempts), Self.maxAttemptsLimit)
+        return copy
+    }
 
     /// The receipt deadline after send number `attempt` (1 for the first send); `random` is uniform.
     public func delayMs(afterAttempt attempt: UInt64, random: UInt64) -> UInt64 {
@@ -80,5 +130,12 @@ public struct LevelDeadline: Sendable, Hashable {
     public init(overdueAfterMs: UInt64, failAfterMs: UInt64) {
         self.overdueAfterMs = overdueAfterMs
         self.failAfterMs = max(failAfterMs, overdueAfterMs)
+    }
+
+    /// At least 1 ms, at most a day, and failing no sooner than overdue (also when assigned after `init`).
+    public func normalized() -> LevelDeadline {
+        let day: UInt64 = 86_400_000
+        let overdue = min(max(1, overdueAfterMs), day)
+        return LevelDeadline(overdueAfterMs: overdue, failAfterMs: min(max(overdue, failAfterMs), day))
     }
 }

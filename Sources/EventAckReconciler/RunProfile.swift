@@ -10,6 +10,9 @@ public struct RunProfile: Sendable, Hashable, Codable {
     public var startKinds: Set<String>
     /// The last event of a run is one of these; nothing may follow it.
     public var terminalKinds: Set<String>
+    /// The terminal kinds that say the agent failed (`agent_failed`): the run's ``RunReport/outcome`` is then
+    /// ``RunOutcome/failed``, whatever its delivery verdict.
+    public var failureKinds: Set<String>
     /// The kinds allowed besides start, terminal and paired kinds; `nil` allows any kind.
     public var otherKinds: Set<String>?
     /// Extra ordering rules between kinds.
@@ -26,6 +29,7 @@ public struct RunProfile: Sendable, Hashable, Codable {
         name: String,
         startKinds: Set<String>,
         terminalKinds: Set<String>,
+        failureKinds: Set<String> = [],
         otherKinds: Set<String>? = nil,
         ordering: [OrderingRule] = [],
         pairings: [Pairing] = [],
@@ -35,6 +39,7 @@ public struct RunProfile: Sendable, Hashable, Codable {
         self.name = name
         self.startKinds = startKinds
         self.terminalKinds = terminalKinds
+        self.failureKinds = failureKinds
         self.otherKinds = otherKinds
         self.ordering = ordering
         self.pairings = pairings
@@ -50,6 +55,7 @@ public struct RunProfile: Sendable, Hashable, Codable {
         name: "agent",
         startKinds: ["agent_started"],
         terminalKinds: ["agent_completed", "agent_failed"],
+        failureKinds: ["agent_failed"],
         ordering: [.requires(kind: "agent_thinking", earlier: "agent_started")],
         pairings: [Pairing(open: "tool_executing", close: "tool_completed", key: "call", maxDurationMs: 5_000)],
         requiredContent: [

@@ -10,6 +10,15 @@ public enum RunVerdict: String, Sendable, Hashable, Codable {
     case failed
 }
 
+/// What the agent said of its own run — distinct from the delivery verdict: a run whose `agent_failed` event was
+/// delivered and confirmed is `confirmed` *and* `failed` here.
+public enum RunOutcome: String, Sendable, Hashable, Codable {
+    /// The run ended with a terminal kind that is not one of the profile's failure kinds.
+    case succeeded
+    /// The run ended with one of the profile's failure kinds (`agent_failed`).
+    case failed
+}
+
 /// One reason a run failed: a profile violation or an event that failed at a level.
 public struct RunFailure: Sendable, Hashable, Codable, CustomStringConvertible {
     /// A stable code: a ``FailureReason`` of an event (`display_timeout`, `rejected`…) or a profile violation
@@ -39,8 +48,11 @@ public struct RunReport: Sendable, Hashable, Codable {
     public var session: SessionID
     /// The session's principal.
     public var principal: String
-    /// The verdict.
+    /// The delivery verdict: whether every event reached the client at its level, in a valid sequence.
     public var verdict: RunVerdict
+    /// What the agent reported: `nil` until the terminal event, then ``RunOutcome/succeeded`` or
+    /// ``RunOutcome/failed``.
+    public var outcome: RunOutcome?
     /// Every reason the run failed (empty unless ``verdict`` is `failed`; at most 64 are listed, see
     /// ``omittedFailures``).
     public var failures: [RunFailure]

@@ -10,6 +10,7 @@ struct RunTracker: Sendable {
     var startedAt: UInt64?
     var endedAt: UInt64?
     var terminalKind: String?
+    var outcome: RunOutcome?
     /// When each kind first occurred (for ordering rules and SLOs).
     var firstSeen: [String: UInt64] = [:]
     /// Open calls by pairing index and call id, with their open time.
@@ -100,6 +101,7 @@ struct RunTracker: Sendable {
         if firstOfKind { breaches += measureSLOs(endingAt: kind, seq: seq, at: time, profile: profile) }
         if profile.terminalKinds.contains(kind), terminalKind == nil {
             terminalKind = kind
+            outcome = profile.failureKinds.contains(kind) ? .failed : .succeeded
             endedAt = time
             for (call, _) in openCalls.sorted(by: { $0.value < $1.value }) {
                 let pairing = profile.pairings[call.pairing]
@@ -171,7 +173,7 @@ struct RunTracker: Sendable {
 
     func report(session: SessionID, principal: String) -> RunReport {
         RunReport(
-            run: id, session: session, principal: principal, verdict: verdict, failures: failures,
+            run: id, session: session, principal: principal, verdict: verdict, outcome: outcome, failures: failures,
             omittedFailures: omittedFailures, warnings: warnings, requestedAt: requestedAt, startedAt: startedAt,
             endedAt: endedAt, terminalKind: terminalKind, stats: stats)
     }

@@ -16,13 +16,15 @@ struct SessionState: Sendable {
     let principal: String
     /// The current resume token (EA-ISO-2: never logged, compared in constant time).
     var token: String
-    /// The token the client resumed with, still accepted until the client acks on the resumed connection: a
-    /// `welcome` lost with its connection would otherwise leave the client holding a dead token and lose the session
-    /// (EA-RES-3; found by the simulator).
-    var previousToken: String?
+    /// The token the client resumed with, still accepted until the client acks on the resumed connection or the
+    /// grace ends: a `welcome` lost with its connection would otherwise leave the client holding a dead token and
+    /// lose the session (EA-RES-3; found by the simulator). Using it again does not extend the grace.
+    var previousToken: (token: String, validUntil: UInt64)?
     var attachment: Attachment
     /// The effective window (EA-FLOW-1).
     var window: UInt64
+    /// The version negotiated on the current (or last) connection.
+    var version: ProtocolVersion
     let openedAt: UInt64
 
     /// Retained events from the lowest unresolved seq to the last emitted.
@@ -61,6 +63,7 @@ struct SessionState: Sendable {
         token: String,
         connection: ConnectionID,
         window: UInt64,
+        version: ProtocolVersion,
         now: UInt64
     ) {
         self.key = key
@@ -69,6 +72,7 @@ struct SessionState: Sendable {
         self.token = token
         self.attachment = .attached(connection)
         self.window = window
+        self.version = version
         self.openedAt = now
     }
 

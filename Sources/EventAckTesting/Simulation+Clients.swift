@@ -17,6 +17,9 @@ extension Simulation {
             case .closeConnection:
                 guard let link = clients[index].link else { continue }
                 cut(link, notifyServer: true, notifyClient: false)
+            case .closed:
+                // Simulated apps never close their clients; a close is a machine that stopped on its own.
+                ledger.violations.append("client \(index) closed without being asked to")
             }
         }
     }
@@ -24,7 +27,11 @@ extension Simulation {
     private mutating func signalled(_ signal: ClientSignal, client index: Int) {
         if case .eventsLost(let seqs) = signal, let session = clients[index].machine.sessionID {
             log("client \(index) skips lost seqs \(seqs) of \(session)")
-            ledger.skipped(seqs, session: session)
+            guard seqs.count <= ledger.emissions.count else {
+                ledger.violations.append("session \(session) skipped \(seqs), more seqs than were ever emitted")
+                return
+            }
+            ledger.skipped(Array(seqs), session: session)
         }
         guard case .connected(let session, let resumed) = signal else { return }
         clients[index].reconnectAttempts = 0

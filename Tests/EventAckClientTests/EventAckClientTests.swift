@@ -83,9 +83,48 @@ struct EventAckClientTests {
         }
         #expect(later.receipt == AckSet(upTo: 4))
 
-        await client.close()
+        // close() flushes, and returns only once the server's synced covers everything (EA-BYE-2).
+        let closing = Task { await client.close() }
+        guard case .ack(let flushed) = try await expectFrame(from: &secondFrames, { $0.type == .ack }) else {
+            throw TestFailure("no ack at close")
+        }
+        #expect(flushed.receipt == AckSet(upTo: 4))
+        second.send(codec.encode(.synced(Synced(receipt: AckSet(upTo: 4), display: AckSet(upTo: 4)))))
         #expect(try await expectFrame(from: &secondFrames) { $0.type == .bye } == .bye(reason: "client closed"))
+        let report = await closing.value
+        #expect(report == CloseReport(isComplete: true, unsynced: [], unechoedReceipts: [], outstanding: []))
         #expect(await deliveries.next() == nil)
+    }
+
+    @Test("close gives up after its timeout and reports what the server never echoed (EA-BYE-2)")
+    func closeTimeout() async throws {
+        let transport = InMemoryClientTransport()
+        let clock = ManualClock()
+        let client = EventAckClient(
+            transport: transport, configuration: ClientConfiguration(closeTimeoutMs: 2_000),
+            reconnect: ReconnectPolicy(baseMs: 0, capMs: 0), clock: clock, jitterSeed: 1)
+        await client.start()
+        var servers = transport.accepted.makeAsyncIterator()
+        var deliveries = client.events.makeAsyncIterator()
+        let server = try #require(await servers.next())
+        var frames = server.inbound.makeAsyncIterator()
+        _ = try await expectFrame(from: &frames) { $0.type == .hello }
+        server.send(codec.encode(.welcome(Welcome(session: "s1", token: "t1", resumed: false, heartbeatMs: 60_000))))
+        server.send(codec.encode(.event(event(1))))
+        let delivery = try #require(await deliveries.next())
+        try await delivery.markDisplayed()
+        let closing = Task { await client.close() }
+        guard case .ack(let flushed) = try await expectFrame(from: &frames, { $0.type == .ack }) else {
+            throw TestFailure("no ack at close")
+        }
+        #expect(flushed.display == AckSet(upTo: 1))
+        // The server never answers: the close waits for its timeout, then says bye anyway.
+        clock.advance(to: 2_000)
+        #expect(try await expectFrame(from: &frames) { $0.type == .bye } == .bye(reason: "client closed"))
+        let report = await closing.value
+        #expect(report.isComplete == false)
+        #expect(report.unsynced == [1])
+        #expect(report.unechoedReceipts == [1...1])
     }
 
     @Test("a bounded reconnect policy gives up with a signal")

@@ -149,9 +149,12 @@ struct ReconcilerDeliveryTests {
         #expect(policy.delayMs(afterAttempt: 9, random: 0) == 30_000)
     }
 
-    @Test("display: overdue 10 s after receipt, failed at 30 s; value has no deadline by default (§ 8)")
+    @Test("display: overdue 10 s after receipt, failed at 30 s; value without a deadline waits (§ 8)")
     func displayDeadline() {
-        var harness = ReconcilerHarness { $0.heartbeatMs = 1_000_000 }
+        var harness = ReconcilerHarness {
+            $0.heartbeatMs = 1_000_000
+            $0.valueDeadline = nil
+        }
         let (connection, welcome) = harness.connect()
         _ = harness.emit("agent_started", confirm: .display, to: welcome.session)
         _ = harness.emit("agent_completed", payload: #"{"result":"ok"}"#, confirm: .value, to: welcome.session)

@@ -107,6 +107,12 @@ struct JSONObjectReader {
         return bytes[span.start] == UInt8(ascii: "t")
     }
 
+    func optionalBool(_ name: StaticString) throws(EventAckError) -> Bool? {
+        guard let span = try optional(name) else { return nil }
+        guard span.kind == .bool else { throw invalid(name, "\"\(name)\" must be true or false") }
+        return bytes[span.start] == UInt8(ascii: "t")
+    }
+
     func requiredLevel(_ name: StaticString) throws(EventAckError) -> ConfirmationLevel {
         let span = try required(name)
         guard span.kind == .string else { throw invalid(name, "\"\(name)\" must be a string") }

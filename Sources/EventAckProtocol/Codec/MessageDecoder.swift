@@ -89,7 +89,8 @@ enum MessageDecoder {
                 ts: try reader.requiredInteger("ts"),
                 confirm: try reader.requiredLevel("confirm"),
                 attempt: try reader.requiredInteger("attempt", minimum: 1),
-                payload: Payload(span: payloadSpan, in: reader.bytes)
+                payload: Payload(span: payloadSpan, in: reader.bytes),
+                endsRun: try reader.optionalBool("endsRun") ?? false
             )
         } catch {
             // The seq was readable: a client can nack exactly this event as undecodable (EA-EVT-6).

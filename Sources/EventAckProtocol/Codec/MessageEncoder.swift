@@ -102,6 +102,10 @@ enum MessageEncoder {
         writer.integer(event.attempt)
         writer.key("payload")
         writer.raw(event.payload.json)
+        if event.endsRun {
+            writer.key("endsRun")
+            writer.bool(true)
+        }
         writer.endObject()
     }
 

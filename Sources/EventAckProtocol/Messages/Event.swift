@@ -14,6 +14,9 @@ public struct Event: Hashable, Sendable {
     public var attempt: UInt64
     /// The event's content, a JSON object.
     public var payload: Payload
+    /// Whether this is the last event of its run (EA-EVT-7, protocol 1.1): the client stops the run's idle timer
+    /// without knowing the run profile's vocabulary. Encoded only when `true`; absent means `false`.
+    public var endsRun: Bool
 
     /// Creates an event.
     public init(
@@ -23,7 +26,8 @@ public struct Event: Hashable, Sendable {
         ts: UInt64,
         confirm: ConfirmationLevel,
         attempt: UInt64 = 1,
-        payload: Payload = .empty
+        payload: Payload = .empty,
+        endsRun: Bool = false
     ) {
         self.seq = seq
         self.run = run
@@ -32,6 +36,7 @@ public struct Event: Hashable, Sendable {
         self.confirm = confirm
         self.attempt = attempt
         self.payload = payload
+        self.endsRun = endsRun
     }
 
     /// The payload decoded as `type` with Foundation's `JSONDecoder`.

@@ -90,6 +90,7 @@ struct ClientTranscriptRunner: TranscriptRunner {
             case .deliver(let event): delivered.append(event.seq)
             case .signal(let signal): signals.append(Self.name(of: signal))
             case .closeConnection: outbox.items.append(.close(nil))
+            case .closed(let report): signals.append(report.isComplete ? "closed" : "closedIncomplete")
             }
         }
     }
