@@ -73,7 +73,7 @@ struct ClientHardeningTests {
         #expect(acks.last?.receipt == AckSet(upTo: 4))
     }
 
-    @Test("a session reset names the runs it ends; ended runs are not named (issue 11, defect 5)")
+    @Test("a session reset names the runs it ends; ended runs are not named (EA-RES-8)")
     func resetNamesOpenRuns() {
         var machine = T.connectedMachine()
         var ended = T.event(1, run: "done", kind: "agent_completed")
@@ -142,5 +142,37 @@ struct ClientHardeningTests {
         #expect(report.isComplete == false)
         #expect(report.unsynced == [1])
         #expect(machine.connected(now: 2_000) == [])
+    }
+
+    @Test("after a server bye the client reconnects and resumes (EA-BYE-3)")
+    func resumeAfterServerBye() {
+        var machine = T.connectedMachine()
+        _ = machine.messageReceived(.event(T.event(1)), now: 0)
+        let actions = machine.messageReceived(.bye(reason: "deploy"), now: 1)
+        #expect(actions == [.signal(.disconnected(reason: "deploy")), .closeConnection(reason: "bye")])
+        let hello = machine.connected(now: 100)
+        guard case .send(.hello(let resumeHello)) = hello.first else {
+            Issue.record("expected hello, got \(hello)")
+            return
+        }
+        #expect(resumeHello.resume?.session == "s1")
+        #expect(resumeHello.resume?.receipt == AckSet(upTo: 1))
+    }
+
+    @Test("session_expired resets the session and closes the connection (EA-ERR-3, EA-RES-8)")
+    func sessionExpiredError() {
+        var machine = T.connectedMachine()
+        _ = machine.messageReceived(.event(T.event(1, run: "r9")), now: 0)
+        let error = ErrorMessage(code: .sessionExpired, message: "expired", fatal: true)
+        let actions = machine.messageReceived(.error(error), now: 1)
+        #expect(
+            actions.contains(
+                .signal(
+                    .sessionReset(
+                        SessionReset(
+                            session: "s1", reason: .sessionExpired, message: "expired", unconfirmed: [], lost: nil,
+                            endedRuns: ["r9"])))))
+        #expect(actions.contains(.closeConnection(reason: "session_expired")))
+        #expect(machine.sessionID == nil)
     }
 }

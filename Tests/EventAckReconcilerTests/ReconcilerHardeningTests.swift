@@ -5,7 +5,7 @@ import Testing
 /// What a hostile or careless peer could do to the reconciler before issue 11: each test fails on a16d03a.
 @Suite("Reconciler hardening")
 struct ReconcilerHardeningTests {
-    @Test("a resume storm cannot defeat the attempt limit or overflow the attempt counter (EA-RTX-4)")
+    @Test("a resume storm cannot defeat the attempt limit or overflow the attempt counter (EA-RTX-4, EA-MSG-14)")
     func resumeStorm() {
         var harness = ReconcilerHarness { $0.heartbeatMs = 3_600_000 }
         var (connection, welcome) = harness.connect()
@@ -137,7 +137,7 @@ struct ReconcilerHardeningTests {
         #expect(reasons.values.reduce(0, +) == 300)
     }
 
-    @Test("a nack reason with a newline cannot forge a line of the text report")
+    @Test("a nack reason with a newline cannot forge a line of the text report (EA-ISO-5)")
     func textInjection() {
         var harness = ReconcilerHarness { $0.heartbeatMs = 3_600_000 }
         let (connection, welcome) = harness.connect()
