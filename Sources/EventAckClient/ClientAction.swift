@@ -49,9 +49,9 @@ public enum ClientSignal: Sendable, Hashable {
 public struct SessionReset: Sendable, Hashable {
     /// The session that ended.
     public var session: String
-    /// Why, as the spec's error code: ``ErrorCode/resumeRejected`` (the server no longer has the session — it
+    /// Why, as the spec's error code: `resume_rejected` (the server no longer has the session — it
     /// restarted without durable state, the session expired, or the token was refused) or
-    /// ``ErrorCode/sessionExpired``.
+    /// `session_expired`.
     public var reason: ErrorCode
     /// The server's words, for people (escape before printing: it comes from the peer).
     public var message: String

@@ -9,7 +9,7 @@ import EventAckProtocol
 ///
 /// Rules live in the extensions: delivery and receipt acks (`+Delivery`), display and value confirmations
 /// (`+Confirmations`), liveness of runs and connections (`+Liveness`), the bounded close (`+Close`) and snapshots
-/// (`+Snapshot`). Every way out of the connected state goes through ``leaveConnection(to:)``.
+/// (`+Snapshot`). Every way out of the connected state goes through `leaveConnection(to:)`.
 public struct ClientStateMachine: Sendable {
     /// The connection, with exactly the data valid in each state.
     enum ConnectionState: Sendable {

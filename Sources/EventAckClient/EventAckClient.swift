@@ -47,6 +47,10 @@ public actor EventAckClient {
     /// Creates a client; nothing happens until ``start()``.
     ///
     /// - Parameters:
+    ///   - transport: how to open connections to the server.
+    ///   - configuration: how the client behaves; brought into range by ``ClientConfiguration/normalized()``.
+    ///   - reconnect: the backoff between connection attempts.
+    ///   - clock: time for deadlines; the system's monotonic clock by default, a manual one in tests.
     ///   - jitterSeed: seeds the reconnect jitter; pass a fixed value for reproducible tests.
     ///   - snapshot: a session saved by an earlier process, resumed on the first connection.
     ///   - persist: called with the state to save after every input and *before* its frames are sent

@@ -2,7 +2,7 @@ import EventAckProtocol
 
 extension ConfirmationReport {
     /// The report for people: overall figures, then sessions, then runs that did not end confirmed (or whose agent
-    /// failed). Every string that a peer or an emitter chose is escaped (``DisplayText``): one line per item, always.
+    /// failed). Every string that a peer or an emitter chose is escaped (`DisplayText`): one line per item, always.
     public var text: String {
         let esc: (String) -> String = { DisplayText.escaping($0) }
         var lines: [String] = []

@@ -1,6 +1,6 @@
 import EventAckProtocol
 
-/// The result of ``Reconciler/emit(run:kind:payload:confirm:to:now:)``.
+/// The result of ``Reconciler/emit(run:kind:payload:confirm:endsRun:to:now:)``.
 public struct Emission: Sendable, Hashable {
     /// The seq given to the event.
     public var seq: Seq
@@ -13,9 +13,16 @@ extension Reconciler {
     /// profile, retains it until it is confirmed at `confirm` or fails, and sends it when the window allows. A
     /// session without a connection keeps it for its resume.
     ///
-    /// - Parameter endsRun: whether this is the run's last event; by default, whether `kind` is one of the run
-    ///   profile's terminal kinds. Sent to 1.1 clients as `endsRun` (EA-EVT-7) so that they end the run's idle
-    ///   timer without knowing the profile.
+    /// - Parameters:
+    ///   - run: the run's id (an identifier, EA-MSG-6).
+    ///   - kind: what happened (an identifier).
+    ///   - payload: the event's content.
+    ///   - confirm: the highest level the event needs.
+    ///   - endsRun: whether this is the run's last event; by default, whether `kind` is one of the run profile's
+    ///     terminal kinds. Sent to 1.1 clients as `endsRun` (EA-EVT-7) so that they end the run's idle timer
+    ///     without knowing the profile.
+    ///   - sessionID: the session to emit to.
+    ///   - now: the current time, also the event's `ts`.
     /// - Throws: ``ReconcilerError`` `unknown_session`; `window_exceeded` when the window and the queue are full
     ///   (EA-FLOW-2; the event is not accepted, nothing is dropped silently); `invalid_argument` for identifiers
     ///   out of limits.

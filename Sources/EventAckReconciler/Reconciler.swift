@@ -11,7 +11,7 @@ import EventAckProtocol
 ///
 /// The rules live in extensions: the handshake and resume (`+Handshake`), emitting, sending and settling events
 /// (`+Events`), acks and nacks (`+Acknowledgements`), timers and liveness (`+Timers`). The report is built by
-/// ``report(now:)`` from the ``ReportBook`` the inputs keep up to date.
+/// ``report(now:)`` from the report book the inputs keep up to date.
 public struct Reconciler: Sendable {
     /// A connection, before and after its handshake.
     struct ConnectionState: Sendable {
@@ -45,8 +45,10 @@ public struct Reconciler: Sendable {
 
     /// Creates a reconciler with no connection.
     ///
-    /// - Parameter random: the source of session ids, resume tokens (which must be unguessable: pass
-    ///   `SystemRandomNumberGenerator()` in production) and jitter. Tests pass a seeded generator.
+    /// - Parameters:
+    ///   - configuration: what to enforce; brought into range by ``ReconcilerConfiguration/normalized()``.
+    ///   - random: the source of session ids, resume tokens (which must be unguessable: pass
+    ///     `SystemRandomNumberGenerator()` in production) and jitter. Tests pass a seeded generator.
     public init(
         configuration: ReconcilerConfiguration = ReconcilerConfiguration(),
         random: some RandomNumberGenerator & Sendable

@@ -35,6 +35,7 @@ public final class ReconcilerService: Sendable {
     /// Creates a service.
     ///
     /// - Parameters:
+    ///   - configuration: what to enforce; brought into range by ``ReconcilerConfiguration/normalized()``.
     ///   - clock: time for deadlines and `event.ts`; Unix milliseconds by default.
     ///   - random: session ids, resume tokens and jitter; the system's secure generator by default.
     public init(
@@ -88,7 +89,7 @@ public final class ReconcilerService: Sendable {
         await writing.value
     }
 
-    /// Emits an event to `session`; see ``Reconciler/emit(run:kind:payload:confirm:to:now:)``.
+    /// Emits an event to `session`; see ``Reconciler/emit(run:kind:payload:confirm:endsRun:to:now:)``.
     ///
     /// - Returns: the event's seq.
     @discardableResult
@@ -97,11 +98,13 @@ public final class ReconcilerService: Sendable {
         kind: String,
         payload: Payload = .empty,
         confirm: ConfirmationLevel = .receipt,
+        endsRun: Bool? = nil,
         to session: SessionID
     ) throws(ReconcilerError) -> Seq {
         try state.withLock { (state) throws(ReconcilerError) -> Seq in
             let emission = try state.machine.emit(
-                run: run, kind: kind, payload: payload, confirm: confirm, to: session, now: clock.nowMs())
+                run: run, kind: kind, payload: payload, confirm: confirm, endsRun: endsRun, to: session,
+                now: clock.nowMs())
             perform(emission.actions, &state)
             return emission.seq
         }

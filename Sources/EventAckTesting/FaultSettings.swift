@@ -3,7 +3,9 @@
 ///
 /// Probabilities are per frame: each frame handed to the network may be dropped, duplicated, held back so that
 /// later frames overtake it, and may cut its connection after it; each frame a client receives may restart the
-/// client process (it loses its memory, so its session can only expire). Delays apply to every frame.
+/// client process (it loses its memory, so its session can only expire), restart it from its saved snapshot, or
+/// start a resume storm; each frame the server receives may make it say `bye` to everyone (a graceful restart) or
+/// let a hostile peer in. Delays apply to every frame.
 public struct FaultSettings: Sendable, Hashable, CustomStringConvertible {
     /// A frame is lost.
     public var drop: Double
@@ -17,6 +19,18 @@ public struct FaultSettings: Sendable, Hashable, CustomStringConvertible {
     public var disconnect: Double
     /// The receiving client restarts after a frame: a new process with a fresh machine and no session.
     public var clientRestart: Double
+    /// The receiving client's process dies after a frame and restarts from the snapshot it saved write-ahead
+    /// (`ClientStateMachine.Snapshot`): the session resumes, nothing is delivered twice.
+    public var snapshotRestart: Double
+    /// After a frame the server receives, it says `bye` to every connection and closes them (a graceful restart
+    /// that keeps its state); every client reconnects and resumes (EA-BYE-3).
+    public var serverBye: Double
+    /// After a frame, the receiving client starts a resume storm: 20 connections in a row, each cut soon after its
+    /// `hello` (EA-RTX-4 must still bound every event's attempts).
+    public var resumeStorm: Double
+    /// After a frame the server receives, a hostile peer (another authenticated user) connects and sends a burst of
+    /// forged, malformed and wrong-direction frames; no other session may notice.
+    public var hostile: Double
 
     /// Creates settings; every probability is clamped to 0…1.
     public init(
@@ -25,7 +39,11 @@ public struct FaultSettings: Sendable, Hashable, CustomStringConvertible {
         reorder: Double = 0,
         delayMs: ClosedRange<UInt64> = 1...5,
         disconnect: Double = 0,
-        clientRestart: Double = 0
+        clientRestart: Double = 0,
+        snapshotRestart: Double = 0,
+        serverBye: Double = 0,
+        resumeStorm: Double = 0,
+        hostile: Double = 0
     ) {
         func clamp(_ value: Double) -> Double { value.isNaN ? 0 : min(1, max(0, value)) }
         self.drop = clamp(drop)
@@ -34,6 +52,10 @@ public struct FaultSettings: Sendable, Hashable, CustomStringConvertible {
         self.delayMs = delayMs
         self.disconnect = clamp(disconnect)
         self.clientRestart = clamp(clientRestart)
+        self.snapshotRestart = clamp(snapshotRestart)
+        self.serverBye = clamp(serverBye)
+        self.resumeStorm = clamp(resumeStorm)
+        self.hostile = clamp(hostile)
     }
 
     /// A perfect network: short first-in first-out delays, nothing lost.
@@ -41,16 +63,19 @@ public struct FaultSettings: Sendable, Hashable, CustomStringConvertible {
 
     /// Every fault at a rate that makes each one happen many times per scenario: what CI runs.
     public static let mixed = FaultSettings(
-        drop: 0.02, duplicate: 0.02, reorder: 0.02, delayMs: 1...40, disconnect: 0.004, clientRestart: 0.001)
+        drop: 0.02, duplicate: 0.02, reorder: 0.02, delayMs: 1...40, disconnect: 0.004, clientRestart: 0.001,
+        snapshotRestart: 0.002, serverBye: 0.0005, resumeStorm: 0.0005, hostile: 0.002)
 
-    /// Whether any frame can be lost, doubled, reordered or cut, or any client restarted.
+    /// Whether any frame can be lost, doubled, reordered or cut, any client restarted, or any peer misbehave.
     public var hasFaults: Bool {
-        drop > 0 || duplicate > 0 || reorder > 0 || disconnect > 0 || clientRestart > 0
+        drop > 0 || duplicate > 0 || reorder > 0 || disconnect > 0 || clientRestart > 0 || snapshotRestart > 0
+            || serverBye > 0 || resumeStorm > 0 || hostile > 0
     }
 
     /// The settings as `eventack simulate` options, to replay a run exactly.
     public var description: String {
         "--drop \(drop) --duplicate \(duplicate) --reorder \(reorder) --delay-ms \(delayMs.lowerBound)..\(delayMs.upperBound)"
-            + " --disconnect \(disconnect) --client-restart \(clientRestart)"
+            + " --disconnect \(disconnect) --client-restart \(clientRestart) --snapshot-restart \(snapshotRestart)"
+            + " --server-bye \(serverBye) --resume-storm \(resumeStorm) --hostile \(hostile)"
     }
 }

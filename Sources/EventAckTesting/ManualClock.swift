@@ -1,7 +1,7 @@
 import EventAckProtocol
 import Synchronization
 
-/// A clock that moves only when the test says so: the async shells (``EventAckClient``-style actors,
+/// A clock that moves only when the test says so: the async shells (`EventAckClient`-style actors,
 /// `ReconcilerService`) sleep on it, and ``advance(to:)`` wakes every sleeper whose deadline has passed.
 ///
 /// The pure machines need no clock at all (time is an argument); this is for testing the shells around them.

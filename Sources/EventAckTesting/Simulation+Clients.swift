@@ -56,14 +56,22 @@ extension Simulation {
         log("client \(index) delivers seq \(event.seq) of \(session)")
         ledger.delivered(seq: event.seq, eid: eid, session: session)
         guard let eid, eid < ledger.emissions.count else { return }
+        scheduleUser(seq: event.seq, eid: eid, session: session, client: index, displayed: false)
+    }
+
+    /// The user will act on `seq` as its emission's intent says: display it (then value it or reject its value), or
+    /// reject its display. `displayed` skips the display a restored process already sent.
+    mutating func scheduleUser(seq: Seq, eid: Int, session: String, client index: Int, displayed: Bool) {
         let generation = clients[index].generation
         func later(_ delay: ClosedRange<UInt64>, _ action: UserAction) {
             queue.schedule(
-                .user(client: index, generation: generation, session: session, seq: event.seq, action: action),
+                .user(client: index, generation: generation, session: session, seq: seq, action: action),
                 at: now + behaviour.next(in: delay))
         }
         switch ledger.emissions[eid].intent {
         case .none, .never: break
+        case .confirm where displayed: later(scenario.valueDelayMs, .value)
+        case .reject(.value) where displayed: later(scenario.valueDelayMs, .reject(level: .value))
         case .confirm: later(scenario.displayDelayMs, .display)
         case .reject(.value): later(scenario.displayDelayMs, .display)
         case .reject(let level): later(scenario.displayDelayMs, .reject(level: level))

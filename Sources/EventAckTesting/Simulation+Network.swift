@@ -49,7 +49,16 @@ extension Simulation {
             ledger.received(seq: event.seq, eid: Self.emissionID(of: event), session: session)
         }
         perform(clients[index].machine.frameReceived(text, now: now), client: index)
-        if network.chance(faults.clientRestart) { restart(index) }
+        if network.chance(faults.clientRestart) {
+            restart(index)
+        } else if network.chance(faults.snapshotRestart) {
+            restartFromSnapshot(index)
+        } else if network.chance(faults.resumeStorm), clients[index].stormRemaining == 0 {
+            counts.resumeStorms += 1
+            log("client \(index) starts a resume storm")
+            clients[index].stormRemaining = 20
+            if let link = clients[index].link { cut(link, notifyServer: true, notifyClient: true) }
+        }
     }
 
     /// Ends a link. Frames still in flight on it are lost; each end that did not close it itself is told.
@@ -67,6 +76,12 @@ extension Simulation {
     }
 
     mutating func scheduleReconnect(_ index: Int) {
+        guard clients[index].stormRemaining == 0 else {
+            // A storm reconnects at once, whatever the backoff says.
+            queue.schedule(
+                .reconnect(client: index, generation: clients[index].generation), at: now + network.next(in: 0...2))
+            return
+        }
         let delay = scenario.reconnect.delayMs(attempt: clients[index].reconnectAttempts, random: behaviour.next())
         clients[index].reconnectAttempts += 1
         queue.schedule(.reconnect(client: index, generation: clients[index].generation), at: now + delay)
@@ -83,6 +98,35 @@ extension Simulation {
         clients[index].link = linkID
         log("link \(linkID) opened by client \(index)")
         perform(clients[index].machine.connected(now: now), client: index)
+        if clients[index].stormRemaining > 0 {
+            // Cut before or after the welcome can arrive: some resumes complete, some do not.
+            clients[index].stormRemaining -= 1
+            if let session = clients[index].machine.sessionID { ledger.stormedSessions.insert(session) }
+            queue.schedule(.cut(link: linkID), at: now + network.next(in: 1...(3 * faults.delayMs.upperBound + 1)))
+        }
+    }
+
+    /// The process dies and starts again from the snapshot it saved before its last actions (write-ahead): the same
+    /// session, nothing delivered twice, and the user carries on with what is still outstanding.
+    mutating func restartFromSnapshot(_ index: Int) {
+        guard let snapshot = clients[index].machine.snapshot else { return restart(index) }
+        counts.snapshotRestarts += 1
+        log("client \(index) restarts from its snapshot")
+        if let link = clients[index].link { cut(link, notifyServer: true, notifyClient: false) }
+        clients[index].generation += 1
+        clients[index].machine = ClientStateMachine(configuration: scenario.client, restoring: snapshot)
+        clients[index].link = nil
+        clients[index].timerArmed = nil
+        clients[index].reconnectAttempts = 0
+        clients[index].stormRemaining = 0
+        // The app shows what still waits for the user again; the user acts on it as intended.
+        for pending in clients[index].machine.outstanding() {
+            guard let eid = ledger.emissionBySeq[SessionID(snapshot.session)]?[pending.seq] else { continue }
+            scheduleUser(
+                seq: pending.seq, eid: eid, session: snapshot.session, client: index, displayed: pending.displayed)
+        }
+        queue.schedule(
+            .reconnect(client: index, generation: clients[index].generation), at: now + behaviour.next(in: 200...2_000))
     }
 
     /// The process dies and starts again with no memory: its session can only expire on the server.
@@ -93,6 +137,7 @@ extension Simulation {
         if let link = clients[index].link { cut(link, notifyServer: true, notifyClient: false) }
         clients[index].generation += 1
         clients[index].machine = ClientStateMachine(configuration: scenario.client)
+        clients[index].stormRemaining = 0
         clients[index].link = nil
         clients[index].timerArmed = nil
         clients[index].reconnectAttempts = 0

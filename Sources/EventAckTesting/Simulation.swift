@@ -2,8 +2,9 @@ import EventAckClient
 import EventAckProtocol
 import EventAckReconciler
 
-/// A deterministic world of one ``Reconciler`` and many ``ClientStateMachine``s joined by a faulty simulated
-/// network, driven to quiescence on virtual time.
+/// A deterministic world of one `Reconciler` and many `ClientStateMachine`s joined by a faulty simulated
+/// network, driven to quiescence on virtual time. The faults are in `+Network` (frames, cuts, restarts, storms) and
+/// `+Hostile` (a misbehaving peer and server `bye`s).
 ///
 /// Everything random (faults, agent runs, user behaviour, the reconciler's ids and jitter) is drawn from `seed`, and
 /// time only moves when nothing is left to do before the next deadline, as quinn-proto's test `Pair` does. The
@@ -12,7 +13,7 @@ import EventAckReconciler
 /// ```swift
 /// var simulation = Simulation(seed: 42, faults: .mixed)
 /// let result = simulation.run()
-/// assert(result.violations.isEmpty, result.replayHint)
+/// assert(result.violations.isEmpty, result.replayCommand(sessions: 8, runs: 3))
 /// ```
 public struct Simulation: Sendable {
     /// Virtual time starts at a plausible Unix time so that `ts` members look real.
@@ -47,7 +48,11 @@ public struct Simulation: Sendable {
 
     /// Prepares a simulation; nothing happens until ``run()``.
     ///
-    /// - Parameter tracing: keep a line for every frame and connection change, to read what happened to one seed.
+    /// - Parameters:
+    ///   - seed: everything random is drawn from it.
+    ///   - scenario: sessions, runs, users and their behaviour, and the machines' configurations.
+    ///   - faults: what goes wrong.
+    ///   - tracing: keep a line for every frame and connection change, to read what happened to one seed.
     public init(
         seed: UInt64,
         scenario: SimulationScenario = SimulationScenario(),
@@ -112,6 +117,7 @@ public struct Simulation: Sendable {
             guard let connection = links[link]?.connection else { return }
             log("link \(link) → server \(text)")
             perform(server.frameReceived(text, on: connection, now: now))
+            serverFaults()
         case .frameToClient(let link, let text):
             frameArrived(text, over: link)
         case .cut(let link):
@@ -159,8 +165,9 @@ public struct Simulation: Sendable {
                 guard let link = linkOfConnection[connection] else { continue }
                 transmit(codec.encode(message), over: link, toServer: false)
             case .close(let connection, _):
-                guard let link = linkOfConnection[connection] else { continue }
-                cut(link, notifyServer: false, notifyClient: true)
+                // A close after a write delivers what was written first (a `bye`, a fatal error), as TCP does.
+                guard let link = linkOfConnection[connection], let state = links[link] else { continue }
+                queue.schedule(.cut(link: link), at: max(now, state.lastArrivalAtClient) + 1)
             case .report(let event):
                 if case .failed = event { log("server reports \(event)") }
                 ledger.record(event)
@@ -180,6 +187,8 @@ struct SimulatedClient: Sendable {
     var reconnectAttempts = 0
     /// Runs to request once the client has a fresh session.
     var runsToStart: Int
+    /// Connections still to cut right after their `hello` in a resume storm.
+    var stormRemaining = 0
 }
 
 /// A connection between a client process and the reconciler.
@@ -214,8 +223,16 @@ public struct FaultCounts: Sendable, Hashable {
     public var reordered = 0
     /// Connections cut by the network.
     public var disconnects = 0
-    /// Client processes restarted.
+    /// Client processes restarted without memory.
     public var restarts = 0
+    /// Client processes restarted from their snapshot.
+    public var snapshotRestarts = 0
+    /// Times the server said `bye` to everyone.
+    public var serverByes = 0
+    /// Resume storms started.
+    public var resumeStorms = 0
+    /// Hostile frames sent to the server.
+    public var hostileFrames = 0
 
     /// Nothing happened yet.
     public init() {}
@@ -227,5 +244,9 @@ public struct FaultCounts: Sendable, Hashable {
         reordered += other.reordered
         disconnects += other.disconnects
         restarts += other.restarts
+        snapshotRestarts += other.snapshotRestarts
+        serverByes += other.serverByes
+        resumeStorms += other.resumeStorms
+        hostileFrames += other.hostileFrames
     }
 }

@@ -56,6 +56,8 @@ struct SimulationLedger {
     var retransmittedFrames: UInt64 = 0
     /// Sessions whose client process restarted: nobody can confirm their events any more.
     var orphanedSessions = Set<String>()
+    /// Sessions that went through a resume storm: their events may fail `receipt_timeout` by design (EA-RTX-4).
+    var stormedSessions = Set<String>()
     var abandonedEmits = 0
     var protocolErrors = 0
     var sessionsExpired = 0

@@ -20,6 +20,9 @@ public struct SimulationResult: Sendable {
     public var failedDespiteUser: [String: Int]
     /// Events of sessions whose client process restarted (losing its memory) that failed, by reason.
     public var failedWithRestartedClient: [String: Int]
+    /// Events of sessions that went through a resume storm and failed, by reason: a storm may exhaust an event's
+    /// attempts by design (EA-RTX-4).
+    public var failedInResumeStorm: [String: Int]
     /// Every frame and connection change, when the simulation was traced.
     public var trace: [String]?
     /// Broken promises, in words; empty when every invariant held.
@@ -53,10 +56,13 @@ extension Simulation {
         let report = server.report(now: now)
         var failedDespiteUser: [String: Int] = [:]
         var failedWithRestartedClient: [String: Int] = [:]
+        var failedInResumeStorm: [String: Int] = [:]
         for emission in ledger.emissions {
             guard case .failed(let level, let reason) = emission.outcome else { continue }
             if ledger.orphanedSessions.contains(emission.session.rawValue) {
                 failedWithRestartedClient[reason.rawValue, default: 0] += 1
+            } else if ledger.stormedSessions.contains(emission.session.rawValue) {
+                failedInResumeStorm[reason.rawValue, default: 0] += 1
             } else if emission.intent == .none || emission.intent == .confirm {
                 failedDespiteUser[reason.rawValue, default: 0] += 1
                 log(
@@ -68,7 +74,8 @@ extension Simulation {
         return SimulationResult(
             seed: seed, faults: faults, virtualMs: now - Simulation.startMs, report: report, faultCounts: counts,
             abandonedRuns: ledger.abandonedEmits, failedDespiteUser: failedDespiteUser,
-            failedWithRestartedClient: failedWithRestartedClient, trace: trace,
+            failedWithRestartedClient: failedWithRestartedClient, failedInResumeStorm: failedInResumeStorm,
+            trace: trace,
             violations: ledger.violations + checker.violations())
     }
 }

@@ -7,7 +7,8 @@ enum SimulateCommand {
     static let help = """
         usage: eventack simulate [--seed N | --seeds A..B] [--sessions N] [--runs N] [--faults none|mixed]
                                  [--drop P] [--duplicate P] [--reorder P] [--delay-ms A..B]
-                                 [--disconnect P] [--client-restart P] [--quiet] [--trace]
+                                 [--disconnect P] [--client-restart P] [--snapshot-restart P]
+                                 [--server-bye P] [--resume-storm P] [--hostile P] [--quiet] [--trace]
 
         Runs one simulation per seed and prints a one-line summary for each (with --quiet, only for seeds that
         break an invariant), then the totals and the merged report. A failing seed prints its violations and the
@@ -19,7 +20,8 @@ enum SimulateCommand {
         --runs N           agent runs per session (default 3)
         --faults PRESET    start from `none` (default) or `mixed` (\(FaultSettings.mixed)); the options below
                            override single settings
-        --drop P, --duplicate P, --reorder P, --disconnect P, --client-restart P
+        --drop P, --duplicate P, --reorder P, --disconnect P, --client-restart P, --snapshot-restart P,
+        --server-bye P, --resume-storm P, --hostile P
                            probabilities per frame, 0…1
         --delay-ms A..B    one-way delay of each frame (default 1..5)
         --trace            print every frame and connection change with its virtual time (ms)
@@ -118,6 +120,10 @@ enum SimulateCommand {
             case "--reorder": \.reorder
             case "--disconnect": \.disconnect
             case "--client-restart": \.clientRestart
+            case "--snapshot-restart": \.snapshotRestart
+            case "--server-bye": \.serverBye
+            case "--resume-storm": \.resumeStorm
+            case "--hostile": \.hostile
             default: nil
             }
         }
@@ -146,6 +152,7 @@ enum SimulateCommand {
         var abandonedRuns = 0
         var failedDespiteUser: [String: Int] = [:]
         var failedWithRestartedClient: [String: Int] = [:]
+        var failedInResumeStorm: [String: Int] = [:]
         var faults = FaultCounts()
         var report = ConfirmationReport(
             generatedAt: 0, overall: ConfirmationStats(), runVerdicts: [:], sessions: [], runs: [])
@@ -157,6 +164,7 @@ enum SimulateCommand {
             abandonedRuns += result.abandonedRuns
             failedDespiteUser.merge(result.failedDespiteUser, uniquingKeysWith: +)
             failedWithRestartedClient.merge(result.failedWithRestartedClient, uniquingKeysWith: +)
+            failedInResumeStorm.merge(result.failedInResumeStorm, uniquingKeysWith: +)
             faults.add(result.faultCounts)
             var figures = result.report
             figures.sessions = []
@@ -179,11 +187,14 @@ enum SimulateCommand {
             let reasons = overall.failuresByReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
             lines.append("  failed \(overall.failed)" + (reasons.isEmpty ? "" : ": " + reasons.joined(separator: ", ")))
             lines.append("  failed with a restarted client: " + Self.tally(failedWithRestartedClient))
+            lines.append("  failed in a resume storm (attempt limit, EA-RTX-4): " + Self.tally(failedInResumeStorm))
             lines.append("  failed although the user confirmed: " + Self.tally(failedDespiteUser))
             lines.append("  retransmissions \(overall.retransmissions), duplicates absorbed \(overall.duplicates)")
             lines.append(
                 "  faults: dropped \(faults.dropped), duplicated \(faults.duplicated), reordered \(faults.reordered), "
-                    + "cuts \(faults.disconnects), restarts \(faults.restarts); runs abandoned \(abandonedRuns)")
+                    + "cuts \(faults.disconnects), restarts \(faults.restarts), snapshot restarts "
+                    + "\(faults.snapshotRestarts), server byes \(faults.serverByes), resume storms "
+                    + "\(faults.resumeStorms), hostile frames \(faults.hostileFrames); runs abandoned \(abandonedRuns)")
             lines.append(
                 "  invariant violations \(violations)"
                     + (failingSeeds.isEmpty

@@ -46,6 +46,27 @@ struct SimulationTests {
         #expect(retransmissions > 0, "the faults were real")
     }
 
+    @Test(
+        "server byes, snapshot restarts, resume storms and a hostile peer: every invariant holds (EA-BYE-3, EA-RTX-4)")
+    func peerFaults() {
+        let faults = FaultSettings(
+            drop: 0.01, delayMs: 1...40, snapshotRestart: 0.01, serverBye: 0.003, resumeStorm: 0.003, hostile: 0.02)
+        var counts = FaultCounts()
+        var failedDespiteUser: [String: Int] = [:]
+        for seed in UInt64(1)...20 {
+            var simulation = Simulation(seed: seed, faults: faults)
+            let result = simulation.run()
+            #expect(result.violations == [], "\(result.replayCommand(sessions: 8, runs: 3))")
+            #expect(result.report.overall.pending == 0)
+            counts.add(result.faultCounts)
+            failedDespiteUser.merge(result.failedDespiteUser, uniquingKeysWith: +)
+        }
+        #expect(counts.snapshotRestarts > 0 && counts.serverByes > 0 && counts.resumeStorms > 0)
+        #expect(counts.hostileFrames > 0)
+        // A restart from a snapshot and a server bye are resumed: they cost nothing the user confirmed.
+        #expect(failedDespiteUser == [:])
+    }
+
     @Test("the same seed replays exactly; another seed does not")
     func deterministic() {
         var first = Simulation(seed: 7, faults: .mixed, tracing: true)

@@ -66,8 +66,8 @@ struct StepFailure: Error {
 }
 
 extension ConformanceTranscript {
-    /// Runs the transcript against the Swift machines (``EventAckClient/ClientStateMachine`` or
-    /// ``EventAckReconciler/Reconciler``).
+    /// Runs the transcript against the Swift machines (`ClientStateMachine` or
+    /// `Reconciler`).
     public func run() -> ConformanceResult {
         var failures: [String] = []
         if format != Self.currentFormat { failures.append("format \(format) is not \(Self.currentFormat)") }

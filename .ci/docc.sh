@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# DocC: converts every library's catalog against its public symbol graph with warnings treated as errors, so that a
+# broken symbol link or a stale reference fails CI. Needs only the toolchain (docc ships with it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift package dump-symbol-graph --minimum-access-level public > /tmp/eventack-symbolgraph.log 2>&1 || {
+    tail -20 /tmp/eventack-symbolgraph.log
+    exit 1
+}
+graphs="$(find .build -type d -name symbolgraph -path '*-linux-gnu*' | head -1)"
+out="$(mktemp -d)"
+status=0
+for catalog in Sources/*/*.docc; do
+    module="$(basename "$(dirname "$catalog")")"
+    moduleGraphs="$out/graphs-$module"
+    mkdir -p "$moduleGraphs"
+    cp "$graphs/$module".symbols.json "$moduleGraphs"/
+    cp "$graphs/$module"@*.symbols.json "$moduleGraphs"/ 2>/dev/null || true
+    if docc convert "$catalog" --additional-symbol-graph-dir "$moduleGraphs" --fallback-display-name "$module" \
+        --fallback-bundle-identifier "dev.eventack.$module" --output-path "$out/$module.doccarchive" \
+        --warnings-as-errors > "$out/$module.log" 2>&1; then
+        echo "docc: $module ok"
+    else
+        echo "docc: $module FAILED"
+        cat "$out/$module.log"
+        status=1
+    fi
+done
+rm -rf "$out"
+exit $status
