@@ -11,7 +11,7 @@ public struct ProtocolVersion: Hashable, Sendable, Comparable, LosslessStringCon
     public static let current = ProtocolVersion(major: 1, minor: 1)
 
     /// 1.0, the first version.
-    public static let v1_0 = ProtocolVersion(major: 1, minor: 0)
+    public static let initial = ProtocolVersion(major: 1, minor: 0)
 
     /// Creates a version.
     public init(major: UInt32, minor: UInt32) {

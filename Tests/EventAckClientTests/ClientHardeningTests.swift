@@ -108,7 +108,7 @@ struct ClientHardeningTests {
         var legacy = ClientStateMachine(configuration: ClientConfiguration(client: T.info))
         _ = legacy.connected(now: 0)
         var welcome = T.welcome
-        welcome.version = .v1_0
+        welcome.version = .initial
         _ = legacy.messageReceived(.welcome(welcome), now: 0)
         let completed = T.event(1, run: "r", kind: "agent_completed")
         #expect(

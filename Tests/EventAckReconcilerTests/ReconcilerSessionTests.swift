@@ -11,7 +11,7 @@ struct ReconcilerSessionTests {
         let connection = harness.open()
         let actions = harness.receive(ReconcilerHarness.hello(window: 64), on: connection)
         let welcome = try! #require(actions.welcomes.first)
-        #expect(welcome.version == ProtocolVersion.v1_0, "a 1.0 client gets 1.0 from a 1.1 server (EA-VER-2)")
+        #expect(welcome.version == ProtocolVersion.initial, "a 1.0 client gets 1.0 from a 1.1 server (EA-VER-2)")
         #expect(welcome.resumed == false)
         #expect(welcome.window == 64)
         #expect(welcome.heartbeatMs == 15_000)
