@@ -17,6 +17,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, Codable, CustomSt
 
     /// The frame is not well-formed JSON (or not UTF-8).
     public static let malformedJSON: ErrorCode = "malformed_json"
+    /// The user holds too many sessions, all attached (EA-ISO-6, 1.1); fatal.
+    public static let sessionLimit: ErrorCode = "session_limit"
     /// A field is missing, mistyped or out of range.
     public static let invalidMessage: ErrorCode = "invalid_message"
     /// The `type` is not one this version knows.
@@ -42,10 +44,10 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     /// The peer failed internally.
     public static let `internal`: ErrorCode = "internal"
 
-    /// Every code defined by protocol version 1.0.
+    /// Every code defined by protocol version 1.1 (1.0's and `session_limit`).
     public static let allDefined: [ErrorCode] = [
         .malformedJSON, .invalidMessage, .unknownType, .unsupportedVersion, .frameTooLarge, .invalidAck,
         .tooManyRanges, .ackUnknownSeq, .handshakeRequired, .resumeRejected, .windowExceeded, .sessionExpired,
-        .internal,
+        .internal, .sessionLimit,
     ]
 }

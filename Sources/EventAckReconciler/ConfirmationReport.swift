@@ -16,6 +16,22 @@ public struct ConfirmationReport: Sendable, Hashable, Codable {
     public var sessions: [SessionReport]
     /// Open runs and the most recent finished ones (the configuration says how many are kept).
     public var runs: [RunReport]
+    /// Sessions and runs left out because the report was capped (``Reconciler/report(now:principal:limit:)``).
+    public var omitted: Omitted? = nil
+
+    /// What a capped report left out.
+    public struct Omitted: Sendable, Hashable, Codable {
+        /// Sessions not listed.
+        public var sessions: Int
+        /// Runs not listed.
+        public var runs: Int
+
+        /// Creates a count.
+        public init(sessions: Int, runs: Int) {
+            self.sessions = sessions
+            self.runs = runs
+        }
+    }
 
     /// Creates a report.
     public init(
@@ -97,13 +113,24 @@ struct ReportBook: Sendable {
 extension Reconciler {
     /// The confirmation report now: overall figures, every live session and open run, and the most recent ended
     /// ones.
-    public func report(now: UInt64) -> ConfirmationReport {
+    ///
+    /// - Parameters:
+    ///   - principal: only this principal's sessions and runs, with figures summed over the sessions listed — what
+    ///     one user may see of the report. `nil` for everything (an operator's view).
+    ///   - limit: the most sessions and the most runs listed (the newest are kept; ``ConfirmationReport/omitted``
+    ///     counts the rest), so that the report's size is bounded whatever the peers do. `nil` lists all.
+    public func report(now: UInt64, principal: String? = nil, limit: Int? = nil) -> ConfirmationReport {
         var verdicts: [String: UInt64] = [:]
-        for (verdict, count) in book.runVerdicts { verdicts[verdict.rawValue] = count }
-        var runs = Array(book.finishedRuns.suffix(configuration.retainedRunReports))
-        var sessionReports = Array(book.endedSessions.suffix(configuration.retainedSessionReports))
+        if principal == nil { for (verdict, count) in book.runVerdicts { verdicts[verdict.rawValue] = count } }
+        func visible(_ owner: String) -> Bool { principal == nil || principal == owner }
+        var runs = book.finishedRuns.suffix(configuration.retainedRunReports).filter { visible($0.principal) }
+        var sessionReports = book.endedSessions.suffix(configuration.retainedSessionReports).filter {
+            visible($0.principal)
+        }
+        if principal != nil { for run in runs { verdicts[run.verdict.rawValue, default: 0] += 1 } }
         for key in sessions.keys.sorted() {
             let session = sessions[key]!
+            guard visible(session.principal) else { continue }
             sessionReports.append(
                 sessionReport(session, state: session.connection == nil ? .detached : .attached, now: now))
             for tracker in session.runs.compactMap({ $0 }) {
@@ -112,8 +139,20 @@ extension Reconciler {
                 runs.append(report)
             }
         }
-        return ConfirmationReport(
-            generatedAt: now, overall: book.overall, runVerdicts: verdicts, sessions: sessionReports, runs: runs)
+        var overall = book.overall
+        if principal != nil {
+            overall = ConfirmationStats()
+            for session in sessionReports { overall.merge(session.stats) }
+        }
+        var report = ConfirmationReport(
+            generatedAt: now, overall: overall, runVerdicts: verdicts, sessions: sessionReports, runs: runs)
+        if let limit, sessionReports.count > limit || runs.count > limit {
+            report.omitted = .init(
+                sessions: max(0, sessionReports.count - limit), runs: max(0, runs.count - limit))
+            report.sessions = Array(sessionReports.suffix(limit))
+            report.runs = Array(runs.suffix(limit))
+        }
+        return report
     }
 
     func sessionReport(_ session: SessionState, state: SessionReport.State, now: UInt64) -> SessionReport {

@@ -68,6 +68,13 @@ extension Reconciler {
         window: UInt64,
         now: UInt64
     ) {
+        guard makeRoomForSession(of: principal, now: now) else {
+            let error = EventAckError(
+                code: .sessionLimit,
+                message: "at most \(configuration.maxSessionsPerPrincipal) sessions per user, all attached")
+            rejectFrame(error, on: connection, fatal: true, now: now)
+            return
+        }
         var id = SessionID("s_" + Self.hex(random.next()))
         while sessionKeys[id] != nil { id = SessionID("s_" + Self.hex(random.next())) }
         let key = nextSessionKey
@@ -77,6 +84,7 @@ extension Reconciler {
             key: key, id: id, principal: principal, token: token, connection: connection, window: window,
             version: version, now: now)
         sessionKeys[id] = key
+        sessionsByPrincipal[principal, default: []].insert(key)
         connections[connection]!.session = key
         send(
             .welcome(welcome(session: id, token: token, resumed: false, version: version, window: window)),
@@ -134,6 +142,19 @@ extension Reconciler {
         scheduleSessionTimer(&session, now: now)
         sessions[key] = session
         scheduleConnectionTimer(connection, now: now)
+    }
+
+    /// EA-ISO-6: below the cap, or the principal's oldest detached session expired early to make room.
+    private mutating func makeRoomForSession(of principal: String, now: UInt64) -> Bool {
+        let keys = sessionsByPrincipal[principal] ?? []
+        guard keys.count >= configuration.maxSessionsPerPrincipal else { return true }
+        let oldestDetached = keys.compactMap { key -> (since: UInt64, key: UInt64)? in
+            guard case .detached(let since) = sessions[key]?.attachment else { return nil }
+            return (since, key)
+        }.min { ($0.since, $0.key) < ($1.since, $1.key) }
+        guard let oldestDetached, var session = sessions.removeValue(forKey: oldestDetached.key) else { return false }
+        expire(&session, now: now)
+        return true
     }
 
     private func welcome(

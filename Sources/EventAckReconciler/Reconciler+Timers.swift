@@ -165,7 +165,7 @@ extension Reconciler {
 
     /// EA-RES-5: the resume window passed. Every unconfirmed event fails with `session_expired`, every open run
     /// gets its verdict, and the session is forgotten (its figures stay in the report).
-    private mutating func expire(_ session: inout SessionState, now: UInt64) {
+    mutating func expire(_ session: inout SessionState, now: UInt64) {
         var unconfirmed = 0
         var seq = session.events.firstSeq
         while seq < session.events.endSeq {
@@ -179,6 +179,8 @@ extension Reconciler {
         }
         endSession(&session, reason: .sessionExpired, state: .expired, now: now)
         sessionKeys[session.id] = nil
+        sessionsByPrincipal[session.principal]?.remove(session.key)
+        if sessionsByPrincipal[session.principal]?.isEmpty == true { sessionsByPrincipal[session.principal] = nil }
         pendingActions.append(
             .report(.sessionExpired(session.id, principal: session.principal, unconfirmed: unconfirmed)))
     }

@@ -36,6 +36,8 @@ public struct Reconciler: Sendable {
     var connections: [ConnectionID: ConnectionState] = [:]
     var sessions: [UInt64: SessionState] = [:]
     var sessionKeys: [SessionID: UInt64] = [:]
+    /// Each principal's sessions, for ``ReconcilerConfiguration/maxSessionsPerPrincipal``.
+    var sessionsByPrincipal: [String: Set<UInt64>] = [:]
     var timers = TimerHeap()
     var book = ReportBook()
     var nextConnectionNumber: UInt64 = 1
@@ -113,9 +115,12 @@ public struct Reconciler: Sendable {
         return takeActions()
     }
 
-    /// The connection ended (closed by the client or failed). Its session waits for a resume (EA-RES-5).
-    public mutating func connectionClosed(_ connection: ConnectionID, now: UInt64) -> [ReconcilerAction] {
-        forget(connection, reason: "connection closed", now: now)
+    /// The connection ended (closed by the client or failed, or by the host for a `reason` of its own, such as a
+    /// peer that does not read). Its session waits for a resume (EA-RES-5).
+    public mutating func connectionClosed(
+        _ connection: ConnectionID, now: UInt64, reason: String = "connection closed"
+    ) -> [ReconcilerAction] {
+        forget(connection, reason: reason, now: now)
         return takeActions()
     }
 
@@ -166,7 +171,7 @@ public struct Reconciler: Sendable {
 
     /// The sessions of `principal`, attached or waiting for a resume.
     public func sessions(of principal: String) -> [SessionID] {
-        sessions.values.filter { $0.principal == principal }.map(\.id).sorted { $0.rawValue < $1.rawValue }
+        (sessionsByPrincipal[principal] ?? []).compactMap { sessions[$0]?.id }.sorted { $0.rawValue < $1.rawValue }
     }
 
     /// Sessions alive (attached or resumable).

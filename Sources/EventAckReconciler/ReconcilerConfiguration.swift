@@ -12,6 +12,9 @@ public struct ReconcilerConfiguration: Sendable {
     public var window: UInt64 = 256
     /// Events queued behind a full window per session before `emit` is refused (EA-FLOW-2).
     public var maxQueuedEvents: Int = 4096
+    /// Sessions one principal may hold at once (EA-ISO-6). A new one beyond it expires the principal's oldest
+    /// detached session first; with none detached, the `hello` is refused with `session_limit`.
+    public var maxSessionsPerPrincipal: Int = 64
     /// The ping interval announced in `welcome`; a peer silent for twice this is dead (EA-LIVE-4).
     public var heartbeatMs: UInt64 = 15_000
     /// How long a client may hold a receipt ack, and the least time between two `synced` (EA-SYNC-2).
@@ -57,6 +60,7 @@ public struct ReconcilerConfiguration: Sendable {
         if copy.versions.isEmpty { copy.versions = [.current] }
         copy.window = min(max(1, window), ProtocolLimits.maxSeq)
         copy.maxQueuedEvents = min(max(0, maxQueuedEvents), 1 << 24)
+        copy.maxSessionsPerPrincipal = min(max(1, maxSessionsPerPrincipal), 1 << 20)
         copy.heartbeatMs = min(max(1_000, heartbeatMs), 3_600_000)
         copy.ackDelayMs = min(ackDelayMs, 10_000)
         copy.maxFrameBytes = min(max(1024, maxFrameBytes), 64 << 20)

@@ -20,11 +20,16 @@ public final class ReconcilerService: Sendable {
     /// Events buffered for a slow reader of ``events`` before the oldest are dropped.
     public static let eventBufferLimit = 100_000
 
+    /// Frames queued for one connection before the peer is deemed not to read and is closed.
+    public let maxQueuedFrames: Int
+
     private struct State: Sendable {
         var machine: Reconciler
         var writers: [ConnectionID: AsyncStream<Message>.Continuation] = [:]
         var timer: (deadline: UInt64, task: Task<Void, Never>)?
         var isShutDown = false
+        /// Connections being served (``serve(_:principal:observe:)`` has not returned).
+        var serving = 0
     }
 
     private let state: LockedState<State>
@@ -38,11 +43,16 @@ public final class ReconcilerService: Sendable {
     ///   - configuration: what to enforce; brought into range by ``ReconcilerConfiguration/normalized()``.
     ///   - clock: time for deadlines and `event.ts`; Unix milliseconds by default.
     ///   - random: session ids, resume tokens and jitter; the system's secure generator by default.
+    ///   - maxQueuedFrames: frames queued for one connection before its peer is deemed not to read: the connection
+    ///     is closed (its session waits for a resume) instead of the server's memory growing with what it will
+    ///     never read.
     public init(
         configuration: ReconcilerConfiguration = ReconcilerConfiguration(),
         clock: any EventAckClock = UnixEventAckClock(),
-        random: some RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
+        random: some RandomNumberGenerator & Sendable = SystemRandomNumberGenerator(),
+        maxQueuedFrames: Int = 4096
     ) {
+        self.maxQueuedFrames = max(16, maxQueuedFrames)
         self.clock = clock
         self.codec = MessageCodec(maxFrameBytes: configuration.maxFrameBytes)
         self.state = LockedState(State(machine: Reconciler(configuration: configuration, random: random)))
@@ -51,12 +61,20 @@ public final class ReconcilerService: Sendable {
 
     /// Serves one connection, authenticated by the host as `principal`, until it closes. Returns when the
     /// connection is gone; its session waits for a resume.
-    public func serve(_ connection: some ServerConnection, principal: String) async {
-        let (outbound, writer) = AsyncStream<Message>.makeStream()
+    ///
+    /// - Parameter observe: called with every text frame received and the session it belongs to (once the
+    ///   handshake completed), for a host that measures acks of its own sessions.
+    public func serve(
+        _ connection: some ServerConnection,
+        principal: String,
+        observe: (@Sendable (SessionID?, String) -> Void)? = nil
+    ) async {
+        let (outbound, writer) = AsyncStream<Message>.makeStream(bufferingPolicy: .bufferingOldest(maxQueuedFrames))
         let id: ConnectionID? = state.withLock { state in
             guard !state.isShutDown else { return nil }
             let id = state.machine.open(principal: principal, now: clock.nowMs())
             state.writers[id] = writer
+            state.serving += 1
             rearmTimer(&state)
             return id
         }
@@ -64,6 +82,7 @@ public final class ReconcilerService: Sendable {
             await connection.close()
             return
         }
+        defer { state.withLock { $0.serving -= 1 } }
         let codec = self.codec
         let writing = Task {
             for await message in outbound {
@@ -72,9 +91,18 @@ public final class ReconcilerService: Sendable {
             await connection.close()
         }
         do {
-            for try await frame in connection.inbound {
+            for try await frame in connection.frames {
                 let open = state.withLock { state in
-                    perform(state.machine.frameReceived(frame, on: id, now: clock.nowMs()), &state)
+                    let now = clock.nowMs()
+                    switch frame {
+                    case .text(let text):
+                        perform(state.machine.frameReceived(text, on: id, now: now), &state)
+                        observe?(state.machine.session(on: id), text)
+                    case .textBytes(let bytes):
+                        perform(state.machine.frameReceived(bytes: bytes, on: id, now: now), &state)
+                    case .binary:
+                        perform(state.machine.binaryFrameReceived(on: id, now: now), &state)
+                    }
                     return state.writers[id] != nil
                 }
                 if !open { break }
@@ -129,9 +157,32 @@ public final class ReconcilerService: Sendable {
         state.withLock { $0.machine.sessions(of: principal) }
     }
 
-    /// The confirmation report now.
-    public func report() -> ConfirmationReport {
-        state.withLock { $0.machine.report(now: clock.nowMs()) }
+    /// The confirmation report now; see ``Reconciler/report(now:principal:limit:)``. Built outside the lock, from
+    /// a copy of the machine taken under it (O(1), copy-on-write), so that building a large report never stalls
+    /// the data path.
+    public func report(principal: String? = nil, limit: Int? = nil) -> ConfirmationReport {
+        let (machine, now) = state.withLock { ($0.machine, clock.nowMs()) }
+        return machine.report(now: now, principal: principal, limit: limit)
+    }
+
+    /// Connections being served now.
+    public var connectionCount: Int { state.withLock { $0.serving } }
+
+    /// Sessions alive (attached or waiting for a resume) and events retained for confirmation.
+    public func sizes() -> (sessions: Int, retainedEvents: Int) {
+        state.withLock { ($0.machine.sessionCount, $0.machine.retainedEventCount) }
+    }
+
+    /// ``shutdown()``, then waits — at most `drainMs` — until every connection has written its last frames (`bye`)
+    /// and closed, so that the host can stop its transport without cutting a `bye` short.
+    @discardableResult
+    public func shutdown(drainMs: UInt64) async -> ConfirmationReport {
+        let report = shutdown()
+        let deadline = clock.nowMs() + drainMs
+        while state.withLock({ $0.serving }) > 0, clock.nowMs() < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return report
     }
 
     /// Says `bye` to every client, closes every connection, stops the timers and finishes ``events``. Returns the
@@ -154,15 +205,23 @@ public final class ReconcilerService: Sendable {
     // MARK: The shell
 
     private func perform(_ actions: [ReconcilerAction], _ state: inout State) {
+        var notReading: [ConnectionID] = []
         for action in actions {
             switch action {
             case .send(let message, let connection):
-                state.writers[connection]?.yield(message)
+                if case .dropped = state.writers[connection]?.yield(message) { notReading.append(connection) }
             case .close(let connection, _):
                 state.writers.removeValue(forKey: connection)?.finish()
             case .report(let event):
                 eventsContinuation.yield(event)
             }
+        }
+        for connection in notReading where state.writers[connection] != nil {
+            // The peer stopped reading: its queue is full. Close it rather than hold what it will never read; its
+            // session detaches and waits for a resume, which replays what is unacknowledged.
+            state.writers.removeValue(forKey: connection)?.finish()
+            let reason = "peer not reading: \(maxQueuedFrames) frames queued"
+            perform(state.machine.connectionClosed(connection, now: clock.nowMs(), reason: reason), &state)
         }
         rearmTimer(&state)
     }

@@ -1,13 +1,44 @@
+/// A frame as the transport delivered it: the service answers each as the spec says (EA-MSG-1, EA-MSG-12).
+public enum InboundFrame: Sendable, Hashable {
+    /// A text frame already known to be valid UTF-8.
+    case text(String)
+    /// The bytes of a text message, not yet validated: invalid UTF-8 is answered with `malformed_json`, and a
+    /// message above the frame limit with `frame_too_large`, never repaired or silently cut.
+    case textBytes([UInt8])
+    /// A binary message: answered with a non-fatal `malformed_json`.
+    case binary
+}
+
 /// One accepted connection, as the ``ReconcilerService`` needs it: text frames both ways. Implement it over a
 /// WebSocket (subprotocol `eventack.v1`) after authenticating the upgrade; `Examples/AgentServer` has one for
 /// hummingbird-websocket.
 public protocol ServerConnection: Sendable {
     /// The frames received, in order; finishes (or throws) when the connection ends.
     var inbound: AsyncThrowingStream<String, any Error> { get }
+    /// The frames received with what the transport knows of them (binary, unvalidated bytes). By default, every
+    /// frame of ``inbound`` as ``InboundFrame/text(_:)``; adapters that see raw frames should provide it.
+    var frames: AsyncThrowingStream<InboundFrame, any Error> { get }
     /// Sends one text frame.
     func send(_ text: String) async throws
     /// Closes the connection; `inbound` finishes.
     func close() async
+}
+
+extension ServerConnection {
+    public var frames: AsyncThrowingStream<InboundFrame, any Error> {
+        let texts = inbound
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    for try await text in texts { continuation.yield(.text(text)) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
 }
 
 /// An in-process connection for tests: the server's end conforms to ``ServerConnection``; the test plays the

@@ -107,3 +107,41 @@ struct ReconcilerClarificationTests {
         #expect(failedAt == 95)
     }
 }
+
+/// Bounds on what one principal can make the server hold, and the report a user may see.
+@Suite("Reconciler bounds")
+struct ReconcilerBoundsTests {
+    @Test("sessions per principal are capped: the oldest detached goes first, then hello is refused (EA-ISO-6)")
+    func sessionsPerPrincipal() {
+        var harness = ReconcilerHarness { $0.maxSessionsPerPrincipal = 3 }
+        var connections: [ConnectionID] = []
+        for _ in 0..<3 { connections.append(harness.connect("mallory").0) }
+        _ = harness.machine.connectionClosed(connections[0], now: harness.now)
+        let fourth = harness.open("mallory")
+        let replaced = harness.receive(ReconcilerHarness.hello(), on: fourth)
+        #expect(replaced.welcomes.count == 1)
+        #expect(replaced.reports.contains { if case .sessionExpired = $0 { true } else { false } })
+        let fifth = harness.open("mallory")
+        let refused = harness.receive(ReconcilerHarness.hello(), on: fifth)
+        #expect(refused.errors.map(\.code) == [.sessionLimit])
+        #expect(refused.closes == [fifth])
+        #expect(harness.machine.sessions(of: "mallory").count == 3)
+        #expect(harness.connect("alice").1.resumed == false, "other users are not affected")
+    }
+
+    @Test("a user's report shows only that user's sessions and runs; a capped report says what it left out")
+    func scopedReport() {
+        var harness = ReconcilerHarness()
+        let (_, alice) = harness.connect("alice")
+        let (_, bob) = harness.connect("bob")
+        _ = harness.emit("agent_started", run: "alice_run", to: alice.session)
+        _ = harness.emit("agent_started", run: "bob_run", to: bob.session)
+        let mine = harness.machine.report(now: harness.now, principal: "alice")
+        #expect(mine.sessions.map(\.principal) == ["alice"])
+        #expect(mine.runs.map(\.run) == ["alice_run"])
+        #expect(mine.overall.events == 1)
+        let capped = harness.machine.report(now: harness.now, limit: 1)
+        #expect(capped.sessions.count == 1)
+        #expect(capped.omitted == ConfirmationReport.Omitted(sessions: 1, runs: 1))
+    }
+}

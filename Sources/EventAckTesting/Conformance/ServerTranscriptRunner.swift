@@ -29,6 +29,7 @@ struct ServerTranscriptRunner: TranscriptRunner {
             switch key {
             case "window": configuration.window = try integer()
             case "maxQueuedEvents": configuration.maxQueuedEvents = Int(try integer())
+            case "maxSessionsPerPrincipal": configuration.maxSessionsPerPrincipal = Int(try integer())
             case "heartbeatMs": configuration.heartbeatMs = try integer()
             case "maxFrameBytes": configuration.maxFrameBytes = Int(try integer())
             case "ackDelayMs": configuration.ackDelayMs = try integer()

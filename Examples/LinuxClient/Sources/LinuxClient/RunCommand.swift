@@ -58,12 +58,44 @@ struct RunCommand: AsyncParsableCommand {
             await Self.actAsUser(on: pending.seq, needs: pending.needs, client: client, reject: reject)
         }
 
-        // Signals: print them; start the runs once the first session is open.
+        // Events: display what asks for it; value (or reject) the answers; stop when every run has ended.
         let ledger = RunLedgerBox(known)
-        let signals = Task {
+        let expected = restored == nil ? scenarios.count : known.started.count
+        let events = Task { () -> Int in
+            if known.ended.count >= expected { return known.ended.count }
+            for await delivery in client.events {
+                let event = delivery.event
+                if !quiet {
+                    Console.line(
+                        "event \(event.seq) \(event.run) \(event.kind) [\(event.confirm.rawValue)] \(event.payload)")
+                }
+                await Self.actAsUser(on: event.seq, needs: event.confirm, client: client, reject: reject)
+                // Protocol 1.1 marks a run's last event, whatever the run profile's vocabulary (EA-EVT-7).
+                if event.endsRun {
+                    let runs = ledger.ended(event.run)
+                    store?.saveRuns(runs)
+                    if runs.ended.count >= expected { break }
+                }
+            }
+            return ledger.ended.count
+        }
+
+        // Signals: print them; start the runs once the first session is open; a reset ends the runs it names.
+        let signals = Task { () -> [String] in
             var started = false
+            var endedByReset: [String] = []
             for await signal in client.signals {
-                Console.line("signal: \(signal)")
+                Console.line("signal: \(DisplayText.escaping(String(describing: signal)))")
+                if case .sessionReset(let reset) = signal, !reset.endedRuns.isEmpty {
+                    // The server lost the session (a restart without durable state): these runs cannot end.
+                    Console.line(
+                        "runs ended by the reset (\(reset.reason)): \(reset.endedRuns.joined(separator: ", "))")
+                    endedByReset += reset.endedRuns
+                    var runs = known
+                    for run in reset.endedRuns { runs = ledger.ended(run) }
+                    store?.saveRuns(runs)
+                    if runs.ended.count >= expected { events.cancel() }
+                }
                 if case .connected(let session, false) = signal, !started {
                     started = true
                     for scenario in scenarios {
@@ -78,27 +110,7 @@ struct RunCommand: AsyncParsableCommand {
                     }
                 }
             }
-        }
-
-        // Events: display what asks for it; value (or reject) the answers; stop when every run has ended.
-        let expected = restored == nil ? scenarios.count : known.started.count
-        let events = Task { () -> Int in
-            var ended = known.ended.count
-            if ended >= expected { return ended }
-            for await delivery in client.events {
-                let event = delivery.event
-                if !quiet {
-                    Console.line(
-                        "event \(event.seq) \(event.run) \(event.kind) [\(event.confirm.rawValue)] \(event.payload)")
-                }
-                await Self.actAsUser(on: event.seq, needs: event.confirm, client: client, reject: reject)
-                if event.kind == "agent_completed" || event.kind == "agent_failed" {
-                    ended += 1
-                    store?.saveRuns(ledger.ended(event.run))
-                    if ended >= expected { break }
-                }
-            }
-            return ended
+            return endedByReset
         }
 
         let deadline = Task {
@@ -108,10 +120,18 @@ struct RunCommand: AsyncParsableCommand {
         }
         let ended = await events.value
         deadline.cancel()
-        await client.close()
-        signals.cancel()
-        Console.line("summary: \(ended) of \(expected) runs ended")
-        if ended < expected { throw ExitCode(1) }
+        // close() returns once the server's synced covers every confirmation (EA-BYE-2), or says what it lacks.
+        let report = await client.close()
+        let endedByReset = await signals.value
+        if report.isComplete {
+            Console.line("close: the server confirmed having every receipt, confirmation and nack")
+        } else {
+            Console.line(
+                "close: NOT confirmed by the server: confirmations \(report.unsynced), receipts "
+                    + "\(report.unechoedReceipts), waiting for the user \(report.outstanding.map(\.seq))")
+        }
+        Console.line("summary: \(ended) of \(expected) runs ended, \(endedByReset.count) of them by a session reset")
+        if ended < expected || !report.isComplete || !endedByReset.isEmpty { throw ExitCode(1) }
         store?.remove()
     }
 }

@@ -21,6 +21,9 @@ final class RunLedgerBox: Sendable {
         }
     }
 
+    /// The ledger as it stands.
+    var ended: [String] { ledger.withLock { $0.ended } }
+
     func ended(_ run: String) -> RunLedger {
         ledger.withLock {
             if !$0.ended.contains(run) { $0.ended.append(run) }
