@@ -50,6 +50,14 @@ public struct LatencyHistogram: Sendable, Hashable, Codable {
         return max
     }
 
+    /// Samples whose bucket lies wholly at or below `bound` (ms): the cumulative count of a Prometheus histogram's
+    /// `le` bucket, exact below 16 ms and within one bucket (≤ 12.5 %) above.
+    public func count(atOrBelow bound: UInt64) -> UInt64 {
+        var total: UInt64 = 0
+        for (index, value) in buckets.enumerated() where Self.upperBound(ofBucket: index) <= bound { total += value }
+        return total
+    }
+
     private mutating func growBuckets(to count: Int) {
         if count > buckets.count { buckets.append(contentsOf: repeatElement(0, count: count - buckets.count)) }
     }

@@ -99,6 +99,20 @@ public struct Reconciler: Sendable {
         return takeActions()
     }
 
+    /// A text message of `byteCount` bytes arrived and was discarded unread by the transport because it exceeds
+    /// ``ReconcilerConfiguration/maxFrameBytes``: answered with a non-fatal `frame_too_large` (EA-MSG-8).
+    public mutating func oversizedFrameReceived(
+        byteCount: Int, on connection: ConnectionID, now: UInt64
+    ) -> [ReconcilerAction] {
+        guard connections[connection] != nil else { return [] }
+        connections[connection]!.lastReceivedAt = now
+        let error = EventAckError(
+            code: .frameTooLarge, message: "frame of \(byteCount) bytes exceeds \(configuration.maxFrameBytes)",
+            path: "$")
+        rejectFrame(error, on: connection, fatal: false, now: now)
+        return takeActions()
+    }
+
     /// A text frame arrived as bytes, not yet known to be UTF-8: bytes that are not are answered with a non-fatal
     /// `malformed_json` (EA-MSG-1, EA-MSG-11), never repaired.
     public mutating func frameReceived(
@@ -176,6 +190,9 @@ public struct Reconciler: Sendable {
 
     /// Sessions alive (attached or resumable).
     public var sessionCount: Int { sessions.count }
+
+    /// Sessions with a live connection (a pass over the sessions).
+    public var attachedSessionCount: Int { sessions.values.reduce(0) { $0 + ($1.connection == nil ? 0 : 1) } }
 
     /// Events retained for confirmation in every session (queued, in flight, or waiting for display or value).
     public var retainedEventCount: Int { sessions.values.reduce(0) { $0 + $1.events.count } }

@@ -30,6 +30,9 @@ public final class ReconcilerService: Sendable {
         var isShutDown = false
         /// Connections being served (``serve(_:principal:observe:)`` has not returned).
         var serving = 0
+        /// Frames queued for each connection at its last send.
+        var queueDepth: [ConnectionID: Int] = [:]
+        var closedNotReading = 0
     }
 
     private let state: LockedState<State>
@@ -102,6 +105,8 @@ public final class ReconcilerService: Sendable {
                         perform(state.machine.frameReceived(bytes: bytes, on: id, now: now), &state)
                     case .binary:
                         perform(state.machine.binaryFrameReceived(on: id, now: now), &state)
+                    case .oversized(let byteCount):
+                        perform(state.machine.oversizedFrameReceived(byteCount: byteCount, on: id, now: now), &state)
                     }
                     return state.writers[id] != nil
                 }
@@ -113,6 +118,7 @@ public final class ReconcilerService: Sendable {
         state.withLock { state in
             perform(state.machine.connectionClosed(id, now: clock.nowMs()), &state)
             state.writers.removeValue(forKey: id)?.finish()
+            state.queueDepth[id] = nil
         }
         await writing.value
     }
@@ -168,9 +174,29 @@ public final class ReconcilerService: Sendable {
     /// Connections being served now.
     public var connectionCount: Int { state.withLock { $0.serving } }
 
-    /// Sessions alive (attached or waiting for a resume) and events retained for confirmation.
-    public func sizes() -> (sessions: Int, retainedEvents: Int) {
-        state.withLock { ($0.machine.sessionCount, $0.machine.retainedEventCount) }
+    /// What the service holds now, for metrics and soak tests.
+    public struct Sizes: Sendable, Hashable {
+        /// Sessions with a live connection.
+        public var attached: Int
+        /// Sessions waiting for a resume.
+        public var detached: Int
+        /// Events retained for confirmation, over all sessions.
+        public var retainedEvents: Int
+        /// The most frames queued for one connection at its last send.
+        public var deepestOutboundQueue: Int
+        /// Connections closed because their peer stopped reading, since the start.
+        public var closedNotReading: Int
+    }
+
+    /// What the service holds now (a pass over the sessions, under the lock: for metrics, not for the data path).
+    public func sessionCounts() -> Sizes {
+        state.withLock { state in
+            let attached = state.machine.attachedSessionCount
+            return Sizes(
+                attached: attached, detached: state.machine.sessionCount - attached,
+                retainedEvents: state.machine.retainedEventCount,
+                deepestOutboundQueue: state.queueDepth.values.max() ?? 0, closedNotReading: state.closedNotReading)
+        }
     }
 
     /// ``shutdown()``, then waits — at most `drainMs` — until every connection has written its last frames (`bye`)
@@ -209,9 +235,14 @@ public final class ReconcilerService: Sendable {
         for action in actions {
             switch action {
             case .send(let message, let connection):
-                if case .dropped = state.writers[connection]?.yield(message) { notReading.append(connection) }
+                switch state.writers[connection]?.yield(message) {
+                case .dropped: notReading.append(connection)
+                case .enqueued(let remaining): state.queueDepth[connection] = maxQueuedFrames - remaining
+                default: break
+                }
             case .close(let connection, _):
                 state.writers.removeValue(forKey: connection)?.finish()
+                state.queueDepth[connection] = nil
             case .report(let event):
                 eventsContinuation.yield(event)
             }
@@ -220,6 +251,8 @@ public final class ReconcilerService: Sendable {
             // The peer stopped reading: its queue is full. Close it rather than hold what it will never read; its
             // session detaches and waits for a resume, which replays what is unacknowledged.
             state.writers.removeValue(forKey: connection)?.finish()
+            state.queueDepth[connection] = nil
+            state.closedNotReading += 1
             let reason = "peer not reading: \(maxQueuedFrames) frames queued"
             perform(state.machine.connectionClosed(connection, now: clock.nowMs(), reason: reason), &state)
         }

@@ -7,6 +7,9 @@ public enum InboundFrame: Sendable, Hashable {
     case textBytes([UInt8])
     /// A binary message: answered with a non-fatal `malformed_json`.
     case binary
+    /// A text message of `byteCount` bytes that the transport discarded unread because it exceeds the frame limit:
+    /// answered with a non-fatal `frame_too_large` (EA-MSG-8) without holding the bytes.
+    case oversized(byteCount: Int)
 }
 
 /// One accepted connection, as the ``ReconcilerService`` needs it: text frames both ways. Implement it over a

@@ -3,144 +3,298 @@ import EventAckProtocol
 import EventAckReconciler
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
+import NIOCore
+import NIOHTTP1
 import ServiceLifecycle
+import Synchronization
 
 /// `agent-server`: an EventAck reconciler behind Hummingbird, with a simulated agent.
 ///
 /// - `GET /eventack` upgrades to a WebSocket (subprotocol `eventack.v1`) for a request with a known bearer token;
-///   any other upgrade is refused.
+///   without one it answers 401 with a reason.
 /// - `POST /runs` `{"session": ID, "scenario": "quick"|"complex"|"tool_error"}` (same bearer token; the session
 ///   must be the caller's) starts an agent run on that session and answers `{"run": NAME}`.
-/// - `GET /report` is the confirmation report as JSON (`Spec/REPORT.md`), `GET /report.txt` for people.
-/// - `POST /bench` runs the server's half of the load benchmark.
+/// - `GET /report` (JSON, `Spec/REPORT.md`) and `GET /report.txt`: a user's token shows that user's sessions and
+///   runs; the operator token (`--operator-token`) shows everything. Without a valid token: 401.
+/// - `GET /health`, `GET /ready`, `GET /metrics` (Prometheus, operator token).
+/// - `POST /bench`, only with `--bench`: the server's half of the load benchmark.
 ///
-/// On SIGINT or SIGTERM it says `bye` to every client and prints the final report, unconfirmed events included.
+/// On SIGINT or SIGTERM it says `bye` to every client, waits for them to get it, stops accepting, prints the final
+/// report, and exits 0.
 @main
 struct AgentServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "agent-server", abstract: "An EventAck reconciler server with a simulated AI agent.")
+        commandName: "agent-server", abstract: "An EventAck reconciler server with a simulated AI agent.",
+        discussion: """
+            Every option can also be set by an environment variable: EVENTACK_ and the option's name in capitals with
+            underscores (EVENTACK_PORT, EVENTACK_OPERATOR_TOKEN, EVENTACK_MAX_CONNECTIONS…). A flag given on the
+            command line wins.
+            """)
 
-    @Option(help: "The address to listen on.")
-    var host = "127.0.0.1"
+    @Option(help: "The address to listen on. [EVENTACK_HOST, default 127.0.0.1]")
+    var host: String?
 
-    @Option(help: "The port to listen on; 0 picks a free one (the chosen port is printed).")
-    var port = 8080
+    @Option(help: "The port to listen on; 0 picks a free one (printed). [EVENTACK_PORT, default 8080]")
+    var port: Int?
 
-    @Option(help: "Bearer tokens: token=principal pairs separated by commas (default: $EVENTACK_TOKENS).")
+    @Option(help: "Bearer tokens: token=principal pairs separated by commas. [EVENTACK_TOKENS]")
     var tokens: String?
 
-    @Option(help: "A file of token=principal lines.")
+    @Option(help: "A file of token=principal lines. [EVENTACK_TOKENS_FILE]")
     var tokensFile: String?
 
-    @Option(help: "How long a disconnected session waits for its client to resume, in milliseconds.")
-    var resumeWindowMs: UInt64 = 120_000
+    @Option(help: "The operator's bearer token: the whole report and /metrics. [EVENTACK_OPERATOR_TOKEN]")
+    var operatorToken: String?
 
-    @Option(help: "The most events outstanding per session.")
-    var window: UInt64 = 256
+    @Option(help: "How long a disconnected session waits for a resume, ms. [EVENTACK_RESUME_WINDOW_MS, 120000]")
+    var resumeWindowMs: UInt64?
 
-    @Option(help: "The most events queued per session beyond the window.")
-    var maxQueuedEvents = 4096
+    @Option(help: "The most events outstanding per session. [EVENTACK_WINDOW, default 256]")
+    var window: UInt64?
 
-    @Flag(help: "Log every confirmation, not only failures and session changes.")
+    @Option(help: "The most events queued per session beyond the window. [EVENTACK_MAX_QUEUED_EVENTS, 4096]")
+    var maxQueuedEvents: Int?
+
+    @Option(help: "The most sessions one user holds at once. [EVENTACK_MAX_SESSIONS_PER_PRINCIPAL, default 64]")
+    var maxSessionsPerPrincipal: Int?
+
+    @Option(help: "The most agent runs emitting at once per session. [EVENTACK_MAX_RUNS_PER_SESSION, default 8]")
+    var maxRunsPerSession: Int?
+
+    @Option(help: "The most open connections. [EVENTACK_MAX_CONNECTIONS, default 768]")
+    var maxConnections: Int?
+
+    @Option(help: "The most connections without a complete request head. [EVENTACK_MAX_ANONYMOUS_CONNECTIONS, 128]")
+    var maxAnonymousConnections: Int?
+
+    @Option(help: "How long a connection may take to send a request head, ms. [EVENTACK_HEAD_TIMEOUT_MS, 5000]")
+    var headTimeoutMs: Int64?
+
+    @Option(
+        help:
+            "Frames queued per connection before a peer that does not read is closed. [EVENTACK_MAX_QUEUED_FRAMES, 4096]"
+    )
+    var maxQueuedFrames: Int?
+
+    @Option(help: "How long shutdown waits for clients to get their bye, ms. [EVENTACK_DRAIN_MS, default 3000]")
+    var drainMs: UInt64?
+
+    @Flag(help: "Enable POST /bench (the load benchmark's server half). [EVENTACK_BENCH=1]")
+    var bench = false
+
+    @Flag(help: "Log every confirmation, not only failures and session changes. [EVENTACK_VERBOSE=1]")
     var verbose = false
 
     func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        func setting<T: LosslessStringConvertible>(_ value: T?, _ name: String, _ fallback: T) throws -> T {
+            if let value { return value }
+            guard let text = environment["EVENTACK_" + name] else { return fallback }
+            guard let parsed = T(text) else { throw ValidationError("EVENTACK_\(name) is not valid: \(text)") }
+            return parsed
+        }
+        func flag(_ value: Bool, _ name: String) -> Bool {
+            value || ["1", "true", "yes"].contains(environment["EVENTACK_" + name] ?? "")
+        }
+        let verbose = flag(self.verbose, "VERBOSE")
         var logger = Logger(label: "agent-server")
         logger.logLevel = verbose ? .debug : .info
         let tokenText =
-            try tokensFile.map { try String(contentsOfFile: $0, encoding: .utf8) } ?? tokens
-            ?? ProcessInfo.processInfo.environment["EVENTACK_TOKENS"] ?? "alice-token=alice,bob-token=bob"
-        let tokenTable = try TokenTable(tokenText)
+            try (tokensFile ?? environment["EVENTACK_TOKENS_FILE"]).map {
+                try String(contentsOfFile: $0, encoding: .utf8)
+            }
+            ?? tokens ?? environment["EVENTACK_TOKENS"] ?? "alice-token=alice,bob-token=bob"
+        var tokenList = try TokenTable(tokenText)
+        tokenList.operatorToken = operatorToken ?? environment["EVENTACK_OPERATOR_TOKEN"]
+        let tokenTable = tokenList
 
         var configuration = ReconcilerConfiguration()
-        configuration.resumeWindowMs = resumeWindowMs
-        configuration.window = window
-        configuration.maxQueuedEvents = maxQueuedEvents
+        configuration.resumeWindowMs = try setting(resumeWindowMs, "RESUME_WINDOW_MS", 120_000)
+        configuration.window = try setting(window, "WINDOW", 256)
+        configuration.maxQueuedEvents = try setting(maxQueuedEvents, "MAX_QUEUED_EVENTS", 4096)
+        configuration.maxSessionsPerPrincipal = try setting(maxSessionsPerPrincipal, "MAX_SESSIONS_PER_PRINCIPAL", 64)
         configuration.reportsEachConfirmation = verbose
-        let service = ReconcilerService(configuration: configuration)
-        let agent = SimulatedAgent(service: service, logger: logger)
-        let bench = LoadBenchmark(service: service, window: Int(window))
+        configuration = configuration.normalized()
+        let service = ReconcilerService(
+            configuration: configuration, maxQueuedFrames: try setting(maxQueuedFrames, "MAX_QUEUED_FRAMES", 4096))
+        let agent = SimulatedAgent(
+            service: service, logger: logger,
+            maxRunsPerSession: try setting(maxRunsPerSession, "MAX_RUNS_PER_SESSION", 8))
+        let bench = flag(self.bench, "BENCH") ? LoadBenchmark(service: service, window: Int(configuration.window)) : nil
         let maxFrameBytes = configuration.maxFrameBytes
+        let limits = ConnectionGuard.Limits(
+            maxConnections: try setting(maxConnections, "MAX_CONNECTIONS", 768),
+            maxAnonymous: try setting(maxAnonymousConnections, "MAX_ANONYMOUS_CONNECTIONS", 128),
+            headTimeoutMs: try setting(headTimeoutMs, "HEAD_TIMEOUT_MS", 5_000))
+        let metrics = ServerMetrics(service: service, limits: limits, activeRuns: { agent.activeRuns })
+        let shuttingDown = Atomic<Bool>(false)
+        let isShuttingDown: @Sendable () -> Bool = { shuttingDown.load(ordering: .relaxed) }
 
         let router = Router()
-        Routes(service: service, agent: agent, bench: bench, tokens: tokenTable).add(to: router)
+        Routes(
+            service: service, agent: agent, bench: bench, tokens: tokenTable, metrics: metrics,
+            isShuttingDown: isShuttingDown
+        ).add(to: router)
 
+        var benchObserver: (@Sendable (SessionID?, String) -> Void)?
+        if let bench { benchObserver = { session, text in bench.frameArrived(session: session, text: text) } }
+        let observe = benchObserver
         let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
-        webSocketRouter.ws("/eventack") { request, _ in
-            // Authenticate the upgrade (EA-HS-3) and agree on the subprotocol.
-            guard tokenTable.principal(of: request.headers) != nil else { return .dontUpgrade }
-            let offered = request.headers[values: .secWebSocketProtocol].flatMap { $0.split(separator: ",") }
-            guard offered.contains(where: { $0.trimmingCharacters(in: .whitespaces) == "eventack.v1" }) else {
-                return .dontUpgrade
-            }
+        webSocketRouter.ws("/eventack") { request, _ -> RouterShouldUpgrade in
+            // Authenticate the upgrade (EA-HS-3) and agree on the subprotocol; the UpgradeGate has already
+            // answered requests without a valid token with 401.
+            guard tokenTable.principal(of: request.headers) != nil, !isShuttingDown() else { return .dontUpgrade }
+            guard Self.offersSubprotocol(request.headers[values: .secWebSocketProtocol]) else { return .dontUpgrade }
             return .upgrade([.secWebSocketProtocol: "eventack.v1"])
         } onUpgrade: { inbound, outbound, context in
             guard let principal = tokenTable.principal(of: context.request.headers) else { return }
             try await WebSocketServerConnection.serve(
                 service, principal: principal, inbound: inbound, outbound: outbound, maxFrameBytes: maxFrameBytes,
-                onFrame: bench.frameArrived)
+                observe: observe)
+        }
+        let upgradeCheck: @Sendable (HTTPRequestHead) -> UpgradeGate.Refusal? = { head in
+            var fields = HTTPFields()
+            if let value = head.headers["authorization"].first { fields[.authorization] = value }
+            switch tokenTable.credential(of: fields) {
+            case .missing:
+                return .init(status: .unauthorized, code: "invalid_request", message: "a bearer token is required")
+            case .unknown:
+                return .init(status: .unauthorized, code: "invalid_token", message: "the bearer token is not valid")
+            case .operatorAccess:
+                return .init(
+                    status: .forbidden, code: "forbidden", message: "the operator token does not open sessions")
+            case .known:
+                let offered = head.headers["sec-websocket-protocol"]
+                guard Self.offersSubprotocol(offered) else {
+                    return .init(status: .badRequest, code: "subprotocol_required", message: "offer eventack.v1")
+                }
+                return isShuttingDown()
+                    ? .init(status: .serviceUnavailable, code: "shutting_down", message: "the server is stopping") : nil
+            }
         }
 
+        // Single WebSocket frames up to 16 × the message limit are read (and discarded past the limit, EA-MSG-8);
+        // beyond that the transport closes the connection.
+        let webSocketConfiguration = WebSocketServerConfiguration(maxFrameSize: 16 * maxFrameBytes, validateUTF8: false)
+        let webSocketResponder = webSocketRouter.buildResponder()
+        let serverBuilder = HTTPServerBuilder { responder in
+            GuardedChildChannel(
+                base: HTTP1WebSocketUpgradeChannel(
+                    responder: responder, webSocketResponder: webSocketResponder,
+                    configuration: .init(http1: .init(idleTimeout: .seconds(30)), ws: webSocketConfiguration)),
+                limits: limits, upgradeCheck: upgradeCheck)
+        }
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(
-                webSocketRouter: webSocketRouter,
-                configuration: .init(ws: WebSocketServerConfiguration(maxFrameSize: maxFrameBytes))),
-            configuration: .init(address: .hostname(host, port: port), serverName: "agent-server"),
-            services: [
-                ReconciliationLog(service: service, logger: logger),
-                ShutdownReport(service: service, logger: logger),
-            ],
+            server: serverBuilder,
+            configuration: .init(
+                address: .hostname(try setting(host, "HOST", "127.0.0.1"), port: try setting(port, "PORT", 8080)),
+                serverName: "agent-server"),
             onServerRunning: { channel in
                 // Scripts wait for this line to learn the port.
                 Console.line("agent-server listening on \(channel.localAddress?.port ?? 0)")
             },
             logger: logger
         )
-        try await app.runService()
+        // Services stop in reverse order: first `bye` to every client (and wait for it to be written), then the
+        // HTTP server stops accepting and closes what is left, then the final report, then the log.
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: ReconciliationLog(service: service, logger: logger)),
+                    .init(service: FinalReport(service: service, logger: logger)),
+                    .init(service: app),
+                    .init(
+                        service: ByeOnShutdown(
+                            service: service, drainMs: try setting(drainMs, "DRAIN_MS", 3_000),
+                            onShutdown: { shuttingDown.store(true, ordering: .relaxed) })),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+    }
+
+    static func offersSubprotocol(_ values: [String]) -> Bool {
+        values.flatMap { $0.split(separator: ",") }.contains {
+            $0.trimmingCharacters(in: .whitespaces) == "eventack.v1"
+        }
     }
 }
 
-/// Logs the reconciliation stream: failures and overdue events as warnings, the rest as information.
+/// Logs the reconciliation stream with the session and run as metadata; every peer-chosen string is escaped
+/// (EA-ISO-5). Runs until its turn to stop, after the final report.
 struct ReconciliationLog: Service {
     let service: ReconcilerService
     let logger: Logger
 
     func run() async throws {
         await withGracefulShutdownHandler {
-            for await event in service.events {
-                switch event {
-                case .failed, .overdue, .protocolError, .clientError, .resumeRejected, .sessionExpired:
-                    logger.warning("\(event)")
-                case .runFinished(let report):
-                    logger.info(
-                        "run finished",
-                        metadata: [
-                            "run": "\(report.run)", "verdict": "\(report.verdict.rawValue)",
-                            "principal": "\(report.principal)",
-                            "failures": "\(report.failures.map(\.description).joined(separator: "; "))",
-                        ])
-                case .confirmed:
-                    logger.debug("\(event)")
-                default:
-                    logger.info("\(event)")
-                }
-            }
+            for await event in service.events { log(event) }
         } onGracefulShutdown: {
+        }
+        // The stream ends at the reconciler's shutdown, before this service's turn: wait for it.
+        try? await gracefulShutdown()
+    }
+
+    private func log(_ event: ReconciliationEvent) {
+        let esc = { (text: String) in Logger.MetadataValue.string(DisplayText.escaping(text)) }
+        switch event {
+        case .failed(let reference, let level, let reason):
+            logger.warning(
+                "event failed",
+                metadata: [
+                    "session": esc(reference.session.rawValue), "run": esc(reference.run), "seq": "\(reference.seq)",
+                    "kind": esc(reference.kind), "level": "\(level.rawValue)", "reason": esc(reason.rawValue),
+                ])
+        case .overdue(let reference, let level, let waitedMs):
+            logger.warning(
+                "event overdue",
+                metadata: [
+                    "session": esc(reference.session.rawValue), "run": esc(reference.run), "seq": "\(reference.seq)",
+                    "level": "\(level.rawValue)", "waitedMs": "\(waitedMs)",
+                ])
+        case .runFinished(let report):
+            logger.info(
+                "run finished",
+                metadata: [
+                    "session": esc(report.session.rawValue), "run": esc(report.run), "principal": esc(report.principal),
+                    "verdict": "\(report.verdict.rawValue)", "outcome": "\(report.outcome?.rawValue ?? "none")",
+                    "failures": esc(report.failures.map(\.description).joined(separator: "; ")),
+                ])
+        case .confirmed:
+            logger.debug("\(DisplayText.escaping(String(describing: event)))")
+        case .protocolError, .clientError, .resumeRejected, .sessionExpired:
+            logger.warning("\(DisplayText.escaping(String(describing: event)))")
+        default:
+            logger.info("\(DisplayText.escaping(String(describing: event)))")
         }
     }
 }
 
-/// On graceful shutdown: `bye` to every client, then the final report, with what is still unconfirmed.
-struct ShutdownReport: Service {
+/// First to stop: `bye` to every client, and a wait (bounded) until each got it and closed.
+struct ByeOnShutdown: Service {
+    let service: ReconcilerService
+    let drainMs: UInt64
+    let onShutdown: @Sendable () -> Void
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        onShutdown()
+        await service.shutdown(drainMs: drainMs)
+    }
+}
+
+/// After the HTTP server stopped: the final report, with what is still unconfirmed.
+struct FinalReport: Service {
     let service: ReconcilerService
     let logger: Logger
 
     func run() async throws {
         try? await gracefulShutdown()
-        let report = service.shutdown()
+        let report = service.report(limit: 200)
         logger.info(
             "shutting down",
             metadata: [

@@ -7,9 +7,14 @@ import Synchronization
     import Glibc
 #endif
 
-/// The server's half of the load benchmark (`POST /bench`): emits N events of a fixed payload size to the caller's
-/// session, as fast as the window allows (`max`) or at a fixed rate (`paced`), and measures, on this server's
-/// clock, the time from each emit to the arrival of the receipt ack that covers it, and this process's CPU time.
+/// The server's half of the load benchmark (`POST /bench`, only with `--bench`): emits N events of a fixed payload
+/// size to the caller's session, as fast as the window allows (`max`) or at a fixed rate (`paced`), and measures, on
+/// this server's clock, the time from each emit to the arrival of the receipt ack that covers it, and this
+/// process's CPU time.
+///
+/// Every run belongs to one session and lives in a table keyed by it: only acks received on that session's own
+/// connection count, a second run on the same session is refused, and a run that fails or times out removes its
+/// entry, so that nothing one benchmark leaves behind can disturb another.
 final class LoadBenchmark: Sendable {
     struct Request: Decodable, Sendable {
         var session: String
@@ -29,17 +34,30 @@ final class LoadBenchmark: Sendable {
         var serverCPUMicrosPerEvent: Double
     }
 
+    /// A request the benchmark refuses, with the HTTP status to answer.
+    struct Refusal: Error {
+        var status: Int
+        var code: String
+        var message: String
+    }
+
+    /// Bounds of a request: enough for any measurement, far from what would exhaust the server.
+    static let maxEvents = 2_000_000
+    static let maxPayloadBytes = 65_536
+    static let maxRate = 1_000_000
+    /// The longest a run waits for acks that do not come (a stuck or silent client).
+    static let ackTimeout: Duration = .seconds(30)
+
     private struct Run {
-        var session: String
-        var firstSeq: Seq
+        var firstSeq: Seq?
         var emittedAt: [UInt64]
         var ackedAt: [UInt64]
-        /// Seqs below this are covered by a receipt ack.
-        var ackedUpTo: Seq
+        /// Events covered by a receipt ack so far.
+        var acked = 0
         var waiter: CheckedContinuation<Void, Never>?
     }
 
-    private let current = Mutex<Run?>(nil)
+    private let runs = Mutex<[SessionID: Run]>([:])
     private let service: ReconcilerService
     private let window: Int
 
@@ -48,59 +66,97 @@ final class LoadBenchmark: Sendable {
         self.window = window
     }
 
-    /// Called with every frame any connection receives: records receipt acks of the running benchmark.
-    func frameArrived(_ text: String) {
-        guard text.hasPrefix(#"{"type":"ack""#) else { return }
+    /// Called with every frame a connection receives, and its session: records receipt acks of that session's run.
+    func frameArrived(session: SessionID?, text: String) {
+        guard let session, text.hasPrefix(#"{"type":"ack""#) else { return }
         let now = Self.nanoseconds()
-        guard case .ack(let ack)? = try? MessageCodec().decode(text), let receipt = ack.receipt else { return }
-        let waiter = current.withLock { run -> CheckedContinuation<Void, Never>? in
-            guard var state = run else { return nil }
-            let end = min(receipt.upTo + 1, state.firstSeq + Seq(state.emittedAt.count))
-            guard end > state.ackedUpTo else { return nil }
-            for seq in state.ackedUpTo..<end { state.ackedAt[Int(seq - state.firstSeq)] = now }
-            state.ackedUpTo = end
-            let waiter = state.waiter
-            state.waiter = nil
-            run = state
+        let waiter = runs.withLock { runs -> CheckedContinuation<Void, Never>? in
+            guard var run = runs[session], let first = run.firstSeq else { return nil }
+            guard case .ack(let ack)? = try? MessageCodec().decode(text), let receipt = ack.receipt else { return nil }
+            let covered = Int(min(Seq(run.emittedAt.count), (receipt.upTo + 1) - min(receipt.upTo + 1, first)))
+            guard covered > run.acked else { return nil }
+            for index in run.acked..<covered { run.ackedAt[index] = now }
+            run.acked = covered
+            let waiter = run.waiter
+            run.waiter = nil
+            runs[session] = run
             return waiter
         }
         waiter?.resume()
     }
 
+    /// Checks a request; throws a ``Refusal`` with a 400 status for values out of bounds.
+    static func validate(_ request: Request) throws(Refusal) {
+        guard (1...maxEvents).contains(request.events) else {
+            throw Refusal(status: 400, code: "invalid_argument", message: "events must be 1…\(maxEvents)")
+        }
+        guard request.variant == "max" || request.variant == "paced" else {
+            throw Refusal(status: 400, code: "invalid_argument", message: "variant is max or paced")
+        }
+        if let rate = request.rate, !(1...maxRate).contains(rate) {
+            throw Refusal(status: 400, code: "invalid_argument", message: "rate must be 1…\(maxRate)")
+        }
+        if let bytes = request.payloadBytes, !(16...maxPayloadBytes).contains(bytes) {
+            throw Refusal(status: 400, code: "invalid_argument", message: "payloadBytes must be 16…\(maxPayloadBytes)")
+        }
+    }
+
     func run(_ request: Request) async throws -> Result {
+        try Self.validate(request)
         let session = SessionID(request.session)
-        let count = max(1, request.events)
+        let count = request.events
+        let claimed = runs.withLock { runs -> Bool in
+            guard runs[session] == nil else { return false }
+            runs[session] = Run(
+                emittedAt: .init(repeating: 0, count: count), ackedAt: .init(repeating: 0, count: count))
+            return true
+        }
+        guard claimed else {
+            throw Refusal(status: 409, code: "conflict", message: "a benchmark already runs on this session")
+        }
+        // Whatever happens below, the session's entry goes: nothing is left for the next run to trip on.
+        let watchdog = watchdog(session)
+        defer {
+            watchdog.cancel()
+            let waiter = runs.withLock { $0.removeValue(forKey: session)?.waiter }
+            waiter?.resume()
+        }
         let padding = String(repeating: "x", count: max(0, (request.payloadBytes ?? 200) - #"{"text":""}"#.utf8.count))
         let payload = try Payload(json: #"{"text":"\#(padding)"}"#)
         let run = "bench_\(Self.nanoseconds())"
         let cpuBefore = Self.cpuMicros()
-        let rate = request.variant == "paced" ? max(1, request.rate ?? 10_000) : nil
+        let rate = request.variant == "paced" ? request.rate ?? 10_000 : nil
         let start = Self.nanoseconds()
+        let giveUp = ContinuousClock.now + Self.ackTimeout + .seconds(Double(count) / 1_000)
         var emitted = 0
         while emitted < count {
+            guard ContinuousClock.now < giveUp else { throw Self.timedOut(emitted: emitted) }
             if let rate {
                 // Paced: emit every event whose time has come, then sleep a millisecond.
                 let due = min(count, Int(Double(Self.nanoseconds() - start) / 1e9 * Double(rate)) + 1)
                 while emitted < due {
-                    try emit(emitted, run: run, payload: payload, session: session, count: count)
+                    try emit(emitted, run: run, payload: payload, session: session)
                     emitted += 1
                 }
                 try await Task.sleep(for: .milliseconds(1))
             } else {
                 // Max: keep the window full.
-                await waitForRoom(emitted: emitted)
-                try emit(emitted, run: run, payload: payload, session: session, count: count)
-                emitted += 1
+                if await waitForRoom(session: session, emitted: emitted, until: giveUp) {
+                    try emit(emitted, run: run, payload: payload, session: session)
+                    emitted += 1
+                }
             }
         }
-        await waitForAllAcked(count)
+        while runs.withLock({ ($0[session]?.acked ?? count) < count }) {
+            guard ContinuousClock.now < giveUp else { throw Self.timedOut(emitted: emitted) }
+            try await Task.sleep(for: .milliseconds(1))
+        }
         let cpuAfter = Self.cpuMicros()
-        let state = current.withLock { run in
-            defer { run = nil }
-            return run!
+        guard let state = runs.withLock({ $0[session] }), let last = state.ackedAt.max() else {
+            throw Self.timedOut(emitted: emitted)
         }
         let latencies = zip(state.emittedAt, state.ackedAt).map { Double($1 - min($1, $0)) / 1000 }.sorted()
-        let seconds = Double(state.ackedAt.max()! - state.emittedAt[0]) / 1e9
+        let seconds = max(1e-9, Double(last - state.emittedAt[0]) / 1e9)
         return Result(
             variant: request.variant, events: count, seconds: seconds, eventsPerSecond: Double(count) / seconds,
             p50Micros: latencies[latencies.count / 2],
@@ -108,34 +164,48 @@ final class LoadBenchmark: Sendable {
             serverCPUMicrosPerEvent: Double(cpuAfter - cpuBefore) / Double(count))
     }
 
-    private func emit(_ index: Int, run: String, payload: Payload, session: SessionID, count: Int) throws {
+    private static func timedOut(emitted: Int) -> Refusal {
+        Refusal(
+            status: 504, code: "timeout",
+            message: "the client did not acknowledge in time (\(emitted) events emitted); is it reading?")
+    }
+
+    private func emit(_ index: Int, run: String, payload: Payload, session: SessionID) throws {
         let now = Self.nanoseconds()
         let seq = try service.emit(run: run, kind: "bench_event", payload: payload, to: session)
-        current.withLock { state in
-            if state == nil {
-                state = Run(
-                    session: session.rawValue, firstSeq: seq, emittedAt: .init(repeating: 0, count: count),
-                    ackedAt: .init(repeating: 0, count: count), ackedUpTo: seq)
-            }
-            state!.emittedAt[index] = now
+        runs.withLock { runs in
+            if runs[session]?.firstSeq == nil { runs[session]?.firstSeq = seq }
+            runs[session]?.emittedAt[index] = now
         }
     }
 
-    private func waitForRoom(emitted: Int) async {
+    /// Waits until the window has room for one more event; `false` if woken without room (check the deadline).
+    private func waitForRoom(session: SessionID, emitted: Int, until giveUp: ContinuousClock.Instant) async -> Bool {
+        let full = { (run: Run) in emitted - run.acked >= self.window }
+        if let run = runs.withLock({ $0[session] }), !full(run) { return true }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let wait = current.withLock { run -> Bool in
-                guard var state = run, emitted - Int(state.ackedUpTo - state.firstSeq) >= window else { return false }
-                state.waiter = continuation
-                run = state
+            let parked = runs.withLock { runs -> Bool in
+                guard let run = runs[session], full(run) else { return false }
+                runs[session]?.waiter = continuation
                 return true
             }
-            if !wait { continuation.resume() }
+            if !parked { continuation.resume() }
         }
+        return runs.withLock { $0[session].map { !full($0) } ?? false }
     }
 
-    private func waitForAllAcked(_ count: Int) async {
-        while !current.withLock({ run in run.map { Int($0.ackedUpTo - $0.firstSeq) >= count } ?? true }) {
-            try? await Task.sleep(for: .milliseconds(1))
+    /// Wakes the run's parked emitter every 50 ms, so that a silent client cannot park it for ever.
+    private func watchdog(_ session: SessionID) -> Task<Void, Never> {
+        Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(50))
+                let waiter = runs.withLock { runs -> CheckedContinuation<Void, Never>? in
+                    let waiter = runs[session]?.waiter
+                    runs[session]?.waiter = nil
+                    return waiter
+                }
+                waiter?.resume()
+            }
         }
     }
 

@@ -1,13 +1,34 @@
+import EventAckProtocol
 import EventAckReconciler
 import Foundation
 import Hummingbird
+import Synchronization
 
-/// The HTTP side of the server: start runs, read the report, run the load benchmark.
+/// The HTTP side of the server: start runs, read the report (a user sees their own sessions, the operator all),
+/// health and readiness, metrics, and — only when started with `--bench` — the load benchmark.
+///
+/// Every refusal is JSON `{"error": CODE, "message": TEXT}` with a status HTTP clients and proxies understand: 401
+/// without a valid bearer token (with `WWW-Authenticate`), 403 for what the token may not see, 404 for another
+/// user's or an unknown session, 409 for a conflict, 429 for a full window or too many runs, 400 for bad input.
 struct Routes: Sendable {
     let service: ReconcilerService
     let agent: SimulatedAgent
-    let bench: LoadBenchmark
+    let bench: LoadBenchmark?
     let tokens: TokenTable
+    let metrics: ServerMetrics
+    let isShuttingDown: @Sendable () -> Bool
+    /// The most sessions and runs a report lists (the figures still count everything).
+    static let reportLimit = 500
+    /// The operator's full report is built at most once a second, however often it is polled.
+    private let operatorReport = ReportCache()
+
+    init(
+        service: ReconcilerService, agent: SimulatedAgent, bench: LoadBenchmark?, tokens: TokenTable,
+        metrics: ServerMetrics, isShuttingDown: @escaping @Sendable () -> Bool
+    ) {
+        (self.service, self.agent, self.bench, self.tokens) = (service, agent, bench, tokens)
+        (self.metrics, self.isShuttingDown) = (metrics, isShuttingDown)
+    }
 
     struct StartRun: Decodable {
         var session: String
@@ -16,43 +37,157 @@ struct Routes: Sendable {
 
     func add(to router: Router<BasicRequestContext>) {
         router.post("/runs") { request, context -> Response in
-            guard let principal = tokens.principal(of: request.headers) else {
-                return Self.text("unauthorized\n", .unauthorized)
+            let principal: String
+            switch authenticate(request) {
+            case .accepted(let user): principal = user ?? ""
+            case .refused(let refusal): return refusal
             }
-            let body = try await request.decode(as: StartRun.self, context: context)
+            guard let body = try? await request.decode(as: StartRun.self, context: context) else {
+                return Self.error(.badRequest, "invalid_argument", "body is {\"session\": ID, \"scenario\": NAME}")
+            }
             let session = SessionID(body.session)
             // Isolation: a principal starts runs only in its own sessions.
             guard service.sessions(of: principal).contains(session) else {
-                return Self.text("no session \(body.session) of \(principal)\n", .notFound)
+                return Self.error(.notFound, "unknown_session", "no session \(body.session) of yours")
             }
             guard let scenario = SimulatedAgent.Scenario(rawValue: body.scenario ?? "quick") else {
                 let known = SimulatedAgent.Scenario.allCases.map(\.rawValue).joined(separator: ", ")
-                return Self.text("unknown scenario; known: \(known)\n", .badRequest)
+                return Self.error(.badRequest, "invalid_argument", "unknown scenario; known: \(known)")
             }
-            let run = try agent.start(scenario, in: session)
-            return try Self.json(["run": run, "scenario": scenario.rawValue], .accepted)
+            do {
+                let run = try agent.start(scenario, in: session)
+                return try Self.json(["run": run, "scenario": scenario.rawValue], .accepted)
+            } catch is SimulatedAgent.TooManyRuns {
+                return Self.error(
+                    .tooManyRequests, "too_many_runs", "at most \(agent.maxRunsPerSession) runs at once per session")
+            } catch let error as ReconcilerError {
+                return Self.error(error)
+            }
         }
-        router.get("/report") { _, _ -> Response in
-            try Self.json(service.report(), .ok)
+        router.get("/report") { request, _ -> Response in
+            switch reportScope(request) {
+            case .refused(let refusal): return refusal
+            case .accepted(let principal): return try Self.json(report(for: principal), .ok)
+            }
         }
-        router.get("/report.txt") { _, _ -> Response in
-            Self.text(service.report().text, .ok)
+        router.get("/report.txt") { request, _ -> Response in
+            switch reportScope(request) {
+            case .refused(let refusal): return refusal
+            case .accepted(let principal): return Self.text(report(for: principal).text, .ok)
+            }
         }
+        // The upgrade path: a request that reaches the router was not upgraded. Say why, as HTTP clients expect.
+        router.get("/eventack") { request, _ -> Response in
+            switch tokens.credential(of: request.headers) {
+            case .missing: return Self.unauthorized("invalid_request", "a bearer token is required")
+            case .unknown: return Self.unauthorized("invalid_token", "the bearer token is not valid")
+            case .operatorAccess:
+                return Self.error(.forbidden, "forbidden", "the operator token does not open EventAck sessions")
+            case .known:
+                if request.headers[.upgrade]?.lowercased() != "websocket" {
+                    return Self.error(.upgradeRequired, "upgrade_required", "GET /eventack is a WebSocket upgrade")
+                }
+                return Self.error(.badRequest, "subprotocol_required", "the subprotocol must be eventack.v1")
+            }
+        }
+        router.get("/health") { _, _ -> Response in
+            Self.text("ok\n", .ok)
+        }
+        router.get("/ready") { _, _ -> Response in
+            isShuttingDown() ? Self.error(.serviceUnavailable, "shutting_down", "draining") : Self.text("ready\n", .ok)
+        }
+        router.get("/metrics") { request, _ -> Response in
+            guard tokens.credential(of: request.headers) == .operatorAccess else {
+                return Self.unauthorized("invalid_token", "metrics need the operator token")
+            }
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
+        }
+        guard let bench else { return }
         router.post("/bench") { request, context -> Response in
-            guard let principal = tokens.principal(of: request.headers) else {
-                return Self.text("unauthorized\n", .unauthorized)
+            let principal: String
+            switch authenticate(request) {
+            case .accepted(let user): principal = user ?? ""
+            case .refused(let refusal): return refusal
             }
-            let body = try await request.decode(as: LoadBenchmark.Request.self, context: context)
+            guard let body = try? await request.decode(as: LoadBenchmark.Request.self, context: context) else {
+                return Self.error(
+                    .badRequest, "invalid_argument", "body is {session, events, variant, rate?, payloadBytes?}")
+            }
             guard service.sessions(of: principal).contains(SessionID(body.session)) else {
-                return Self.text("no session \(body.session) of \(principal)\n", .notFound)
+                return Self.error(.notFound, "unknown_session", "no session \(body.session) of yours")
             }
-            return try Self.json(try await bench.run(body), .ok)
+            do {
+                return try Self.json(try await bench.run(body), .ok)
+            } catch let refusal as LoadBenchmark.Refusal {
+                return Self.error(.init(code: refusal.status), refusal.code, refusal.message)
+            } catch let error as ReconcilerError {
+                return Self.error(error)
+            }
         }
     }
 
-    static func json(_ value: some Encodable, _ status: HTTPResponse.Status) throws -> Response {
+    /// Who a request is, or the response refusing it.
+    enum Authorized {
+        case accepted(String?)
+        case refused(Response)
+    }
+
+    private func authenticate(_ request: Request) -> Authorized {
+        switch tokens.credential(of: request.headers) {
+        case .known(let principal): .accepted(principal)
+        case .missing: .refused(Self.unauthorized("invalid_request", "a bearer token is required"))
+        case .unknown: .refused(Self.unauthorized("invalid_token", "the bearer token is not valid"))
+        case .operatorAccess: .refused(Self.error(.forbidden, "forbidden", "the operator token cannot act as a user"))
+        }
+    }
+
+    /// A user sees their own sessions and runs (`principal`), the operator everything (`nil`).
+    private func reportScope(_ request: Request) -> Authorized {
+        switch tokens.credential(of: request.headers) {
+        case .known(let principal): .accepted(principal)
+        case .operatorAccess: .accepted(nil)
+        case .missing: .refused(Self.unauthorized("invalid_request", "a bearer token is required"))
+        case .unknown: .refused(Self.unauthorized("invalid_token", "the bearer token is not valid"))
+        }
+    }
+
+    private func report(for principal: String?) -> ConfirmationReport {
+        guard principal == nil else { return service.report(principal: principal, limit: Self.reportLimit) }
+        return operatorReport.get { service.report(limit: Self.reportLimit) }
+    }
+
+    static func error(_ error: ReconcilerError) -> Response {
+        let status: HTTPResponse.Status =
+            switch error.code {
+            case "window_exceeded": .tooManyRequests
+            case "unknown_session": .notFound
+            default: .badRequest
+            }
+        return Self.error(status, error.code, error.message)
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ code: String, _ message: String) -> Response {
+        let body = (try? Self.encoder.encode(["error": code, "message": message])) ?? Data()
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    static func unauthorized(_ code: String, _ message: String) -> Response {
+        var response = error(.unauthorized, code, message)
+        response.headers[.wwwAuthenticate] = "Bearer realm=\"eventack\", error=\"\(code)\""
+        return response
+    }
+
+    static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
+    static func json(_ value: some Encodable, _ status: HTTPResponse.Status) throws -> Response {
         let data = try encoder.encode(value)
         return Response(
             status: status, headers: [.contentType: "application/json"],
@@ -63,5 +198,17 @@ struct Routes: Sendable {
         Response(
             status: status, headers: [.contentType: "text/plain; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+/// The operator's report, rebuilt at most once a second: polling it cannot multiply its cost.
+final class ReportCache: Sendable {
+    private let cached = Mutex<(report: ConfirmationReport, at: ContinuousClock.Instant)?>(nil)
+
+    func get(_ build: () -> ConfirmationReport) -> ConfirmationReport {
+        if let entry = cached.withLock({ $0 }), entry.at.duration(to: .now) < .seconds(1) { return entry.report }
+        let report = build()
+        cached.withLock { $0 = (report, .now) }
+        return report
     }
 }

@@ -15,30 +15,63 @@ final class SimulatedAgent: Sendable {
 
     let service: ReconcilerService
     let logger: Logger
+    /// Runs emitting at once per session; more are refused (HTTP 429), so that a client that never reads cannot
+    /// make the server run agents for it without bound.
+    let maxRunsPerSession: Int
+    /// How long an agent waits for a full window to drain before it gives up on its run.
+    static let maxWaitForRoom: Duration = .seconds(120)
     private let runCounter = Mutex(0)
+    private let active = Mutex<[SessionID: Int]>([:])
 
-    init(service: ReconcilerService, logger: Logger) {
+    init(service: ReconcilerService, logger: Logger, maxRunsPerSession: Int) {
         self.service = service
         self.logger = logger
+        self.maxRunsPerSession = max(1, maxRunsPerSession)
     }
 
+    /// Too many runs emitting in this session already.
+    struct TooManyRuns: Error {}
+
+    /// Runs emitting now, over every session.
+    var activeRuns: Int { active.withLock { $0.values.reduce(0, +) } }
+
     /// Starts a run in the background and returns its name.
-    func start(_ scenario: Scenario, in session: SessionID) throws(ReconcilerError) -> String {
+    func start(_ scenario: Scenario, in session: SessionID) throws -> String {
+        let admitted = active.withLock { active -> Bool in
+            guard active[session, default: 0] < maxRunsPerSession else { return false }
+            active[session, default: 0] += 1
+            return true
+        }
+        guard admitted else { throw TooManyRuns() }
         let name = runCounter.withLock { counter in
             counter += 1
             return "run_\(counter)"
         }
-        try service.runRequested(name, in: session)
+        do {
+            try service.runRequested(name, in: session)
+        } catch {
+            finished(in: session)
+            throw error
+        }
         let logger = logger
         Task {
+            defer { self.finished(in: session) }
             do {
                 try await perform(scenario, run: name, session: session)
                 logger.info("run finished emitting", metadata: ["run": "\(name)", "scenario": "\(scenario.rawValue)"])
             } catch {
-                logger.error("run stopped", metadata: ["run": "\(name)", "error": "\(error)"])
+                logger.error(
+                    "run stopped", metadata: ["run": "\(name)", "error": "\(DisplayText.escaping("\(error)"))"])
             }
         }
         return name
+    }
+
+    private func finished(in session: SessionID) {
+        active.withLock { active in
+            active[session, default: 1] -= 1
+            if active[session] == 0 { active[session] = nil }
+        }
     }
 
     private func perform(_ scenario: Scenario, run: String, session: SessionID) async throws {
@@ -81,17 +114,24 @@ final class SimulatedAgent: Sendable {
         }
     }
 
-    /// Emits, waiting while the session's window and queue are full (EA-FLOW-2): nothing is dropped.
+    /// Emits, waiting (with backoff, bounded) while the session's window and queue are full (EA-FLOW-2): nothing is
+    /// dropped silently — a run that cannot emit for ``maxWaitForRoom`` stops with an error in the log.
     func emitWaitingForRoom(
         run: String, kind: String, payload: Payload, confirm: ConfirmationLevel, to session: SessionID
     ) async throws {
+        let giveUp = ContinuousClock.now + Self.maxWaitForRoom
+        var pause = Duration.milliseconds(20)
         while true {
+            let refusal: ReconcilerError
             do {
                 try service.emit(run: run, kind: kind, payload: payload, confirm: confirm, to: session)
                 return
-            } catch  where error.code == "window_exceeded" {
-                try await Task.sleep(for: .milliseconds(20))
+            } catch {
+                refusal = error
             }
+            guard refusal.code == "window_exceeded", ContinuousClock.now < giveUp else { throw refusal }
+            try await Task.sleep(for: pause)
+            pause = min(pause * 2, .seconds(1))
         }
     }
 }

@@ -1,13 +1,21 @@
 import EventAckReconciler
 import HummingbirdWebSocket
+import NIOCore
 
-/// The EventAck `ServerConnection` over a hummingbird-websocket connection: text frames in, text frames out.
+/// The EventAck `ServerConnection` over a hummingbird-websocket connection.
 ///
-/// Copy this into your own server. `serve(_:principal:on:)` runs the reconciler service on one upgraded
-/// connection until either side closes it; binary frames are not part of the protocol and are ignored.
+/// Copy this into your own server. It reassembles fragmented messages itself instead of using the library's
+/// `messages(maxSize:)`, so that every frame gets the answer the spec asks for (EA-MSG-1, EA-MSG-8, EA-MSG-12):
+/// a text message is handed over as unvalidated bytes (invalid UTF-8 is answered with `malformed_json`, never
+/// repaired), a message over the frame limit is discarded unread and answered with `frame_too_large` (the
+/// connection survives; no 1009 close), and a binary message is answered with `malformed_json`.
 struct WebSocketServerConnection: ServerConnection {
-    let inbound: AsyncThrowingStream<String, any Error>
+    let frames: AsyncThrowingStream<InboundFrame, any Error>
     let outbound: WebSocketOutboundWriter
+
+    var inbound: AsyncThrowingStream<String, any Error> {
+        AsyncThrowingStream { $0.finish() }  // `frames` carries everything
+    }
 
     func send(_ text: String) async throws {
         try await outbound.write(.text(text))
@@ -24,18 +32,17 @@ struct WebSocketServerConnection: ServerConnection {
         inbound: WebSocketInboundStream,
         outbound: WebSocketOutboundWriter,
         maxFrameBytes: Int,
-        onFrame: (@Sendable (String) -> Void)? = nil
+        observe: (@Sendable (SessionID?, String) -> Void)? = nil
     ) async throws {
-        let (frames, continuation) = AsyncThrowingStream<String, any Error>.makeStream()
-        let connection = WebSocketServerConnection(inbound: frames, outbound: outbound)
+        let (frames, continuation) = AsyncThrowingStream<InboundFrame, any Error>.makeStream()
+        let connection = WebSocketServerConnection(frames: frames, outbound: outbound)
         try await withThrowingTaskGroup(of: Void.self) { group in
             // The service reads `frames` in its own task; this task feeds it from the socket.
-            group.addTask { await service.serve(connection, principal: principal) }
+            group.addTask { await service.serve(connection, principal: principal, observe: observe) }
             do {
-                for try await message in inbound.messages(maxSize: maxFrameBytes) {
-                    guard case .text(let text) = message else { continue }
-                    onFrame?(text)
-                    continuation.yield(text)
+                var assembler = MessageAssembler(limit: maxFrameBytes)
+                for try await frame in inbound {
+                    if let message = try assembler.add(frame) { continuation.yield(message) }
                 }
                 continuation.finish()
             } catch {
@@ -43,5 +50,41 @@ struct WebSocketServerConnection: ServerConnection {
             }
             try await group.waitForAll()
         }
+    }
+}
+
+/// Collects the frames of one message, keeping at most `limit + 1` bytes: beyond that it only counts.
+struct MessageAssembler {
+    let limit: Int
+    private var bytes: [UInt8] = []
+    private var size = 0
+    private var isText = false
+    private var inMessage = false
+
+    init(limit: Int) { self.limit = limit }
+
+    struct ProtocolViolation: Error {}
+
+    mutating func add(_ frame: WebSocketDataFrame) throws -> InboundFrame? {
+        switch frame.opcode {
+        case .text, .binary:
+            guard !inMessage else { throw ProtocolViolation() }
+            (inMessage, isText, size) = (true, frame.opcode == .text, 0)
+            bytes.removeAll(keepingCapacity: bytes.capacity <= 65_536)
+        case .continuation:
+            guard inMessage else { throw ProtocolViolation() }
+        }
+        var data = frame.data
+        size += data.readableBytes
+        if isText, bytes.count <= limit,
+            let chunk = data.readBytes(length: min(data.readableBytes, limit + 1 - bytes.count))
+        {
+            bytes += chunk
+        }
+        guard frame.fin else { return nil }
+        inMessage = false
+        guard isText else { return .binary }
+        if size > limit { return .oversized(byteCount: size) }
+        return .textBytes(bytes)
     }
 }
