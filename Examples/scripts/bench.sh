@@ -14,7 +14,7 @@ swift build -c release --package-path Examples/LinuxClient 2>&1 | tail -1 >&2
 server_bin="$(swift build -c release --package-path Examples/AgentServer --show-bin-path)/AgentServer"
 client_bin="$(swift build -c release --package-path Examples/LinuxClient --show-bin-path)/LinuxClient"
 log="$(mktemp /tmp/eventack-bench.XXXXXX)"
-"$server_bin" --port 0 --tokens "bench-token=bench" --max-queued-events 4096 > "$log" 2>&1 &
+"$server_bin" --port 0 --tokens "bench-token=bench" --max-queued-events 4096 --bench > "$log" 2>&1 &
 server_pid=$!
 trap 'kill -9 $server_pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do grep -q "agent-server listening on" "$log" && break; sleep 0.1; done

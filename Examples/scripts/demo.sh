@@ -11,7 +11,7 @@ swift build --package-path Examples/LinuxClient 2>&1 | tail -1 >&2
 server_bin="$(swift build --package-path Examples/AgentServer --show-bin-path)/AgentServer"
 client_bin="$(swift build --package-path Examples/LinuxClient --show-bin-path)/LinuxClient"
 log="$(mktemp /tmp/eventack-demo.XXXXXX)"
-"$server_bin" --port 0 > "$log" 2>&1 &
+"$server_bin" --port 0 --operator-token demo-operator > "$log" 2>&1 &
 server_pid=$!
 trap 'kill -9 $server_pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do grep -q "agent-server listening on" "$log" && break; sleep 0.1; done
@@ -19,9 +19,16 @@ port="$(grep -o 'agent-server listening on [0-9]*' "$log" | awk '{print $4}')"
 echo "== agent-server on port $port; client: eventack-client run --runs $runs --cut-after 4"
 "$client_bin" run --url "ws://127.0.0.1:$port/eventack" --token alice-token --runs "$runs" --cut-after 4
 echo
-echo "== GET /report.txt"
-curl --noproxy '*' -s "http://127.0.0.1:$port/report.txt"
+echo "== GET /report.txt (alice's view; the operator token shows every user)"
+curl --noproxy '*' -s -H "Authorization: Bearer alice-token" "http://127.0.0.1:$port/report.txt"
 kill -TERM "$server_pid"
-wait "$server_pid" 2>/dev/null || true
+status=0
+wait "$server_pid" || status=$?
+trap - EXIT
 echo "== server log (reconciliation events)"
 grep -v "listening" "$log" | tail -15
+if [ "$status" != 0 ] || grep -q "ServiceGroupError" "$log"; then
+    echo "the server did not stop cleanly (exit $status)"
+    exit 1
+fi
+echo "== the server said bye to its clients, printed its final report and exited 0"

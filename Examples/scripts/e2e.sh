@@ -29,7 +29,8 @@ client_bin="$(swift build --package-path Examples/LinuxClient --show-bin-path)/L
 
 echo "=== starting the server on a free port"
 tokens="alice-token=alice,bob-token=bob,carol-token=carol,dave-token=dave"
-"$server_bin" --port 0 --tokens "$tokens" --resume-window-ms 15000 > "$work/server.log" 2>&1 &
+"$server_bin" --port 0 --tokens "$tokens" --operator-token e2e-operator --resume-window-ms 15000 \
+    > "$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do
     grep -q "agent-server listening on" "$work/server.log" && break
@@ -95,14 +96,17 @@ pids=()
 grep -q "resuming session" "$work/c20.log" || { echo "the restarted client did not resume"; exit 1; }
 
 echo "=== checking /report"
-curl --noproxy '*' -sf "http://127.0.0.1:$port/report" > "$work/report.json"
-curl --noproxy '*' -sf "http://127.0.0.1:$port/report.txt" > "$work/report.txt"
+operator=(-H "Authorization: Bearer e2e-operator")
+curl --noproxy '*' -sf "${operator[@]}" "http://127.0.0.1:$port/report" > "$work/report.json"
+curl --noproxy '*' -sf "${operator[@]}" "http://127.0.0.1:$port/report.txt" > "$work/report.txt"
 python3 "$root/Examples/scripts/check_report.py" "$work"
 
 echo "=== graceful shutdown"
 kill -TERM "$server_pid"
-for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.2; done
-if kill -0 "$server_pid" 2>/dev/null; then echo "server did not stop on SIGTERM"; exit 1; fi
-grep -q "final report" "$work/server.log" || { tail -20 "$work/server.log"; echo "no final report"; exit 1; }
+status=0
+wait "$server_pid" || status=$?
 server_pid=""
+[ "$status" = 0 ] || { tail -20 "$work/server.log"; echo "server exited $status on SIGTERM"; exit 1; }
+grep -q "final report" "$work/server.log" || { tail -20 "$work/server.log"; echo "no final report"; exit 1; }
+if grep -q "ServiceGroupError" "$work/server.log"; then echo "shutdown printed a service error"; exit 1; fi
 echo "end to end passed (logs in $work)"

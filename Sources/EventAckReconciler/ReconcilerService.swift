@@ -65,8 +65,9 @@ public final class ReconcilerService: Sendable {
     /// Serves one connection, authenticated by the host as `principal`, until it closes. Returns when the
     /// connection is gone; its session waits for a resume.
     ///
-    /// - Parameter observe: called with every text frame received and the session it belongs to (once the
-    ///   handshake completed), for a host that measures acks of its own sessions.
+    /// - Parameter observe: called, under the service's lock, with every text frame received and the session it
+    ///   belongs to (once the handshake completed), for a host that measures acks of its own sessions. Keep it
+    ///   quick.
     public func serve(
         _ connection: some ServerConnection,
         principal: String,
@@ -103,6 +104,9 @@ public final class ReconcilerService: Sendable {
                         observe?(state.machine.session(on: id), text)
                     case .textBytes(let bytes):
                         perform(state.machine.frameReceived(bytes: bytes, on: id, now: now), &state)
+                        if let observe {
+                            observe(state.machine.session(on: id), String(decoding: bytes, as: UTF8.self))
+                        }
                     case .binary:
                         perform(state.machine.binaryFrameReceived(on: id, now: now), &state)
                     case .oversized(let byteCount):

@@ -85,8 +85,14 @@ struct AgentServerCommand: AsyncParsableCommand {
     @Flag(help: "Enable POST /bench (the load benchmark's server half). [EVENTACK_BENCH=1]")
     var bench = false
 
+    @Option(help: "How long a benchmark waits for acks that do not come, ms. [EVENTACK_BENCH_TIMEOUT_MS, 30000]")
+    var benchTimeoutMs: Int?
+
     @Flag(help: "Log every confirmation, not only failures and session changes. [EVENTACK_VERBOSE=1]")
     var verbose = false
+
+    @Option(help: "The log level: trace, debug, info, notice, warning, error. [EVENTACK_LOG_LEVEL, default info]")
+    var logLevel: String?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -101,7 +107,11 @@ struct AgentServerCommand: AsyncParsableCommand {
         }
         let verbose = flag(self.verbose, "VERBOSE")
         var logger = Logger(label: "agent-server")
-        logger.logLevel = verbose ? .debug : .info
+        let levelName = logLevel ?? environment["EVENTACK_LOG_LEVEL"] ?? (verbose ? "debug" : "info")
+        guard let level = Logger.Level(rawValue: levelName) else {
+            throw ValidationError("unknown log level \(levelName)")
+        }
+        logger.logLevel = level
         let tokenText =
             try (tokensFile ?? environment["EVENTACK_TOKENS_FILE"]).map {
                 try String(contentsOfFile: $0, encoding: .utf8)
@@ -123,7 +133,10 @@ struct AgentServerCommand: AsyncParsableCommand {
         let agent = SimulatedAgent(
             service: service, logger: logger,
             maxRunsPerSession: try setting(maxRunsPerSession, "MAX_RUNS_PER_SESSION", 8))
-        let bench = flag(self.bench, "BENCH") ? LoadBenchmark(service: service, window: Int(configuration.window)) : nil
+        let benchTimeout = Duration.milliseconds(try setting(benchTimeoutMs, "BENCH_TIMEOUT_MS", 30_000))
+        let bench =
+            flag(self.bench, "BENCH")
+            ? LoadBenchmark(service: service, window: Int(configuration.window), ackTimeout: benchTimeout) : nil
         let maxFrameBytes = configuration.maxFrameBytes
         let limits = ConnectionGuard.Limits(
             maxConnections: try setting(maxConnections, "MAX_CONNECTIONS", 768),
@@ -142,19 +155,6 @@ struct AgentServerCommand: AsyncParsableCommand {
         var benchObserver: (@Sendable (SessionID?, String) -> Void)?
         if let bench { benchObserver = { session, text in bench.frameArrived(session: session, text: text) } }
         let observe = benchObserver
-        let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
-        webSocketRouter.ws("/eventack") { request, _ -> RouterShouldUpgrade in
-            // Authenticate the upgrade (EA-HS-3) and agree on the subprotocol; the UpgradeGate has already
-            // answered requests without a valid token with 401.
-            guard tokenTable.principal(of: request.headers) != nil, !isShuttingDown() else { return .dontUpgrade }
-            guard Self.offersSubprotocol(request.headers[values: .secWebSocketProtocol]) else { return .dontUpgrade }
-            return .upgrade([.secWebSocketProtocol: "eventack.v1"])
-        } onUpgrade: { inbound, outbound, context in
-            guard let principal = tokenTable.principal(of: context.request.headers) else { return }
-            try await WebSocketServerConnection.serve(
-                service, principal: principal, inbound: inbound, outbound: outbound, maxFrameBytes: maxFrameBytes,
-                observe: observe)
-        }
         let upgradeCheck: @Sendable (HTTPRequestHead) -> UpgradeGate.Refusal? = { head in
             var fields = HTTPFields()
             if let value = head.headers["authorization"].first { fields[.authorization] = value }
@@ -177,14 +177,37 @@ struct AgentServerCommand: AsyncParsableCommand {
         }
 
         // Single WebSocket frames up to 16 × the message limit are read (and discarded past the limit, EA-MSG-8);
-        // beyond that the transport closes the connection.
-        let webSocketConfiguration = WebSocketServerConfiguration(maxFrameSize: 16 * maxFrameBytes, validateUTF8: false)
-        let webSocketResponder = webSocketRouter.buildResponder()
+        // beyond that the transport closes the connection. No WebSocket auto-ping: EventAck's own heartbeat
+        // (EA-LIVE-4) already detects dead peers, and each auto-ping is one more task per connection.
+        let webSocketConfiguration = WebSocketServerConfiguration(
+            maxFrameSize: 16 * maxFrameBytes, autoPing: .disabled, validateUTF8: false)
+        // The upgrade is decided from the request alone, not through a WebSocket router: hummingbird-websocket
+        // 2.8.1's router keeps each upgrade's request context in a reference cycle (the context holds the box that
+        // holds the context), which leaked ~0.7 KB per connection and kept memory growing with connection churn
+        // (issue 14, defect 7).
+        let shouldUpgrade:
+            @Sendable (HTTPRequest, any Channel, Logger) throws -> ShouldUpgradeResult<
+                WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>
+            > = { request, _, _ in
+                // Authenticate the upgrade (EA-HS-3) and agree on the subprotocol; the UpgradeGate has already
+                // answered requests without a valid token with 401.
+                let path = request.path.map { $0.split(separator: "?", maxSplits: 1).first.map(String.init) ?? $0 }
+                guard path == "/eventack", !isShuttingDown(),
+                    let principal = tokenTable.principal(of: request.headerFields),
+                    Self.offersSubprotocol(request.headerFields[values: .secWebSocketProtocol])
+                else { return .dontUpgrade }
+                return .upgrade([.secWebSocketProtocol: "eventack.v1"]) { inbound, outbound, _ in
+                    try await WebSocketServerConnection.serve(
+                        service, principal: principal, inbound: inbound, outbound: outbound,
+                        maxFrameBytes: maxFrameBytes, observe: observe)
+                }
+            }
         let serverBuilder = HTTPServerBuilder { responder in
             GuardedChildChannel(
                 base: HTTP1WebSocketUpgradeChannel(
-                    responder: responder, webSocketResponder: webSocketResponder,
-                    configuration: .init(http1: .init(idleTimeout: .seconds(30)), ws: webSocketConfiguration)),
+                    responder: responder,
+                    configuration: .init(http1: .init(idleTimeout: .seconds(30)), ws: webSocketConfiguration),
+                    shouldUpgrade: shouldUpgrade),
                 limits: limits, upgradeCheck: upgradeCheck)
         }
         let app = Application(

@@ -8,6 +8,9 @@ import Synchronization
 /// that have not yet sent a complete request head, and a deadline for that head — so that silent sockets, or
 /// sockets trickling one header line every few seconds, are closed instead of locking legitimate clients out.
 ///
+/// At the anonymous cap, a new connection evicts the *oldest* anonymous one rather than being refused: a real
+/// client sends its head within milliseconds and is never the oldest, while an attacker's idle sockets are.
+///
 /// It sits first in every connection's pipeline and looks only at bytes: a request head ends with an empty line.
 /// What follows the first head is bounded elsewhere: the HTTP idle timeout, and for upgraded WebSockets the
 /// EventAck handshake timeout and heartbeats (EA-HS-5, EA-LIVE-4).
@@ -24,6 +27,26 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler, @un
         let anonymous = Atomic<Int>(0)
         let refused = Atomic<Int>(0)
         let timedOut = Atomic<Int>(0)
+        /// Anonymous connections by arrival order, for eviction.
+        private let waiting = Mutex<(next: UInt64, channels: [UInt64: any Channel])>((0, [:]))
+
+        /// Registers an anonymous connection; returns its ticket and the oldest one to evict when over the cap.
+        func admit(_ channel: any Channel) -> (ticket: UInt64, evict: (any Channel)?) {
+            waiting.withLock { state in
+                let ticket = state.next
+                state.next += 1
+                state.channels[ticket] = channel
+                guard state.channels.count > maxAnonymous, let oldest = state.channels.keys.min() else {
+                    return (ticket, nil)
+                }
+                return (ticket, state.channels.removeValue(forKey: oldest))
+            }
+        }
+
+        /// The connection is no longer anonymous (or is gone).
+        func leave(_ ticket: UInt64) {
+            _ = waiting.withLock { $0.channels.removeValue(forKey: ticket) }
+        }
 
         init(maxConnections: Int, maxAnonymous: Int, headTimeoutMs: Int64) {
             self.maxConnections = max(1, maxConnections)
@@ -35,6 +58,7 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler, @un
     private let limits: Limits
     private var deadline: Scheduled<Void>?
     private var anonymous = false
+    private var ticket: UInt64 = 0
     /// The last bytes seen, to find `\r\n\r\n` across reads.
     private var tail: [UInt8] = []
 
@@ -45,8 +69,15 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler, @un
         let open = limits.open.wrappingAdd(1, ordering: .relaxed).newValue
         context.channel.closeFuture.whenComplete { _ in limits.open.wrappingSubtract(1, ordering: .relaxed) }
         anonymous = true
-        let anonymousCount = limits.anonymous.wrappingAdd(1, ordering: .relaxed).newValue
-        guard open <= limits.maxConnections, anonymousCount <= limits.maxAnonymous else {
+        limits.anonymous.wrappingAdd(1, ordering: .relaxed)
+        let (ticket, evict) = limits.admit(context.channel)
+        self.ticket = ticket
+        if let evict {
+            // Over the anonymous cap: the oldest waiter goes, not the newcomer.
+            limits.refused.wrappingAdd(1, ordering: .relaxed)
+            evict.close(promise: nil)
+        }
+        guard open <= limits.maxConnections else {
             limits.refused.wrappingAdd(1, ordering: .relaxed)
             leaveAnonymous()
             context.close(promise: nil)
@@ -89,6 +120,7 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler, @un
         guard anonymous else { return }
         anonymous = false
         limits.anonymous.wrappingSubtract(1, ordering: .relaxed)
+        limits.leave(ticket)
     }
 
     static func containsEndOfHead(_ bytes: [UInt8]) -> Bool {
