@@ -2,7 +2,7 @@
 """Attacks a running AgentServer the way issue 14's review did, one check per defect, and fails (exit 1) on the
 first defect that is back. Needs only the Python standard library: a minimal WebSocket client is below.
 
-usage: hardening.py PORT USER_TOKEN OTHER_USER_TOKEN OPERATOR_TOKEN SERVER_LOG [--bench]
+usage: [SERVER_PID=PID] hardening.py PORT USER_TOKEN OTHER_USER_TOKEN OPERATOR_TOKEN SERVER_LOG [--bench]
 The server must run with the defaults of its limits (128 anonymous connections, 5 s head timeout, 64 sessions per
 user, 8 runs per session, 4096 queued frames) and without --bench; with --bench, only the benchmark endpoint is
 checked, against a server started with --bench --bench-timeout-ms 2000.
@@ -261,6 +261,37 @@ check("silent sockets are closed by the head timeout", still_open == 0, f"{still
 for s in silent:
     s.close()
 trickler.close()
+
+# 7. Memory under connection churn reaches a plateau: 10,000 resumes of one session, then compare resident memory
+# (hummingbird-websocket's router leaked ~0.7 KB per upgrade; the server no longer uses it).
+pid = os.environ.get("SERVER_PID")
+if pid:
+    def rss_kib():
+        with open(f"/proc/{pid}/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+    def churn(count, resume):
+        for _ in range(count):
+            ws = WebSocket(TOKEN)
+            welcome = ws.handshake(resume)
+            if isinstance(welcome, dict) and welcome.get("type") == "welcome":
+                resume = {"session": welcome["session"], "token": welcome["token"], "receipt": {"upTo": 0}}
+            ws.close()
+        return resume
+
+    resume = churn(2_000, None)  # warm up: pools, arenas, tables at their working size
+    time.sleep(1)
+    before = rss_kib()
+    started = time.time()
+    threads = [threading.Thread(target=churn, args=(2_500, None)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    time.sleep(1)
+    after = rss_kib()
+    check(f"10,000 resume connections ({time.time() - started:.0f} s) leave memory flat",
+          after - before < 4096, f"{before / 1024:.1f} → {after / 1024:.1f} MiB")
 
 print(f"hardening: {len(failures)} failed" + (": " + ", ".join(failures) if failures else ""))
 sys.exit(1 if failures else 0)

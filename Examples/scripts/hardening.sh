@@ -49,8 +49,8 @@ python3 Examples/scripts/hardening.py "$port" alice-token bob-token ops-token "$
 stop_server "$work/bench.log"
 
 echo "=== everything else (no --bench)"
-start_server "$work/server.log"
-python3 Examples/scripts/hardening.py "$port" alice-token bob-token ops-token "$work/server.log"
+start_server "$work/server.log" --log-level warning
+SERVER_PID="$server_pid" python3 Examples/scripts/hardening.py "$port" alice-token bob-token ops-token "$work/server.log"
 
 echo "=== shutdown says bye to a connected client first"
 python3 - "$port" > "$work/bye.txt" <<'PY' &
