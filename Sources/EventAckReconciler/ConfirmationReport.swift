@@ -115,6 +115,7 @@ extension Reconciler {
     /// ones.
     ///
     /// - Parameters:
+    ///   - now: the time the report is made at.
     ///   - principal: only this principal's sessions and runs, with figures summed over the sessions listed — what
     ///     one user may see of the report. `nil` for everything (an operator's view).
     ///   - limit: the most sessions and the most runs listed (the newest are kept; ``ConfirmationReport/omitted``

@@ -11,7 +11,7 @@ import EventAckProtocol
 ///
 /// The rules live in extensions: the handshake and resume (`+Handshake`), emitting, sending and settling events
 /// (`+Events`), acks and nacks (`+Acknowledgements`), timers and liveness (`+Timers`). The report is built by
-/// ``report(now:)`` from the report book the inputs keep up to date.
+/// ``report(now:principal:limit:)`` from the report book the inputs keep up to date.
 public struct Reconciler: Sendable {
     /// A connection, before and after its handshake.
     struct ConnectionState: Sendable {
@@ -166,7 +166,7 @@ public struct Reconciler: Sendable {
         return takeActions()
     }
 
-    /// Says `bye` to every connection and closes it. Sessions stay (detached) so that ``report(now:)`` lists what
+    /// Says `bye` to every connection and closes it. Sessions stay (detached) so that ``report(now:principal:limit:)`` lists what
     /// is still unconfirmed.
     public mutating func shutdown(reason: String = "server shutting down", now: UInt64) -> [ReconcilerAction] {
         for connection in connections.keys.sorted() {

@@ -65,9 +65,11 @@ public final class ReconcilerService: Sendable {
     /// Serves one connection, authenticated by the host as `principal`, until it closes. Returns when the
     /// connection is gone; its session waits for a resume.
     ///
-    /// - Parameter observe: called, under the service's lock, with every text frame received and the session it
-    ///   belongs to (once the handshake completed), for a host that measures acks of its own sessions. Keep it
-    ///   quick.
+    /// - Parameters:
+    ///   - connection: the accepted, authenticated connection.
+    ///   - principal: who the host authenticated (EA-HS-3).
+    ///   - observe: called, under the service's lock, with every text frame received and the session it belongs to
+    ///     (once the handshake completed), for a host that measures acks of its own sessions. Keep it quick.
     public func serve(
         _ connection: some ServerConnection,
         principal: String,
