@@ -68,23 +68,32 @@ final class LoadBenchmark: Sendable {
     }
 
     /// Called with every frame a connection receives, and its session: records receipt acks of that session's run.
+    /// It runs under the reconciler service's lock, so it must stay cheap: the run is changed in place in its table
+    /// (`&runs[session]!`), never copied out and back — a copy of its two 200,000-entry arrays per ack is what made
+    /// this benchmark measure itself instead of the server.
     func frameArrived(session: SessionID?, text: String) {
         // A cheap filter before decoding: any JSON spelling of an ack names the type "ack".
         guard let session, text.contains(#""ack""#) else { return }
+        guard case .ack(let ack)? = try? MessageCodec().decode(text), let receipt = ack.receipt else { return }
         let now = Self.nanoseconds()
         let waiter = runs.withLock { runs -> CheckedContinuation<Void, Never>? in
-            guard var run = runs[session], let first = run.firstSeq else { return nil }
-            guard case .ack(let ack)? = try? MessageCodec().decode(text), let receipt = ack.receipt else { return nil }
-            let covered = Int(min(Seq(run.emittedAt.count), (receipt.upTo + 1) - min(receipt.upTo + 1, first)))
-            guard covered > run.acked else { return nil }
-            for index in run.acked..<covered { run.ackedAt[index] = now }
-            run.acked = covered
-            let waiter = run.waiter
-            run.waiter = nil
-            runs[session] = run
-            return waiter
+            guard runs[session]?.firstSeq != nil else { return nil }
+            return Self.record(receipt, at: now, in: &runs[session]!)
         }
         waiter?.resume()
+    }
+
+    /// Marks the events `receipt` newly covers as acked at `now`; returns the parked emitter to wake, if any.
+    private static func record(_ receipt: AckSet, at now: UInt64, in run: inout Run) -> CheckedContinuation<
+        Void, Never
+    >? {
+        guard let first = run.firstSeq else { return nil }
+        let covered = Int(min(Seq(run.emittedAt.count), (receipt.upTo + 1) - min(receipt.upTo + 1, first)))
+        guard covered > run.acked else { return nil }
+        for index in run.acked..<covered { run.ackedAt[index] = now }
+        run.acked = covered
+        defer { run.waiter = nil }
+        return run.waiter
     }
 
     /// Checks a request; throws a ``Refusal`` with a 400 status for values out of bounds.
@@ -154,7 +163,7 @@ final class LoadBenchmark: Sendable {
             try await Task.sleep(for: .milliseconds(1))
         }
         let cpuAfter = Self.cpuMicros()
-        guard let state = runs.withLock({ $0[session] }), let last = state.ackedAt.max() else {
+        guard let state = runs.withLock({ $0.removeValue(forKey: session) }), let last = state.ackedAt.max() else {
             throw Self.timedOut(emitted: emitted)
         }
         let latencies = zip(state.emittedAt, state.ackedAt).map { Double($1 - min($1, $0)) / 1000 }.sorted()
@@ -183,17 +192,19 @@ final class LoadBenchmark: Sendable {
 
     /// Waits until the window has room for one more event; `false` if woken without room (check the deadline).
     private func waitForRoom(session: SessionID, emitted: Int, until giveUp: ContinuousClock.Instant) async -> Bool {
-        let full = { (run: Run) in emitted - run.acked >= self.window }
-        if let run = runs.withLock({ $0[session] }), !full(run) { return true }
+        // Only `acked` is read, never the whole run: a copy held outside the lock would make the next in-place
+        // change copy the run's arrays.
+        let full = { (acked: Int) in emitted - acked >= self.window }
+        if let acked = runs.withLock({ $0[session]?.acked }), !full(acked) { return true }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let parked = runs.withLock { runs -> Bool in
-                guard let run = runs[session], full(run) else { return false }
+                guard let acked = runs[session]?.acked, full(acked) else { return false }
                 runs[session]?.waiter = continuation
                 return true
             }
             if !parked { continuation.resume() }
         }
-        return runs.withLock { $0[session].map { !full($0) } ?? false }
+        return runs.withLock { $0[session]?.acked }.map { !full($0) } ?? false
     }
 
     /// Wakes the run's parked emitter every 50 ms, so that a silent client cannot park it for ever.
