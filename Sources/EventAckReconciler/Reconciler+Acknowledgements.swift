@@ -26,6 +26,15 @@ extension Reconciler {
             rejectFrame(error, on: connection, fatal: false, session: session.id, now: now)
             return
         }
+        if let value = ack.value, !value.isEmpty {
+            record(session.id, .confirmed(level: .value, seqs: AckSet(value.map(\.seq)), at: now))
+        }
+        if let display = ack.display, !display.isEmpty {
+            record(session.id, .confirmed(level: .display, seqs: display, at: now))
+        }
+        if let receipt = ack.receipt, !receipt.isEmpty {
+            record(session.id, .confirmed(level: .receipt, seqs: receipt, at: now))
+        }
         for confirmation in ack.value ?? [] {
             if session.confirmedValue.contains(confirmation.seq) || isSettled(confirmation.seq, session: session) {
                 countDuplicate(confirmation.seq, session: &session)

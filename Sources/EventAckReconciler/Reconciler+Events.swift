@@ -1,6 +1,6 @@
 import EventAckProtocol
 
-/// The result of ``Reconciler/emit(run:kind:payload:confirm:endsRun:to:now:)``.
+/// The result of ``Reconciler/emit(run:kind:payload:confirm:endsRun:to:origin:now:)``.
 public struct Emission: Sendable, Hashable {
     /// The seq given to the event.
     public var seq: Seq
@@ -22,6 +22,8 @@ extension Reconciler {
     ///     terminal kinds. Sent to 1.1 clients as `endsRun` (EA-EVT-7) so that they end the run's idle timer
     ///     without knowing the profile.
     ///   - sessionID: the session to emit to.
+    ///   - origin: for a reconciler that ``writesAhead``: the id of the stored request this event answers (an agent
+    ///     on another node emitting through the store), retired by the store with the event's record, atomically.
     ///   - now: the current time, also the event's `ts`.
     /// - Throws: ``ReconcilerError`` `unknown_session`; `window_exceeded` when the window and the queue are full
     ///   (EA-FLOW-2; the event is not accepted, nothing is dropped silently); `invalid_argument` for identifiers
@@ -33,6 +35,7 @@ extension Reconciler {
         confirm: ConfirmationLevel = .receipt,
         endsRun: Bool? = nil,
         to sessionID: SessionID,
+        origin: String? = nil,
         now: UInt64
     ) throws(ReconcilerError) -> Emission {
         try Self.checkIdentifier(run, "run")
@@ -53,6 +56,11 @@ extension Reconciler {
         var retained = RetainedEvent(payload: payload, kind: kind, emittedAt: now, runIndex: runIndex, confirm: confirm)
         retained.endsRun = endsRun ?? configuration.runProfile?.terminalKinds.contains(kind) ?? false
         session.events.append(retained)
+        record(
+            sessionID,
+            .emitted(
+                seq: seq, run: run, kind: kind, ts: now, confirm: confirm, endsRun: retained.endsRun, payload: payload,
+                origin: origin))
         count(session: &session, run: runIndex) { stats in
             stats.events += 1
             for level in ConfirmationLevel.allCases where level <= confirm { stats[level].requested += 1 }
@@ -170,6 +178,7 @@ extension Reconciler {
         }
         if retained.stage == .inFlight { session.inFlight -= 1 }
         session.events[seq].payload = nil
+        record(session.id, .failed(seq: seq, reason: reason, at: now))
         let reference = self.reference(seq, in: session)
         session.runs[Int(retained.runIndex)]!.fail(
             RunFailure(code: reason.rawValue, detail: "\(retained.kind) failed at \(level.rawValue)", seq: seq))
@@ -197,6 +206,7 @@ extension Reconciler {
         guard let tracker = session.runs[Int(index)] else { return }
         let report = tracker.report(session: session.id, principal: session.principal)
         book.runFinished(report, keeping: configuration.retainedRunReports)
+        record(session.id, .runFinished(report))
         pendingActions.append(.report(.runFinished(report)))
         session.releaseRun(at: index)
     }

@@ -22,6 +22,10 @@ extension Reconciler {
             resumeSession(
                 key, on: connection, presentedToken: resume.token, receipt: resume.receipt, version: version,
                 window: window, now: now)
+        case .failure(let refusal) where shouldLoad(after: refusal, on: connection):
+            // The store may know the session, or a newer copy of it: ask, and answer this hello when it replies.
+            connections[connection]!.loading = hello
+            pendingActions.append(.load(requested))
         case .failure(let refusal):
             // EA-RES-2, EA-ISO-4: a non-fatal error, then a fresh session. The wire says the same whatever the
             // cause, so that nobody learns whether a session id exists; the host's report says which it was. The
@@ -86,6 +90,7 @@ extension Reconciler {
         sessionKeys[id] = key
         sessionsByPrincipal[principal, default: []].insert(key)
         connections[connection]!.session = key
+        record(id, .opened(principal: principal, token: token, version: version, window: window, at: now))
         send(
             .welcome(welcome(session: id, token: token, resumed: false, version: version, window: window)),
             on: connection, now: now)
@@ -119,6 +124,11 @@ extension Reconciler {
             session.previousToken = (presentedToken, now + configuration.resumeTokenGraceMs)
         }
         session.token = token
+        record(
+            session.id,
+            .resumed(
+                token: token, previousToken: session.previousToken?.token,
+                previousValidUntil: session.previousToken?.validUntil ?? 0, version: version, window: window, at: now))
         session.attachment = .attached(connection)
         session.window = window
         session.version = version
@@ -134,6 +144,7 @@ extension Reconciler {
                 path: "$.resume.receipt", seq: unknown)
             rejectFrame(error, on: connection, fatal: false, session: session.id, now: now)
         } else {
+            if !receipt.isEmpty { record(session.id, .confirmed(level: .receipt, seqs: receipt, at: now)) }
             applyConfirmations(receipt, at: .receipt, session: &session, now: now)
         }
         sendSynced(&session, includeAll: true, now: now)

@@ -178,6 +178,7 @@ extension Reconciler {
             seq = max(seq + 1, session.events.firstSeq)
         }
         endSession(&session, reason: .sessionExpired, state: .expired, now: now)
+        record(session.id, .ended(at: now))
         sessionKeys[session.id] = nil
         sessionsByPrincipal[session.principal]?.remove(session.key)
         if sessionsByPrincipal[session.principal]?.isEmpty == true { sessionsByPrincipal[session.principal] = nil }

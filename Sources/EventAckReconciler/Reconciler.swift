@@ -24,6 +24,10 @@ public struct Reconciler: Sendable {
         /// The connection's pending timer (heartbeat or liveness).
         var timerDeadline: UInt64 = 0
         var nextPingID: UInt64 = 1
+        /// A `hello` waiting for its session to be loaded from the store.
+        var loading: Hello?
+        /// Whether the store was asked for this connection's resume already (once is enough).
+        var loadedFromStore = false
     }
 
     /// The configuration in force.
@@ -44,6 +48,12 @@ public struct Reconciler: Sendable {
     var nextSessionKey: UInt64 = 1
     /// Actions of the input being processed, returned when it ends.
     var pendingActions: [ReconcilerAction] = []
+    /// Whether sessions are written ahead to a store (``ReconcilerAction/persist(_:)``) and loaded from it.
+    public let writesAhead: Bool
+    /// Records of the input being processed, persisted before its actions.
+    var pendingRecords: [SessionRecord] = []
+    /// While a session is rebuilt from its records: nothing is recorded again.
+    var isRestoring = false
 
     /// Creates a reconciler with no connection.
     ///
@@ -51,10 +61,15 @@ public struct Reconciler: Sendable {
     ///   - configuration: what to enforce; brought into range by ``ReconcilerConfiguration/normalized()``.
     ///   - random: the source of session ids, resume tokens (which must be unguessable: pass
     ///     `SystemRandomNumberGenerator()` in production) and jitter. Tests pass a seeded generator.
+    ///   - writesAhead: whether sessions live in a ``SessionStore``: every change is returned as a
+    ///     ``ReconcilerAction/persist(_:)`` before the actions that depend on it, and a resume of a session not held
+    ///     here asks for it with ``ReconcilerAction/load(_:)``.
     public init(
         configuration: ReconcilerConfiguration = ReconcilerConfiguration(),
-        random: some RandomNumberGenerator & Sendable
+        random: some RandomNumberGenerator & Sendable,
+        writesAhead: Bool = false
     ) {
+        self.writesAhead = writesAhead
         self.configuration = configuration.normalized()
         self.codec = MessageCodec(maxFrameBytes: self.configuration.maxFrameBytes)
         var random = random
@@ -188,6 +203,9 @@ public struct Reconciler: Sendable {
         (sessionsByPrincipal[principal] ?? []).compactMap { sessions[$0]?.id }.sorted { $0.rawValue < $1.rawValue }
     }
 
+    /// Whether `session` is held here (attached or resumable).
+    public func holds(_ session: SessionID) -> Bool { sessionKeys[session] != nil }
+
     /// Sessions alive (attached or resumable).
     public var sessionCount: Int { sessions.count }
 
@@ -201,7 +219,12 @@ public struct Reconciler: Sendable {
 
     mutating func messageReceived(_ message: Message, on connection: ConnectionID, now: UInt64) {
         guard let key = connections[connection]?.session else {
-            if case .hello(let hello) = message {
+            if connections[connection]?.loading != nil {
+                // The client waits for `welcome`; its session is being loaded. Nothing else is expected.
+                let error = EventAckError(
+                    code: .handshakeRequired, message: "\(message.type.rawValue) before welcome", path: "$.type")
+                rejectFrame(error, on: connection, fatal: false, now: now)
+            } else if case .hello(let hello) = message {
                 helloReceived(hello, on: connection, now: now)
             } else {
                 // EA-HS-1: nothing but hello before the handshake.
@@ -239,7 +262,10 @@ public struct Reconciler: Sendable {
     mutating func takeActions() -> [ReconcilerAction] {
         finishTimers()
         defer { pendingActions = [] }
-        return pendingActions
+        guard !pendingRecords.isEmpty else { return pendingActions }
+        // Write-ahead: the records first, so that nothing they back reaches a peer before they are durable.
+        defer { pendingRecords = [] }
+        return [.persist(pendingRecords)] + pendingActions
     }
 
     mutating func send(_ message: Message, on connection: ConnectionID, now: UInt64) {

@@ -9,6 +9,17 @@ public enum ReconcilerAction: Sendable, Hashable {
     case close(ConnectionID, reason: String)
     /// Something worth logging or alerting on happened.
     case report(ReconciliationEvent)
+    /// Make these records durable (``SessionStore/append(_:)``) before performing any later action: write-ahead.
+    /// Returned only by a reconciler that ``Reconciler/writesAhead``, always first among an input's actions.
+    case persist([SessionRecord])
+    /// A client resumes a session not held here (or held in an older copy): load it from the store and pass what
+    /// the store returns to ``Reconciler/sessionLoaded(_:records:now:)``.
+    case load(SessionID)
+
+    var isPersist: Bool {
+        if case .persist = self { return true }
+        return false
+    }
 }
 
 /// The live stream of reconciliation: confirmations, overdue and failed events, SLO breaches, finished runs and
@@ -37,4 +48,6 @@ public enum ReconciliationEvent: Sendable, Hashable {
     case protocolError(ConnectionID, session: SessionID?, error: EventAckError, fatal: Bool)
     /// A client reported an error.
     case clientError(ConnectionID, session: SessionID?, ErrorMessage)
+    /// The ``SessionStore`` failed; what depends on it waits and is retried.
+    case storeFailed(message: String)
 }

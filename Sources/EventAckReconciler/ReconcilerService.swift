@@ -33,12 +33,18 @@ public final class ReconcilerService: Sendable {
         /// Frames queued for each connection at its last send.
         var queueDepth: [ConnectionID: Int] = [:]
         var closedNotReading = 0
+        /// Inputs' actions waiting, in order, for their records to be durable (write-ahead; with a store only).
+        var waiting: [[ReconcilerAction]] = []
+        /// Whether a task is appending ``waiting``'s records to the store.
+        var isFlushing = false
     }
 
     private let state: LockedState<State>
     private let clock: any EventAckClock
     private let eventsContinuation: AsyncStream<ReconciliationEvent>.Continuation
     private let codec: MessageCodec
+    /// Where sessions are written ahead, if anywhere.
+    public let store: (any SessionStore)?
 
     /// Creates a service.
     ///
@@ -49,16 +55,22 @@ public final class ReconcilerService: Sendable {
     ///   - maxQueuedFrames: frames queued for one connection before its peer is deemed not to read: the connection
     ///     is closed (its session waits for a resume) instead of the server's memory growing with what it will
     ///     never read.
+    ///   - store: where sessions are written ahead so that they survive this process and can be resumed on another
+    ///     node (§ 15). Records of many inputs are appended together (group commit): while an append is under way,
+    ///     later inputs' actions wait behind it, in order, so that nothing reaches a peer before what backs it is
+    ///     durable. Without a store (the default), sessions live in this process only, and nothing waits.
     public init(
         configuration: ReconcilerConfiguration = ReconcilerConfiguration(),
         clock: any EventAckClock = UnixEventAckClock(),
         random: some RandomNumberGenerator & Sendable = SystemRandomNumberGenerator(),
-        maxQueuedFrames: Int = 4096
+        maxQueuedFrames: Int = 4096,
+        store: (any SessionStore)? = nil
     ) {
+        self.store = store
         self.maxQueuedFrames = max(16, maxQueuedFrames)
         self.clock = clock
         self.codec = MessageCodec(maxFrameBytes: configuration.maxFrameBytes)
-        self.state = LockedState(State(machine: Reconciler(configuration: configuration, random: random)))
+        self.state = LockedState(State(machine: Reconciler(configuration: configuration, random: random, writesAhead: store != nil)))
         (events, eventsContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(Self.eventBufferLimit))
     }
 
@@ -129,7 +141,8 @@ public final class ReconcilerService: Sendable {
         await writing.value
     }
 
-    /// Emits an event to `session`; see ``Reconciler/emit(run:kind:payload:confirm:endsRun:to:now:)``.
+    /// Emits an event to `session`; see ``Reconciler/emit(run:kind:payload:confirm:endsRun:to:origin:now:)``.
+    /// With a ``store``, the event is sent once its record is durable; the seq is returned at once.
     ///
     /// - Returns: the event's seq.
     @discardableResult
@@ -139,12 +152,13 @@ public final class ReconcilerService: Sendable {
         payload: Payload = .empty,
         confirm: ConfirmationLevel = .receipt,
         endsRun: Bool? = nil,
-        to session: SessionID
+        to session: SessionID,
+        origin: String? = nil
     ) throws(ReconcilerError) -> Seq {
         try state.withLock { (state) throws(ReconcilerError) -> Seq in
             let emission = try state.machine.emit(
                 run: run, kind: kind, payload: payload, confirm: confirm, endsRun: endsRun, to: session,
-                now: clock.nowMs())
+                origin: origin, now: clock.nowMs())
             perform(emission.actions, &state)
             return emission.seq
         }
@@ -162,6 +176,12 @@ public final class ReconcilerService: Sendable {
         try state.withLock { (state) throws(ReconcilerError) in
             try state.machine.runRequested(run, in: session, now: clock.nowMs())
         }
+    }
+
+    /// Whether `session` is held by this service (attached or waiting for a resume here). With a store, a session
+    /// not held here may live on another node: emit to it through the store.
+    public func holds(_ session: SessionID) -> Bool {
+        state.withLock { $0.machine.holds(session) }
     }
 
     /// The sessions of `principal`, attached or waiting for a resume.
@@ -209,8 +229,12 @@ public final class ReconcilerService: Sendable {
     /// and closed, so that the host can stop its transport without cutting a `bye` short.
     @discardableResult
     public func shutdown(drainMs: UInt64) async -> ConfirmationReport {
-        let report = shutdown()
         let deadline = clock.nowMs() + drainMs
+        // What waits for the store goes out first (a welcome, events), then the byes.
+        while state.withLock({ $0.isFlushing }), clock.nowMs() < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        let report = shutdown()
         while state.withLock({ $0.serving }) > 0, clock.nowMs() < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
@@ -222,7 +246,8 @@ public final class ReconcilerService: Sendable {
     @discardableResult
     public func shutdown() -> ConfirmationReport {
         let report = state.withLock { state in
-            perform(state.machine.shutdown(now: clock.nowMs()), &state)
+            state.waiting = []
+            performNow(state.machine.shutdown(now: clock.nowMs()), &state)
             state.isShutDown = true
             state.timer?.task.cancel()
             state.timer = nil
@@ -236,10 +261,90 @@ public final class ReconcilerService: Sendable {
 
     // MARK: The shell
 
+    /// Performs an input's actions, or queues them behind an append under way (write-ahead).
     private func perform(_ actions: [ReconcilerAction], _ state: inout State) {
+        guard store != nil, state.isFlushing || actions.first?.isPersist == true else {
+            performNow(actions, &state)
+            return
+        }
+        guard !state.isShutDown else { return }
+        state.waiting.append(actions)
+        if !state.isFlushing {
+            state.isFlushing = true
+            Task { await self.flush() }
+        }
+        rearmTimer(&state)
+    }
+
+    /// Appends the records of every waiting input in one batch (group commit), then performs their actions in
+    /// order; inputs that arrived meanwhile form the next batch.
+    private func flush() async {
+        guard let store else { return }
+        while true {
+            let batch: [[ReconcilerAction]] = state.withLock { state in
+                defer { state.waiting = [] }
+                if state.waiting.isEmpty || state.isShutDown { state.isFlushing = false }
+                return state.isShutDown ? [] : state.waiting
+            }
+            if batch.isEmpty { return }
+            let records = batch.flatMap { actions in
+                actions.flatMap { action -> [SessionRecord] in
+                    if case .persist(let records) = action { return records }
+                    return []
+                }
+            }
+            var fenced: Set<SessionID> = []
+            var retryMs: UInt64 = 10
+            while !records.isEmpty {
+                do {
+                    fenced = try await store.append(records)
+                    break
+                } catch {
+                    // Nothing that depends on these records may go out: wait and retry, and say so.
+                    eventsContinuation.yield(.storeFailed(message: String(describing: error)))
+                    if state.withLock({ $0.isShutDown }) { return }
+                    try? await Task.sleep(for: .milliseconds(retryMs))
+                    retryMs = min(retryMs * 2, 1000)
+                }
+            }
+            state.withLock { state in
+                if !fenced.isEmpty { performNow(state.machine.sessionsLost(fenced, now: clock.nowMs()), &state) }
+                for actions in batch { performNow(actions, &state) }
+            }
+        }
+    }
+
+    /// Loads a session for a resume; a store that cannot be reached for 5 s counts as not knowing it.
+    private func load(_ session: SessionID) async {
+        guard let store else { return }
+        var records: [SessionRecord]?
+        var retryMs: UInt64 = 10
+        let deadline = clock.nowMs() + 5000
+        while true {
+            do {
+                records = try await store.load(session)
+                break
+            } catch {
+                eventsContinuation.yield(.storeFailed(message: String(describing: error)))
+                if clock.nowMs() >= deadline { break }
+                try? await Task.sleep(for: .milliseconds(retryMs))
+                retryMs = min(retryMs * 2, 1000)
+            }
+        }
+        state.withLock { state in
+            guard !state.isShutDown else { return }
+            perform(state.machine.sessionLoaded(session, records: records, now: clock.nowMs()), &state)
+        }
+    }
+
+    private func performNow(_ actions: [ReconcilerAction], _ state: inout State) {
         var notReading: [ConnectionID] = []
         for action in actions {
             switch action {
+            case .persist:
+                break  // appended by `flush()` before these actions were released
+            case .load(let session):
+                Task { await self.load(session) }
             case .send(let message, let connection):
                 switch state.writers[connection]?.yield(message) {
                 case .dropped: notReading.append(connection)

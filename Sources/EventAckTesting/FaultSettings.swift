@@ -31,6 +31,11 @@ public struct FaultSettings: Sendable, Hashable, CustomStringConvertible {
     /// After a frame the server receives, a hostile peer (another authenticated user) connects and sends a burst of
     /// forged, malformed and wrong-direction frames; no other session may notice.
     public var hostile: Double
+    /// After a record is written to the store, the server process dies before acting on it: every connection is
+    /// cut, and a new reconciler (another node, or the same one restarted) is built over the same
+    /// ``InMemorySessionStore``, recovers its sessions from it, and the clients resume there. A value above 0 makes
+    /// the simulated server write ahead (§ 15).
+    public var serverCrash: Double
 
     /// Creates settings; every probability is clamped to 0…1.
     public init(
@@ -43,7 +48,8 @@ public struct FaultSettings: Sendable, Hashable, CustomStringConvertible {
         snapshotRestart: Double = 0,
         serverBye: Double = 0,
         resumeStorm: Double = 0,
-        hostile: Double = 0
+        hostile: Double = 0,
+        serverCrash: Double = 0
     ) {
         func clamp(_ value: Double) -> Double { value.isNaN ? 0 : min(1, max(0, value)) }
         self.drop = clamp(drop)
@@ -56,6 +62,7 @@ public struct FaultSettings: Sendable, Hashable, CustomStringConvertible {
         self.serverBye = clamp(serverBye)
         self.resumeStorm = clamp(resumeStorm)
         self.hostile = clamp(hostile)
+        self.serverCrash = clamp(serverCrash)
     }
 
     /// A perfect network: short first-in first-out delays, nothing lost.
@@ -69,7 +76,7 @@ public struct FaultSettings: Sendable, Hashable, CustomStringConvertible {
     /// Whether any frame can be lost, doubled, reordered or cut, any client restarted, or any peer misbehave.
     public var hasFaults: Bool {
         drop > 0 || duplicate > 0 || reorder > 0 || disconnect > 0 || clientRestart > 0 || snapshotRestart > 0
-            || serverBye > 0 || resumeStorm > 0 || hostile > 0
+            || serverBye > 0 || resumeStorm > 0 || hostile > 0 || serverCrash > 0
     }
 
     /// The settings as `eventack simulate` options, to replay a run exactly.
@@ -77,5 +84,6 @@ public struct FaultSettings: Sendable, Hashable, CustomStringConvertible {
         "--drop \(drop) --duplicate \(duplicate) --reorder \(reorder) --delay-ms \(delayMs.lowerBound)..\(delayMs.upperBound)"
             + " --disconnect \(disconnect) --client-restart \(clientRestart) --snapshot-restart \(snapshotRestart)"
             + " --server-bye \(serverBye) --resume-storm \(resumeStorm) --hostile \(hostile)"
+            + " --server-crash \(serverCrash)"
     }
 }

@@ -28,6 +28,8 @@ public struct Simulation: Sendable {
 
     var now = Simulation.startMs
     var server: Reconciler
+    /// Where the server writes ahead when crashes are simulated: what outlives each server process.
+    let store = InMemorySessionStore(node: "node")
     var serverTimerArmed: UInt64?
     var clients: [SimulatedClient]
     var links: [UInt64: SimulatedLink] = [:]
@@ -64,7 +66,9 @@ public struct Simulation: Sendable {
         self.scenario = scenario
         self.faults = faults
         var root = SplitMix64(seed: seed)
-        server = Reconciler(configuration: scenario.reconciler, random: SplitMix64(seed: root.next()))
+        server = Reconciler(
+            configuration: scenario.reconciler, random: SplitMix64(seed: root.next()),
+            writesAhead: faults.serverCrash > 0)
         network = SplitMix64(seed: root.next())
         behaviour = SplitMix64(seed: root.next())
         clients = (0..<scenario.sessions).map { index in
@@ -134,6 +138,8 @@ public struct Simulation: Sendable {
             perform(server.timerFired(now: now))
         case .agentStep(let run):
             agentStep(run)
+        case .storeLoaded(let session):
+            perform(server.sessionLoaded(session, records: store.loadNow(session), now: now))
         case .user(let client, let generation, let session, let seq, let action):
             userActs(action, seq: seq, session: session, client: client, generation: generation)
         }
@@ -158,8 +164,19 @@ public struct Simulation: Sendable {
     // MARK: The reconciler's side
 
     mutating func perform(_ actions: [ReconcilerAction]) {
+        var crashed = false
         for action in actions {
             switch action {
+            case .persist(let records):
+                _ = store.appendNow(records)
+                // The records are durable; the process may die before any of what they back goes out. Reports
+                // stay: what they say is in the store (the cross-node report reads it there).
+                crashed = network.chance(faults.serverCrash)
+            case .load(let session):
+                guard !crashed else { continue }
+                queue.schedule(.storeLoaded(session: session), at: now + network.next(in: faults.delayMs))
+            case .send where crashed, .close where crashed:
+                continue
             case .send(let message, let connection):
                 if case .event(let event) = message, event.attempt > 1 { ledger.retransmittedFrames += 1 }
                 guard let link = linkOfConnection[connection] else { continue }
@@ -173,6 +190,7 @@ public struct Simulation: Sendable {
                 ledger.record(event)
             }
         }
+        if crashed { crashServer() }
     }
 }
 
@@ -233,6 +251,8 @@ public struct FaultCounts: Sendable, Hashable {
     public var resumeStorms = 0
     /// Hostile frames sent to the server.
     public var hostileFrames = 0
+    /// Server processes that died and were replaced over the same store.
+    public var serverCrashes = 0
 
     /// Nothing happened yet.
     public init() {}
@@ -248,5 +268,6 @@ public struct FaultCounts: Sendable, Hashable {
         serverByes += other.serverByes
         resumeStorms += other.resumeStorms
         hostileFrames += other.hostileFrames
+        serverCrashes += other.serverCrashes
     }
 }

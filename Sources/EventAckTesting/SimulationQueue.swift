@@ -1,4 +1,5 @@
 import EventAckProtocol
+import EventAckReconciler
 
 /// The simulator's agenda: what happens next, in time order, ties broken by scheduling order so that a seed
 /// replays exactly.
@@ -66,6 +67,8 @@ enum SimulationTask {
     case serverTimer
     /// The next step of an agent run.
     case agentStep(run: Int)
+    /// The store answers the server's load of `session`.
+    case storeLoaded(session: SessionID)
     /// A user acts on an event delivered in `session` by the client process `generation`.
     case user(client: Int, generation: UInt64, session: String, seq: UInt64, action: UserAction)
 }

@@ -70,7 +70,20 @@ extension Simulation {
                 )
             }
         }
-        let checker = InvariantChecker(ledger: ledger, report: report, faults: faults, liveSessions: liveSessions)
+        // With crashes, a node's report covers only what it served since it started: the figures to check are the
+        // cross-node ones, summed from the verdicts of every run in the store (each recorded exactly once).
+        var checked = report
+        if faults.serverCrash > 0 {
+            checked.overall = ConfirmationStats()
+            checked.runVerdicts = [:]
+            for run in store.storage.finishedRuns {
+                checked.overall.merge(run.stats)
+                checked.runVerdicts[run.verdict.rawValue, default: 0] += 1
+            }
+        }
+        let checker = InvariantChecker(
+            ledger: ledger, report: checked, faults: faults, liveSessions: liveSessions,
+            countsRetransmissions: faults.serverCrash == 0)
         return SimulationResult(
             seed: seed, faults: faults, virtualMs: now - Simulation.startMs, report: report, faultCounts: counts,
             abandonedRuns: ledger.abandonedEmits, failedDespiteUser: failedDespiteUser,

@@ -8,7 +8,8 @@ enum SimulateCommand {
         usage: eventack simulate [--seed N | --seeds A..B] [--sessions N] [--runs N] [--faults none|mixed]
                                  [--drop P] [--duplicate P] [--reorder P] [--delay-ms A..B]
                                  [--disconnect P] [--client-restart P] [--snapshot-restart P]
-                                 [--server-bye P] [--resume-storm P] [--hostile P] [--quiet] [--trace]
+                                 [--server-bye P] [--resume-storm P] [--hostile P] [--server-crash P]
+                                 [--quiet] [--trace]
 
         Runs one simulation per seed and prints a one-line summary for each (with --quiet, only for seeds that
         break an invariant), then the totals and the merged report. A failing seed prints its violations and the
@@ -23,6 +24,8 @@ enum SimulateCommand {
         --drop P, --duplicate P, --reorder P, --disconnect P, --client-restart P, --snapshot-restart P,
         --server-bye P, --resume-storm P, --hostile P
                            probabilities per frame, 0…1
+        --server-crash P   probability that the server process dies after each write to its store, before acting
+                           on it; a new one recovers the sessions from the store (the server writes ahead when P > 0)
         --delay-ms A..B    one-way delay of each frame (default 1..5)
         --trace            print every frame and connection change with its virtual time (ms)
         """
@@ -124,6 +127,7 @@ enum SimulateCommand {
             case "--server-bye": \.serverBye
             case "--resume-storm": \.resumeStorm
             case "--hostile": \.hostile
+            case "--server-crash": \.serverCrash
             default: nil
             }
         }
@@ -194,7 +198,8 @@ enum SimulateCommand {
                 "  faults: dropped \(faults.dropped), duplicated \(faults.duplicated), reordered \(faults.reordered), "
                     + "cuts \(faults.disconnects), restarts \(faults.restarts), snapshot restarts "
                     + "\(faults.snapshotRestarts), server byes \(faults.serverByes), resume storms "
-                    + "\(faults.resumeStorms), hostile frames \(faults.hostileFrames); runs abandoned \(abandonedRuns)")
+                    + "\(faults.resumeStorms), hostile frames \(faults.hostileFrames), server crashes \(faults.serverCrashes); "
+                    + "runs abandoned \(abandonedRuns)")
             lines.append(
                 "  invariant violations \(violations)"
                     + (failingSeeds.isEmpty

@@ -137,6 +137,8 @@ struct ServerTranscriptRunner: TranscriptRunner {
                 outbox.items.append(.close(names[connection]))
             case .report(let event):
                 reports.append(Self.describe(event))
+            case .persist, .load:
+                break  // the transcripts' reconciler keeps its sessions in memory
             }
         }
     }
@@ -203,6 +205,8 @@ struct ServerTranscriptRunner: TranscriptRunner {
             return object("protocolError", ["code": .string(error.code.rawValue), "fatal": .bool(fatal)])
         case .clientError(_, _, let error):
             return object("clientError", ["code": .string(error.code.rawValue)])
+        case .storeFailed(let message):
+            return object("storeFailed", ["message": .string(message)])
         }
     }
 }

@@ -1,0 +1,145 @@
+import EventAckProtocol
+
+/// Where a reconciler writes its sessions ahead of acting on them, so that any node can take a session over after a
+/// crash (§ 15 of the spec).
+///
+/// The contract, which every implementation documents for its engine:
+///
+/// - ``append(_:)`` returns only once the records are durable under the store's policy (for PostgreSQL: committed
+///   with `synchronous_commit` on). The ``ReconcilerService`` sends no `event` and no `synced` that depends on a
+///   record before this returns (write-ahead).
+/// - Records of one session are kept in the order appended, and ``claim(_:)`` returns them in that order.
+/// - Exactly one node owns a session at a time: ``claim(_:)`` makes the caller the owner and fences every earlier
+///   one, whose later appends for that session are refused — ``append(_:)`` returns the sessions it refused, and
+///   the fenced node stops serving them.
+public protocol SessionStore: Sendable {
+    /// Makes `records` durable, in order. Ownership moves with them: an `opened` record makes this node the
+    /// owner of a new session; a `resumed` record takes the session over from whoever owns it, provided it still
+    /// is as this node last saw it (opened here, or ``load(_:)``ed by this node) — a compare-and-swap, which is the
+    /// fence; every other record is refused unless this node owns the session.
+    ///
+    /// - Returns: the sessions whose records were refused because another node took them over: stop serving them.
+    /// - Throws: when the store cannot be reached; nothing that depends on the records may be sent, and the caller
+    ///   retries.
+    func append(_ records: [SessionRecord]) async throws -> Set<SessionID>
+
+    /// Returns `session`'s records in order, and remembers which version of the session this node saw (for the
+    /// compare-and-swap of a later `resumed` record). Reading takes nothing over: only a resume that passed its
+    /// checks does.
+    ///
+    /// - Returns: `nil` when the store does not know the session (never opened, ended, or expired).
+    func load(_ session: SessionID) async throws -> [SessionRecord]?
+}
+
+/// A ``SessionStore`` in memory: what the simulator and the tests use to prove recovery, with several nodes over
+/// one ``Storage`` (the "database"). Durable only as long as the process; a ``ReconcilerService`` without a store
+/// keeps sessions in the reconciler alone and is faster.
+public final class InMemorySessionStore: SessionStore {
+    /// What every node of one cluster shares.
+    public final class Storage: Sendable {
+        struct Shelf: Sendable {
+            var records: [SessionID: [SessionRecord]] = [:]
+            /// The owner of each session and the epoch it took it at: each takeover adds one.
+            var owners: [SessionID: (node: String, epoch: UInt64)] = [:]
+            var finishedRuns: [RunReport] = []
+        }
+
+        let shelf = LockedState(Shelf())
+
+        /// Empty storage.
+        public init() {}
+
+        /// Every run verdict recorded by any node, in the order recorded: the cross-node report's runs.
+        public var finishedRuns: [RunReport] { shelf.withLock { $0.finishedRuns } }
+
+        /// Sessions with records.
+        public var sessionCount: Int { shelf.withLock { $0.records.count } }
+
+        /// The sessions `node` owns, in id order: what a node recovers when it starts again.
+        public func sessions(ownedBy node: String) -> [SessionID] {
+            shelf.withLock { shelf in
+                shelf.owners.filter { $0.value.node == node }.keys.sorted { $0.rawValue < $1.rawValue }
+            }
+        }
+
+        /// The node that owns `session`, if any.
+        public func owner(of session: SessionID) -> String? { shelf.withLock { $0.owners[session]?.node } }
+
+        /// ``SessionStore/append(_:)`` for `node`, which saw the sessions at the epochs in `seen`.
+        public func append(
+            _ records: [SessionRecord], node: String, seen: inout [SessionID: UInt64]
+        ) -> Set<SessionID> {
+            shelf.withLock { shelf in
+                var fenced: Set<SessionID> = []
+                for record in records where !fenced.contains(record.session) {
+                    let id = record.session
+                    switch record.change {
+                    case .opened where shelf.owners[id] == nil && shelf.records[id] == nil:
+                        shelf.owners[id] = (node, 1)
+                        seen[id] = 1
+                    case .resumed:
+                        guard let owner = shelf.owners[id], owner.epoch == seen[id] else { break }
+                        shelf.owners[id] = (node, owner.epoch + 1)
+                        seen[id] = owner.epoch + 1
+                    default: break
+                    }
+                    guard let owner = shelf.owners[id], owner.node == node, owner.epoch == seen[id] else {
+                        fenced.insert(id)
+                        seen[id] = nil
+                        continue
+                    }
+                    switch record.change {
+                    case .runFinished(let report):
+                        shelf.finishedRuns.append(report)
+                    case .ended:
+                        shelf.records[id] = nil
+                        shelf.owners[id] = nil
+                        seen[id] = nil
+                    default:
+                        shelf.records[id, default: []].append(record)
+                    }
+                }
+                return fenced
+            }
+        }
+
+        /// ``SessionStore/load(_:)`` for a node that records the epoch it saw in `seen`.
+        public func load(_ session: SessionID, seen: inout [SessionID: UInt64]) -> [SessionRecord]? {
+            shelf.withLock { shelf in
+                guard let records = shelf.records[session], let owner = shelf.owners[session] else { return nil }
+                seen[session] = owner.epoch
+                return records
+            }
+        }
+    }
+
+    /// The shared storage.
+    public let storage: Storage
+    /// This node's name, as an owner.
+    public let node: String
+    private let seen = LockedState([SessionID: UInt64]())
+
+    /// A node named `node` over `storage`.
+    public init(storage: Storage = Storage(), node: String = "local") {
+        self.storage = storage
+        self.node = node
+    }
+
+    public func append(_ records: [SessionRecord]) async throws -> Set<SessionID> {
+        appendNow(records)
+    }
+
+    public func load(_ session: SessionID) async throws -> [SessionRecord]? {
+        loadNow(session)
+    }
+
+    /// ``append(_:)`` without suspending, for deterministic drivers such as the simulator.
+    public func appendNow(_ records: [SessionRecord]) -> Set<SessionID> {
+        seen.withLock { storage.append(records, node: node, seen: &$0) }
+    }
+
+    /// ``load(_:)`` without suspending.
+    public func loadNow(_ session: SessionID) -> [SessionRecord]? {
+        seen.withLock { storage.load(session, seen: &$0) }
+    }
+}
