@@ -10,11 +10,11 @@ struct ReconcilerHarness {
     let codec = MessageCodec()
 
     /// A harness with exact deadlines (no jitter) unless `configure` says otherwise.
-    init(seed: UInt64 = 1, _ configure: (inout ReconcilerConfiguration) -> Void = { _ in }) {
+    init(seed: UInt64 = 1, writesAhead: Bool = false, _ configure: (inout ReconcilerConfiguration) -> Void = { _ in }) {
         var configuration = ReconcilerConfiguration()
         configuration.retransmission.jitter = 0
         configure(&configuration)
-        machine = Reconciler(configuration: configuration, random: SplitMix64(seed: seed))
+        machine = Reconciler(configuration: configuration, random: SplitMix64(seed: seed), writesAhead: writesAhead)
     }
 
     static func hello(window: UInt64? = nil, resume: ResumeRequest? = nil, versions: [String] = ["1.0"]) -> Message {

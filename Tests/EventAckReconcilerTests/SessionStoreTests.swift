@@ -1,0 +1,262 @@
+import EventAckClient
+import EventAckProtocol
+import EventAckReconciler
+import Foundation
+import Synchronization
+import Testing
+
+/// Durable sessions (§ 15): write-ahead records, recovery on another node, ownership and its fence.
+@Suite("Session store")
+struct SessionStoreTests {
+    /// A node: a writing-ahead reconciler whose records go to `storage` as the service would write them.
+    struct Node {
+        var harness: ReconcilerHarness
+        let store: InMemorySessionStore
+
+        init(_ name: String, storage: InMemorySessionStore.Storage, seed: UInt64) {
+            harness = ReconcilerHarness(seed: seed, writesAhead: true) { $0.heartbeatMs = 3_600_000 }
+            store = InMemorySessionStore(storage: storage, node: name)
+        }
+
+        /// Persists what the actions ask for; returns the sessions the store refused.
+        @discardableResult
+        func persist(_ actions: [ReconcilerAction]) -> Set<SessionID> {
+            var fenced: Set<SessionID> = []
+            for case .persist(let records) in actions { fenced.formUnion(store.appendNow(records)) }
+            return fenced
+        }
+    }
+
+    @Test("every action that depends on a change comes after the change's records (write-ahead)")
+    func writeAheadOrder() {
+        let storage = InMemorySessionStore.Storage()
+        var node = Node("a", storage: storage, seed: 1)
+        let connection = node.harness.open()
+        let hello = node.harness.receive(ReconcilerHarness.hello(), on: connection)
+        guard case .persist(let opened)? = hello.first else {
+            Issue.record("the welcome is not preceded by its record: \(hello)")
+            return
+        }
+        #expect(opened.map(\.kind) == ["opened"])
+        let session = hello.welcomes[0].session
+        let emission = node.harness.emit("agent_started", to: session)
+        guard case .persist(let emitted)? = emission.actions.first else {
+            Issue.record("the event is sent before its record: \(emission.actions)")
+            return
+        }
+        #expect(emitted.map(\.kind) == ["emitted"])
+        #expect(emission.actions.events.map(\.seq) == [1])
+        let ack = node.harness.ack(receipt: set(1), on: connection)
+        #expect(ack.first.map { if case .persist = $0 { true } else { false } } == true)
+    }
+
+    @Test("a session is recovered on another node from its records: resumed, unacknowledged events replayed")
+    func recoveryOnAnotherNode() throws {
+        let storage = InMemorySessionStore.Storage()
+        var a = Node("a", storage: storage, seed: 1)
+        let connection = a.harness.open()
+        let opened = a.harness.receive(ReconcilerHarness.hello(), on: connection)
+        a.persist(opened)
+        let welcome = opened.welcomes[0]
+        for kind in ["agent_started", "agent_thinking", "agent_thinking"] {
+            a.persist(a.harness.emit(kind, payload: #"{"text":"t"}"#, confirm: .display, to: welcome.session).actions)
+        }
+        a.persist(a.harness.ack(receipt: set(2), display: set(1), on: connection))
+        // Node a dies here. Node b knows nothing of the session until the client resumes there.
+        var b = Node("b", storage: storage, seed: 2)
+        let again = b.harness.open()
+        let resume = ResumeRequest(session: welcome.session, token: welcome.token, receipt: set(2))
+        let asked = b.harness.receive(ReconcilerHarness.hello(resume: resume), on: again)
+        #expect(asked == [.load(SessionID(welcome.session))])
+        let loaded = b.harness.machine.sessionLoaded(
+            SessionID(welcome.session), records: b.store.loadNow(SessionID(welcome.session)), now: b.harness.now)
+        #expect(b.persist(loaded).isEmpty)
+        let resumed = try #require(loaded.welcomes.first)
+        #expect(resumed.resumed)
+        #expect(resumed.session == welcome.session)
+        #expect(loaded.events.map(\.seq) == [3], "seq 3 was never receipt-acknowledged")
+        #expect(storage.owner(of: SessionID(welcome.session)) == "b")
+        // The recovered session goes on: the client confirms, the run's figures include what node a saw.
+        b.persist(b.harness.ack(receipt: set(3), display: set(3), on: again))
+        let stats = b.harness.report().overall
+        #expect(stats.events == 3)
+        #expect(stats.display.confirmedAtRequestedLevel == 3)
+    }
+
+    @Test("the node a session moved away from is fenced: its writes are refused and it lets the session go")
+    func fencing() throws {
+        let storage = InMemorySessionStore.Storage()
+        var a = Node("a", storage: storage, seed: 1)
+        let connection = a.harness.open()
+        let opened = a.harness.receive(ReconcilerHarness.hello(), on: connection)
+        a.persist(opened)
+        let welcome = opened.welcomes[0]
+        let id = SessionID(welcome.session)
+        // The client, cut off from a, resumes on b while a still holds the session.
+        var b = Node("b", storage: storage, seed: 2)
+        let other = b.harness.open()
+        _ = b.harness.receive(
+            ReconcilerHarness.hello(resume: ResumeRequest(session: welcome.session, token: welcome.token, receipt: AckSet())), on: other)
+        b.persist(b.harness.machine.sessionLoaded(id, records: b.store.loadNow(id), now: b.harness.now))
+        #expect(storage.owner(of: id) == "b")
+        // An agent on a still emits to its stale copy: the store refuses, and a drops the session.
+        let stale = a.harness.emit("agent_started", to: welcome.session)
+        let fenced = a.persist(stale.actions)
+        #expect(fenced == [id])
+        let lost = a.harness.machine.sessionsLost(fenced, now: a.harness.now)
+        #expect(lost.contains { if case .close(connection, _) = $0 { true } else { false } })
+        #expect(!a.harness.machine.holds(id))
+        #expect(storage.sessionCount == 1)
+    }
+
+    @Test("a resume the store does not know, or with a wrong token, is refused like any other (EA-ISO-4)")
+    func refusedAfterLoading() {
+        let storage = InMemorySessionStore.Storage()
+        var a = Node("a", storage: storage, seed: 1)
+        let connection = a.harness.open()
+        let opened = a.harness.receive(ReconcilerHarness.hello(), on: connection)
+        a.persist(opened)
+        let welcome = opened.welcomes[0]
+        var b = Node("b", storage: storage, seed: 2)
+        for (session, token) in [(welcome.session, "t_wrong"), ("s_unknown", welcome.token)] {
+            let attempt = b.harness.open("alice")
+            let asked = b.harness.receive(
+                ReconcilerHarness.hello(resume: ResumeRequest(session: session, token: token, receipt: AckSet())), on: attempt)
+            #expect(asked == [.load(SessionID(session))])
+            let answer = b.harness.machine.sessionLoaded(
+                SessionID(session), records: b.store.loadNow(SessionID(session)), now: b.harness.now)
+            #expect(answer.errors.map(\.code) == [.resumeRejected])
+            #expect(answer.welcomes.first?.resumed == false)
+        }
+        #expect(storage.owner(of: SessionID(welcome.session)) == "a", "a refused resume takes nothing over")
+    }
+
+    @Test("records survive JSON: every kind encodes and decodes to itself")
+    func recordsRoundTrip() throws {
+        var harness = ReconcilerHarness(writesAhead: true)
+        var records: [SessionRecord] = []
+        func keep(_ actions: [ReconcilerAction]) {
+            for case .persist(let written) in actions { records += written }
+        }
+        let connection = harness.open()
+        let opened = harness.receive(ReconcilerHarness.hello(), on: connection)
+        keep(opened)
+        let session = opened.welcomes[0].session
+        keep(harness.emit("agent_started", payload: #"{"a":[1,"\u2028"]}"#, confirm: .display, to: session).actions)
+        keep(harness.emit("agent_completed", payload: #"{"text":"done"}"#, to: session).actions)
+        keep(harness.ack(receipt: set(2), on: connection))
+        keep(harness.receive(.nack(Nack(seq: 1, level: .display, reason: "render_failed")), on: connection))
+        records.append(
+            SessionRecord(
+                session: SessionID(session),
+                change: .resumed(
+                    token: "t_2", previousToken: "t_1", previousValidUntil: 9, version: .initial, window: 8, at: 2)))
+        records.append(SessionRecord(session: SessionID(session), change: .ended(at: 6)))
+        #expect(Set(records.map(\.kind)) == ["opened", "emitted", "confirmed", "failed", "runFinished", "resumed", "ended"])
+        for record in records {
+            let data = try JSONEncoder().encode(record)
+            #expect(try JSONDecoder().decode(SessionRecord.self, from: data) == record)
+        }
+    }
+}
+
+/// A store whose appends wait until the test opens the gate.
+final class GatedStore: SessionStore {
+    let inner: InMemorySessionStore
+    let isOpen = Mutex(false)
+    let appends = Mutex(0)
+
+    init(_ inner: InMemorySessionStore) { self.inner = inner }
+
+    func append(_ records: [SessionRecord]) async throws -> Set<SessionID> {
+        while !isOpen.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+        appends.withLock { $0 += 1 }
+        return try await inner.append(records)
+    }
+
+    func load(_ session: SessionID) async throws -> [SessionRecord]? { try await inner.load(session) }
+}
+
+/// Routes every accepted connection to the node currently "alive".
+final class StoreCluster: Sendable {
+    let transport = InMemoryClientTransport()
+    let alive: Mutex<ReconcilerService>
+    let ends = Mutex<[InMemoryServerEnd]>([])
+
+    init(_ first: ReconcilerService) {
+        alive = Mutex(first)
+        Task { await self.accept() }
+    }
+
+    private func accept() async {
+        for await end in transport.accepted {
+            ends.withLock { $0.append(end) }
+            let service = alive.withLock { $0 }
+            Task { await service.serve(InMemoryServerEndConnection(end: end), principal: "alice") }
+        }
+    }
+
+    /// The live node dies: its connections are cut and `next` takes the traffic.
+    func crash(to next: ReconcilerService) {
+        alive.withLock { $0 = next }
+        for end in ends.withLock({ $0 }) { end.close() }
+    }
+}
+
+
+@Suite("Session store with the service")
+struct SessionStoreServiceTests {
+    @Test("nothing reaches the client before the store has it: the welcome and the event wait for the append")
+    func welcomeWaitsForTheStore() async throws {
+        let store = GatedStore(InMemorySessionStore())
+        let service = ReconcilerService(random: SplitMix64(seed: 3), store: store)
+        let cluster = StoreCluster(service)
+        let client = EventAckClient(transport: cluster.transport, reconnect: ReconnectPolicy(baseMs: 10), jitterSeed: 1)
+        await client.start()
+        #expect(await ReconcilerServiceTests.eventually { !service.sessions(of: "alice").isEmpty })
+        let session = try #require(service.sessions(of: "alice").first)
+        let delivered = Mutex<[Seq]>([])
+        let consumer = Task {
+            for await delivery in client.events { delivered.withLock { $0.append(delivery.event.seq) } }
+        }
+        try service.emit(run: "run_1", kind: "agent_started", to: session)
+        try? await Task.sleep(for: .milliseconds(150))
+        #expect(delivered.withLock { $0 }.isEmpty, "an event went out before its record was durable")
+        #expect(store.appends.withLock { $0 } == 0)
+        store.isOpen.withLock { $0 = true }
+        #expect(await ReconcilerServiceTests.eventually { delivered.withLock { $0 } == [1] })
+        consumer.cancel()
+        service.shutdown()
+    }
+
+    @Test("a node dies mid-run: the client resumes on another node, nothing lost or delivered twice")
+    func crashAndResumeElsewhere() async throws {
+        let storage = InMemorySessionStore.Storage()
+        let a = ReconcilerService(random: SplitMix64(seed: 3), store: InMemorySessionStore(storage: storage, node: "a"))
+        let cluster = StoreCluster(a)
+        let client = EventAckClient(transport: cluster.transport, reconnect: ReconnectPolicy(baseMs: 10), jitterSeed: 1)
+        await client.start()
+        #expect(await ReconcilerServiceTests.eventually { !a.sessions(of: "alice").isEmpty })
+        let session = try #require(a.sessions(of: "alice").first)
+        let delivered = Mutex<[Seq]>([])
+        let consumer = Task {
+            for await delivery in client.events { delivered.withLock { $0.append(delivery.event.seq) } }
+        }
+        for kind in ["agent_started", "agent_thinking"] {
+            try a.emit(run: "run_1", kind: kind, payload: Payload(json: #"{"text":"t"}"#), to: session)
+        }
+        #expect(await ReconcilerServiceTests.eventually { delivered.withLock { $0.count } == 2 })
+        let b = ReconcilerService(random: SplitMix64(seed: 4), store: InMemorySessionStore(storage: storage, node: "b"))
+        cluster.crash(to: b)
+        #expect(await ReconcilerServiceTests.eventually { b.holds(session) })
+        #expect(storage.owner(of: session) == "b")
+        try b.emit(run: "run_1", kind: "agent_completed", payload: Payload(json: #"{"result":"done"}"#), to: session)
+        #expect(await ReconcilerServiceTests.eventually { delivered.withLock { $0 } == [1, 2, 3] })
+        #expect(
+            await ReconcilerServiceTests.eventually { storage.finishedRuns.map(\.verdict) == [.confirmed] },
+            "\(storage.finishedRuns) \(b.report().text)")
+        consumer.cancel()
+        a.shutdown()
+        b.shutdown()
+    }
+}
