@@ -314,6 +314,12 @@ public final class ReconcilerService: Sendable {
         }
     }
 
+    /// Loads `sessions` from the ``store`` and holds them, detached, until their clients resume or they expire: what
+    /// a node does when it starts again (the sessions it owned) or adopts the sessions of a node that stays away.
+    public func recover(_ sessions: [SessionID]) async {
+        for session in sessions where !holds(session) { await load(session) }
+    }
+
     /// Loads a session for a resume; a store that cannot be reached for 5 s counts as not knowing it.
     private func load(_ session: SessionID) async {
         guard let store else { return }

@@ -1,0 +1,293 @@
+import EventAckProtocol
+import EventAckReconciler
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// A ``SessionStore`` on PostgreSQL, for several nodes.
+///
+/// **Durability**: ``append(_:)`` returns once its transaction committed; with PostgreSQL's default
+/// `synchronous_commit = on`, that is once the WAL is flushed to disk. Each call is one transaction over every record
+/// the service gathered while the previous one was committing (group commit): one round trip per statement kind,
+/// not per event.
+///
+/// **Ownership**: `eventack_sessions.owner` and `epoch`. A session's `opened` record makes this node its owner at
+/// epoch 1; a `resumed` record takes it over with a compare-and-swap on the epoch this node last saw, adding one; every
+/// record is written only if this node owns the session at the epoch it knows, so that a node a session moved away
+/// from is fenced: its writes are refused and ``append(_:)`` names the sessions it must stop serving.
+///
+/// **Several nodes**: agents anywhere ``forward(_:to:)`` to a session they do not hold; its owner reads the requests
+/// with ``takeForwarded()`` and performs them. Nodes heartbeat; a node's sessions are recovered when it starts again
+/// (``ownedSessions()``), or adopted by another node when it stays away (``adoptAbandoned(staleAfterSeconds:)``) so that
+/// they are resumed or expire, never forgotten.
+public final class PostgresSessionStore: SessionStore {
+    /// This node's id, as an owner.
+    public let node: String
+    /// The connection pool; run it (``PostgresClient/run()``) for as long as the store is used.
+    public let client: PostgresClient
+    let logger: Logger
+    /// The epoch at which this node last saw each session it serves.
+    private let seen = Mutex<[String: Int64]>([:])
+    /// Forwarded requests being performed here, not yet retired.
+    private let claimed = Mutex<Set<Int64>>([])
+
+    /// A store for `node` on the database at `url` (`postgres://user[:password]@host[:port]/database`).
+    public init(url: String, node: String, logger: Logger) throws {
+        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme),
+            let host = components.host, let user = components.user
+        else { throw StoreURLError(url: url) }
+        let database = components.path.isEmpty ? nil : String(components.path.dropFirst())
+        let configuration = PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: user, password: components.password,
+            database: database, tls: .disable)
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.node = node
+        self.logger = logger
+    }
+
+    /// A URL the store cannot use.
+    public struct StoreURLError: Error, CustomStringConvertible {
+        /// The URL given.
+        public var url: String
+        public var description: String { "not a postgres://user@host[:port]/database URL: \(url)" }
+    }
+
+    /// Creates or upgrades the tables.
+    public func migrate() async throws {
+        try await Schema.migrate(client, logger: logger)
+    }
+
+    // MARK: SessionStore
+
+    public func append(_ records: [SessionRecord]) async throws -> Set<SessionID> {
+        let encoder = JSONEncoder()
+        var opened: (ids: [String], principals: [String]) = ([], [])
+        var resumed: [String] = []
+        var rows: (ids: [String], bodies: [String]) = ([], [])
+        var runs: [(session: String, report: RunReport, body: String)] = []
+        var ended: [String] = []
+        var origins: [Int64] = []
+        for record in records {
+            let id = record.session.rawValue
+            let body = String(decoding: try encoder.encode(record), as: UTF8.self)
+            rows.ids.append(id)
+            rows.bodies.append(body)
+            switch record.change {
+            case .opened(let principal, _, _, _, _):
+                opened.ids.append(id)
+                opened.principals.append(principal)
+            case .resumed:
+                if !resumed.contains(id) { resumed.append(id) }
+            case .runFinished(let report):
+                runs.append((id, report, String(decoding: try encoder.encode(report), as: UTF8.self)))
+            case .ended:
+                ended.append(id)
+            case .emitted(_, _, _, _, _, _, _, let origin):
+                if let origin, let number = Int64(origin) { origins.append(number) }
+            case .confirmed, .failed:
+                break
+            }
+        }
+        var epochs = seen.withLock { $0 }
+        let node = self.node
+        let logger = self.logger
+        let written: Set<String> = try await client.withTransaction(logger: logger) { connection in
+            if !opened.ids.isEmpty {
+                let rows = try await connection.query(
+                    """
+                    INSERT INTO eventack_sessions (id, principal, owner, epoch)
+                    SELECT id, principal, \(node), 1 FROM unnest(\(opened.ids)::text[], \(opened.principals)::text[])
+                        AS u(id, principal)
+                    ON CONFLICT (id) DO NOTHING RETURNING id
+                    """, logger: logger)
+                for try await id in rows.decode(String.self) { epochs[id] = 1 }
+            }
+            if !resumed.isEmpty {
+                let known = resumed.map { epochs[$0] ?? -1 }
+                let rows = try await connection.query(
+                    """
+                    UPDATE eventack_sessions s SET owner = \(node), epoch = s.epoch + 1, touched_at = now()
+                    FROM unnest(\(resumed)::text[], \(known)::bigint[]) AS u(id, epoch)
+                    WHERE s.id = u.id AND s.epoch = u.epoch RETURNING s.id, s.epoch
+                    """, logger: logger)
+                for try await (id, epoch) in rows.decode((String, Int64).self) { epochs[id] = epoch }
+            }
+            let rowEpochs = rows.ids.map { epochs[$0] ?? -1 }
+            let inserted = try await connection.query(
+                """
+                INSERT INTO eventack_records (session_id, body)
+                SELECT u.id, u.body FROM unnest(\(rows.ids)::text[], \(rows.bodies)::text[], \(rowEpochs)::bigint[])
+                    WITH ORDINALITY AS u(id, body, epoch, o)
+                JOIN eventack_sessions s ON s.id = u.id AND s.owner = \(node) AND s.epoch = u.epoch
+                ORDER BY u.o RETURNING session_id
+                """, logger: logger)
+            var written: Set<String> = []
+            for try await id in inserted.decode(String.self) { written.insert(id) }
+            let keptRuns = runs.filter { written.contains($0.session) }
+            if !keptRuns.isEmpty {
+                try await connection.query(
+                    """
+                    INSERT INTO eventack_runs (session_id, run, principal, verdict, node, report)
+                    SELECT u.s, u.r, u.p, u.v, \(node), u.b FROM unnest(
+                        \(keptRuns.map(\.session))::text[], \(keptRuns.map(\.report.run))::text[],
+                        \(keptRuns.map(\.report.principal))::text[], \(keptRuns.map(\.report.verdict.rawValue))::text[],
+                        \(keptRuns.map(\.body))::text[]) AS u(s, r, p, v, b)
+                    """, logger: logger)
+            }
+            let keptEnded = ended.filter { written.contains($0) }
+            if !keptEnded.isEmpty {
+                try await connection.query(
+                    "DELETE FROM eventack_sessions WHERE id = ANY(\(keptEnded)::text[]) AND owner = \(node)",
+                    logger: logger)
+            }
+            if !origins.isEmpty {
+                try await connection.query(
+                    "DELETE FROM eventack_forwarded WHERE id = ANY(\(origins)::bigint[])", logger: logger)
+            }
+            return written
+        }
+        let fenced = Set(rows.ids).subtracting(written)
+        seen.withLock { seen in
+            for (id, epoch) in epochs where written.contains(id) { seen[id] = epoch }
+            for id in fenced { seen[id] = nil }
+            for id in ended { seen[id] = nil }
+        }
+        if !origins.isEmpty { claimed.withLock { $0.subtract(origins) } }
+        return Set(fenced.map { SessionID($0) })
+    }
+
+    public func load(_ session: SessionID) async throws -> [SessionRecord]? {
+        let id = session.rawValue
+        var epoch: Int64?
+        for try await value in try await client.query(
+            "SELECT epoch FROM eventack_sessions WHERE id = \(id)", logger: logger
+        ).decode(Int64.self) {
+            epoch = value
+        }
+        guard let epoch else { return nil }
+        let decoder = JSONDecoder()
+        var records: [SessionRecord] = []
+        for try await body in try await client.query(
+            "SELECT body FROM eventack_records WHERE session_id = \(id) ORDER BY n", logger: logger
+        ).decode(String.self) {
+            records.append(try decoder.decode(SessionRecord.self, from: Data(body.utf8)))
+        }
+        seen.withLock { $0[id] = epoch }
+        return records
+    }
+
+    // MARK: Several nodes
+
+    /// Says this node is alive (every few seconds).
+    public func heartbeat() async throws {
+        try await client.query(
+            """
+            INSERT INTO eventack_nodes (id, heartbeat_at) VALUES (\(node), now())
+            ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()
+            """, logger: logger)
+    }
+
+    /// The sessions this node owns: what it recovers when it starts again.
+    public func ownedSessions() async throws -> [SessionID] {
+        var ids: [SessionID] = []
+        for try await id in try await client.query(
+            "SELECT id FROM eventack_sessions WHERE owner = \(node) ORDER BY id", logger: logger
+        ).decode(String.self) {
+            ids.append(SessionID(id))
+        }
+        return ids
+    }
+
+    /// Takes over the sessions of nodes silent for `staleAfterSeconds`, so that each is resumed or expires here.
+    public func adoptAbandoned(staleAfterSeconds: Int) async throws -> [SessionID] {
+        var ids: [SessionID] = []
+        let rows = try await client.query(
+            """
+            UPDATE eventack_sessions SET owner = \(node), epoch = epoch + 1
+            WHERE owner <> \(node) AND owner NOT IN (
+                SELECT id FROM eventack_nodes WHERE heartbeat_at > now() - make_interval(secs => \(staleAfterSeconds)))
+            RETURNING id, epoch
+            """, logger: logger)
+        for try await (id, epoch) in rows.decode((String, Int64).self) {
+            seen.withLock { $0[id] = epoch }
+            ids.append(SessionID(id))
+        }
+        return ids
+    }
+
+    /// The principal a session belongs to, if the store knows the session.
+    public func principal(of session: SessionID) async throws -> String? {
+        for try await principal in try await client.query(
+            "SELECT principal FROM eventack_sessions WHERE id = \(session.rawValue)", logger: logger
+        ).decode(String.self) {
+            return principal
+        }
+        return nil
+    }
+
+    /// Asks the owner of `session` to perform `request`. Stored until performed; an event is retired with its
+    /// record.
+    public func forward(_ request: Forwarded, to session: SessionID) async throws {
+        let body = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
+        try await client.query(
+            "INSERT INTO eventack_forwarded (session_id, body) VALUES (\(session.rawValue), \(body))", logger: logger)
+    }
+
+    /// Requests forwarded to sessions this node owns, oldest first, except those it is performing already. Mark each
+    /// one performed with ``performing(_:)`` (events) or ``retire(_:)`` (progress).
+    public func takeForwarded(limit: Int = 1000) async throws -> [ForwardedRequest] {
+        let busy = claimed.withLock { $0 }
+        var requests: [ForwardedRequest] = []
+        let decoder = JSONDecoder()
+        for try await (id, session, body) in try await client.query(
+            """
+            SELECT f.id, f.session_id, f.body FROM eventack_forwarded f
+            JOIN eventack_sessions s ON s.id = f.session_id AND s.owner = \(node)
+            ORDER BY f.id LIMIT \(limit)
+            """, logger: logger
+        ).decode((Int64, String, String).self) where !busy.contains(id) {
+            let request = try decoder.decode(Forwarded.self, from: Data(body.utf8))
+            requests.append(ForwardedRequest(id: id, session: SessionID(session), request: request))
+        }
+        return requests
+    }
+
+    /// The event of request `id` was emitted here: it is retired with the event's record.
+    public func performing(_ id: Int64) {
+        _ = claimed.withLock { $0.insert(id) }
+    }
+
+    /// Retires requests performed without a record (progress).
+    public func retire(_ ids: [Int64]) async throws {
+        guard !ids.isEmpty else { return }
+        try await client.query("DELETE FROM eventack_forwarded WHERE id = ANY(\(ids)::bigint[])", logger: logger)
+    }
+
+    /// The confirmation report across every node.
+    public func clusterReport(now: UInt64) async throws -> ClusterReport {
+        var report = ClusterReport(
+            generatedAt: now, nodes: [:], sessions: 0, runVerdicts: [:], overall: ConfirmationStats(),
+            unconfirmedRuns: [])
+        for try await (id, age) in try await client.query(
+            "SELECT id, (extract(epoch FROM now() - heartbeat_at) * 1000)::bigint FROM eventack_nodes", logger: logger
+        ).decode((String, Int64).self) {
+            report.nodes[id] = age
+        }
+        for try await count in try await client.query("SELECT count(*) FROM eventack_sessions", logger: logger)
+            .decode(Int64.self)
+        {
+            report.sessions = Int(count)
+        }
+        let decoder = JSONDecoder()
+        for try await (verdict, body) in try await client.query(
+            "SELECT verdict, report FROM eventack_runs ORDER BY n", logger: logger
+        ).decode((String, String).self) {
+            report.runVerdicts[verdict, default: 0] += 1
+            let run = try decoder.decode(RunReport.self, from: Data(body.utf8))
+            report.overall.merge(run.stats)
+            if run.verdict != .confirmed, report.unconfirmedRuns.count < 500 { report.unconfirmedRuns.append(run) }
+        }
+        return report
+    }
+}

@@ -1,0 +1,80 @@
+import Logging
+import PostgresNIO
+
+/// The store's tables, created and upgraded by numbered migrations, each applied once in its own transaction
+/// under an advisory lock, so that several nodes starting together migrate once.
+enum Schema {
+    /// Migration `n` is `migrations[n - 1]`. Never edit one that shipped: add the next.
+    static let migrations: [[PostgresQuery]] = [
+        [
+            """
+            CREATE TABLE eventack_sessions (
+                id text PRIMARY KEY,
+                principal text NOT NULL,
+                owner text NOT NULL,
+                epoch bigint NOT NULL,
+                touched_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            "CREATE INDEX eventack_sessions_owner ON eventack_sessions (owner)",
+            """
+            CREATE TABLE eventack_records (
+                n bigserial PRIMARY KEY,
+                session_id text NOT NULL REFERENCES eventack_sessions (id) ON DELETE CASCADE,
+                body text NOT NULL
+            )
+            """,
+            "CREATE INDEX eventack_records_session ON eventack_records (session_id, n)",
+            """
+            CREATE TABLE eventack_runs (
+                n bigserial PRIMARY KEY,
+                session_id text NOT NULL,
+                run text NOT NULL,
+                principal text NOT NULL,
+                verdict text NOT NULL,
+                node text NOT NULL,
+                report text NOT NULL,
+                recorded_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            """
+            CREATE TABLE eventack_nodes (
+                id text PRIMARY KEY,
+                heartbeat_at timestamptz NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE eventack_forwarded (
+                id bigserial PRIMARY KEY,
+                session_id text NOT NULL,
+                body text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            "CREATE INDEX eventack_forwarded_session ON eventack_forwarded (session_id, id)",
+        ]
+    ]
+
+    /// Applies the migrations this database has not seen.
+    static func migrate(_ client: PostgresClient, logger: Logger) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            // One node migrates at a time; the others wait here and then find nothing to do.
+            try await connection.query("SELECT pg_advisory_xact_lock(7_450_001)", logger: logger)
+            try await connection.query(
+                "CREATE TABLE IF NOT EXISTS eventack_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+                logger: logger)
+            var applied = 0
+            for try await version in try await connection.query(
+                "SELECT coalesce(max(version), 0) FROM eventack_migrations", logger: logger
+            ).decode(Int.self) {
+                applied = version
+            }
+            for (index, statements) in migrations.enumerated() where index + 1 > applied {
+                for statement in statements { try await connection.query(statement, logger: logger) }
+                try await connection.query(
+                    "INSERT INTO eventack_migrations (version) VALUES (\(index + 1))", logger: logger)
+                logger.info("applied migration", metadata: ["version": "\(index + 1)"])
+            }
+        }
+    }
+}
