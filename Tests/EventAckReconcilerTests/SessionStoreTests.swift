@@ -27,7 +27,7 @@ struct SessionStoreTests {
         }
     }
 
-    @Test("every action that depends on a change comes after the change's records (write-ahead)")
+    @Test("every action that depends on a change comes after the change's records (write-ahead, EA-DUR-2)")
     func writeAheadOrder() {
         let storage = InMemorySessionStore.Storage()
         var node = Node("a", storage: storage, seed: 1)
@@ -50,7 +50,7 @@ struct SessionStoreTests {
         #expect(ack.first.map { if case .persist = $0 { true } else { false } } == true)
     }
 
-    @Test("a session is recovered on another node from its records: resumed, unacknowledged events replayed")
+    @Test("a session is recovered on another node from its records: resumed, unacknowledged events replayed (EA-DUR-3)")
     func recoveryOnAnotherNode() throws {
         let storage = InMemorySessionStore.Storage()
         var a = Node("a", storage: storage, seed: 1)
@@ -83,7 +83,7 @@ struct SessionStoreTests {
         #expect(stats.display.confirmedAtRequestedLevel == 3)
     }
 
-    @Test("the node a session moved away from is fenced: its writes are refused and it lets the session go")
+    @Test("the node a session moved away from is fenced: its writes are refused and it lets the session go (EA-DUR-4)")
     func fencing() throws {
         let storage = InMemorySessionStore.Storage()
         var a = Node("a", storage: storage, seed: 1)
@@ -109,7 +109,7 @@ struct SessionStoreTests {
         #expect(storage.sessionCount == 1)
     }
 
-    @Test("a resume the store does not know, or with a wrong token, is refused like any other (EA-ISO-4)")
+    @Test("a resume the store does not know, or with a wrong token, is refused and takes nothing over (EA-ISO-4, EA-DUR-4)")
     func refusedAfterLoading() {
         let storage = InMemorySessionStore.Storage()
         var a = Node("a", storage: storage, seed: 1)
@@ -131,7 +131,31 @@ struct SessionStoreTests {
         #expect(storage.owner(of: SessionID(welcome.session)) == "a", "a refused resume takes nothing over")
     }
 
-    @Test("records survive JSON: every kind encodes and decodes to itself")
+    @Test("a forwarded emit's request id travels with the event's record, for the store to retire it (EA-DUR-5)")
+    func forwardedOrigin() throws {
+        var harness = ReconcilerHarness(writesAhead: true)
+        let connection = harness.open()
+        let session = harness.receive(ReconcilerHarness.hello(), on: connection).welcomes[0].session
+        let emission = try harness.machine.emit(
+            run: "run_1", kind: "agent_started", to: SessionID(session), origin: "42", now: harness.now)
+        guard case .persist(let records)? = emission.actions.first,
+            case .emitted(let seq, _, _, _, _, _, _, let origin)? = records.first?.change
+        else {
+            Issue.record("no emitted record first: \(emission.actions)")
+            return
+        }
+        #expect(seq == emission.seq)
+        #expect(origin == "42")
+        let local = try harness.machine.emit(run: "run_1", kind: "agent_thinking", to: SessionID(session), now: harness.now)
+        guard case .persist(let more)? = local.actions.first, case .emitted(_, _, _, _, _, _, _, let none)? = more.first?.change
+        else {
+            Issue.record("no emitted record first: \(local.actions)")
+            return
+        }
+        #expect(none == nil, "a local emit retires nothing")
+    }
+
+    @Test("records of every kind survive JSON: what EA-DUR-1 persists")
     func recordsRoundTrip() throws {
         var harness = ReconcilerHarness(writesAhead: true)
         var records: [SessionRecord] = []
@@ -206,7 +230,7 @@ final class StoreCluster: Sendable {
 
 @Suite("Session store with the service")
 struct SessionStoreServiceTests {
-    @Test("nothing reaches the client before the store has it: the welcome and the event wait for the append")
+    @Test("nothing reaches the client before the store has it: the event waits for the append (EA-DUR-2)")
     func welcomeWaitsForTheStore() async throws {
         let store = GatedStore(InMemorySessionStore())
         let service = ReconcilerService(random: SplitMix64(seed: 3), store: store)
@@ -229,7 +253,7 @@ struct SessionStoreServiceTests {
         service.shutdown()
     }
 
-    @Test("a node dies mid-run: the client resumes on another node, nothing lost or delivered twice")
+    @Test("a node dies mid-run: the client resumes on another node, nothing lost or twice, one verdict (EA-DUR-6)")
     func crashAndResumeElsewhere() async throws {
         let storage = InMemorySessionStore.Storage()
         let a = ReconcilerService(random: SplitMix64(seed: 3), store: InMemorySessionStore(storage: storage, node: "a"))

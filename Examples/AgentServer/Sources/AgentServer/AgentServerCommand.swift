@@ -1,4 +1,5 @@
 import ArgumentParser
+import EventAckPostgres
 import EventAckProtocol
 import EventAckReconciler
 import Foundation
@@ -94,6 +95,16 @@ struct AgentServerCommand: AsyncParsableCommand {
     @Option(help: "The log level: trace, debug, info, notice, warning, error. [EVENTACK_LOG_LEVEL, default info]")
     var logLevel: String?
 
+    @Option(
+        help: """
+            Keep sessions in PostgreSQL (postgres://user[:password]@host[:port]/database) so that they survive a \
+            crash and resume on any node sharing it; by default they live in this process. [EVENTACK_STORE]
+            """)
+    var store: String?
+
+    @Option(help: "This node's id in a cluster: keep it across restarts. [EVENTACK_NODE_ID, default node-1]")
+    var nodeId: String?
+
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         func setting<T: LosslessStringConvertible>(_ value: T?, _ name: String, _ fallback: T) throws -> T {
@@ -128,11 +139,23 @@ struct AgentServerCommand: AsyncParsableCommand {
         configuration.maxSessionsPerPrincipal = try setting(maxSessionsPerPrincipal, "MAX_SESSIONS_PER_PRINCIPAL", 64)
         configuration.reportsEachConfirmation = verbose
         configuration = configuration.normalized()
+        let nodeID = nodeId ?? environment["EVENTACK_NODE_ID"] ?? "node-1"
+        var sessionStore: PostgresSessionStore?
+        var storeClient: Task<Void, Never>?
+        if let url = store ?? environment["EVENTACK_STORE"] {
+            let postgres = try PostgresSessionStore(url: url, node: nodeID, logger: logger)
+            storeClient = Task { await postgres.client.run() }
+            try await postgres.migrate()
+            sessionStore = postgres
+        }
+        defer { storeClient?.cancel() }
         let service = ReconcilerService(
-            configuration: configuration, maxQueuedFrames: try setting(maxQueuedFrames, "MAX_QUEUED_FRAMES", 4096))
+            configuration: configuration, maxQueuedFrames: try setting(maxQueuedFrames, "MAX_QUEUED_FRAMES", 4096),
+            store: sessionStore)
         let agent = SimulatedAgent(
-            service: service, logger: logger,
-            maxRunsPerSession: try setting(maxRunsPerSession, "MAX_RUNS_PER_SESSION", 8))
+            router: SessionRouter(service: service, store: sessionStore), logger: logger,
+            maxRunsPerSession: try setting(maxRunsPerSession, "MAX_RUNS_PER_SESSION", 8),
+            runPrefix: sessionStore == nil ? "run_" : "run_\(nodeID)_")
         let benchTimeout = Duration.milliseconds(try setting(benchTimeoutMs, "BENCH_TIMEOUT_MS", 30_000))
         let bench =
             flag(self.bench, "BENCH")
@@ -222,6 +245,8 @@ struct AgentServerCommand: AsyncParsableCommand {
             },
             logger: logger
         )
+        let clusterServices: [ServiceGroupConfiguration.ServiceConfiguration] =
+            sessionStore.map { [.init(service: ClusterNode(service: service, store: $0, logger: logger))] } ?? []
         // Services stop in reverse order: first `bye` to every client (and wait for it to be written), then the
         // HTTP server stops accepting and closes what is left, then the final report, then the log.
         let group = ServiceGroup(
@@ -229,6 +254,7 @@ struct AgentServerCommand: AsyncParsableCommand {
                 services: [
                     .init(service: ReconciliationLog(service: service, logger: logger)),
                     .init(service: FinalReport(service: service, logger: logger)),
+                ] + clusterServices + [
                     .init(service: app),
                     .init(
                         service: ByeOnShutdown(
@@ -289,7 +315,7 @@ struct ReconciliationLog: Service {
                 ])
         case .confirmed:
             logger.debug("\(DisplayText.escaping(String(describing: event)))")
-        case .protocolError, .clientError, .resumeRejected, .sessionExpired:
+        case .protocolError, .clientError, .resumeRejected, .sessionExpired, .storeFailed:
             logger.warning("\(DisplayText.escaping(String(describing: event)))")
         default:
             logger.info("\(DisplayText.escaping(String(describing: event)))")

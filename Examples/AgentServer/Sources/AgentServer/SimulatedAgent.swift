@@ -13,8 +13,10 @@ final class SimulatedAgent: Sendable {
         case toolError = "tool_error"
     }
 
-    let service: ReconcilerService
+    let router: SessionRouter
     let logger: Logger
+    /// Run names start with it: names stay unique when agents of several nodes emit to one session.
+    let runPrefix: String
     /// Runs emitting at once per session; more are refused (HTTP 429), so that a client that never reads cannot
     /// make the server run agents for it without bound.
     let maxRunsPerSession: Int
@@ -23,8 +25,9 @@ final class SimulatedAgent: Sendable {
     private let runCounter = Mutex(0)
     private let active = Mutex<[SessionID: Int]>([:])
 
-    init(service: ReconcilerService, logger: Logger, maxRunsPerSession: Int) {
-        self.service = service
+    init(router: SessionRouter, logger: Logger, maxRunsPerSession: Int, runPrefix: String = "run_") {
+        self.router = router
+        self.runPrefix = runPrefix
         self.logger = logger
         self.maxRunsPerSession = max(1, maxRunsPerSession)
     }
@@ -45,10 +48,10 @@ final class SimulatedAgent: Sendable {
         guard admitted else { throw TooManyRuns() }
         let name = runCounter.withLock { counter in
             counter += 1
-            return "run_\(counter)"
+            return "\(runPrefix)\(counter)"
         }
         do {
-            try service.runRequested(name, in: session)
+            try router.runRequested(name, in: session)
         } catch {
             finished(in: session)
             throw error
@@ -96,7 +99,7 @@ final class SimulatedAgent: Sendable {
             // 40 s without events: progress every 5 s keeps the run alive on the client (EA-LIVE-2).
             for step in 1...8 {
                 try await Task.sleep(for: .seconds(5))
-                try service.progress(run: run, note: "analysing, step \(step) of 8", in: session)
+                try await router.progress(run: run, note: "analysing, step \(step) of 8", in: session)
             }
             try await emit("tool_executing", .display, #"{"call":"c1","tool":"run_sql","args":{"rows":120000}}"#)
             try await Task.sleep(for: .milliseconds(500))
@@ -122,14 +125,16 @@ final class SimulatedAgent: Sendable {
         let giveUp = ContinuousClock.now + Self.maxWaitForRoom
         var pause = Duration.milliseconds(20)
         while true {
-            let refusal: ReconcilerError
+            let refusal: any Error
             do {
-                try service.emit(run: run, kind: kind, payload: payload, confirm: confirm, to: session)
+                try await router.emit(run: run, kind: kind, payload: payload, confirm: confirm, to: session)
                 return
             } catch {
                 refusal = error
             }
-            guard refusal.code == "window_exceeded", ContinuousClock.now < giveUp else { throw refusal }
+            guard (refusal as? ReconcilerError)?.code == "window_exceeded", ContinuousClock.now < giveUp else {
+                throw refusal
+            }
             try await Task.sleep(for: pause)
             pause = min(pause * 2, .seconds(1))
         }

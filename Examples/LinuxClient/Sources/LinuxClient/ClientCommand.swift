@@ -19,23 +19,52 @@ struct ClientCommand: AsyncParsableCommand {
 
 /// Where the server is and who we are.
 struct ServerOptions: ParsableArguments {
-    @Option(help: "The server's WebSocket URL.")
+    @Option(
+        help: """
+            The server's WebSocket URL; several, separated by commas, for the nodes of a cluster: the client fails \
+            over to the next when a connection fails, and resumes its session there.
+            """)
     var url = "ws://127.0.0.1:8080/eventack"
+
+    @Option(help: "The node (WebSocket or HTTP URL) to start runs on; by default the first of --url.")
+    var runsUrl: String?
+
+    /// Every node's WebSocket URL, in the order tried.
+    var urls: [String] { url.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
 
     @Option(help: "The bearer token (a principal of the server's token table).")
     var token = "alice-token"
 
-    /// The HTTP base of the same server: `ws://host:port/eventack` gives `http://host:port`.
-    var httpBase: String {
+    /// The HTTP base of the first server: `ws://host:port/eventack` gives `http://host:port`.
+    var httpBase: String { Self.httpBase(of: urls.first ?? url) }
+
+    /// The HTTP base of a WebSocket (or HTTP) URL.
+    static func httpBase(of url: String) -> String {
         guard var components = URLComponents(string: url) else { return url }
-        components.scheme = components.scheme == "wss" ? "https" : "http"
+        components.scheme = ["wss", "https"].contains(components.scheme) ? "https" : "http"
         components.path = ""
         return components.string ?? url
     }
 
-    /// POSTs JSON with the bearer token; returns the body, or throws with the status.
+    /// POSTs JSON with the bearer token to the runs node (or, if it cannot be reached, the next node); returns the
+    /// body, or throws with the status.
     func post(_ path: String, _ body: [String: any Sendable]) async throws -> Data {
-        var request = URLRequest(url: URL(string: httpBase + path)!)
+        let bases = ([runsUrl].compactMap { $0 } + urls).map(Self.httpBase(of:))
+        var lastError: (any Error)?
+        for base in bases {
+            do {
+                return try await post(path, body, base: base)
+            } catch let error as ValidationError {
+                throw error
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? ValidationError("no server to POST \(path) to")
+    }
+
+    private func post(_ path: String, _ body: [String: any Sendable], base: String) async throws -> Data {
+        var request = URLRequest(url: URL(string: base + path)!)
         request.httpMethod = "POST"
         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")

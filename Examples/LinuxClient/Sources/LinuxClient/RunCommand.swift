@@ -33,7 +33,9 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         var scenarios = runs.split(separator: ",").map { String($0) }
-        var transport: any ClientTransport = WebSocketClientTransport(url: server.url, token: server.token)
+        let nodes = server.urls.map { WebSocketClientTransport(url: $0, token: server.token) }
+        let failover = nodes.count == 1 ? nil : FailoverTransport(nodes)
+        var transport: any ClientTransport = failover ?? nodes[0]
         if let cutAfter { transport = CuttingTransport(base: transport, afterFrames: cutAfter, times: cuts) }
         let store = stateFile.map(StateStore.init)
         let restored = store?.loadSnapshot()
@@ -60,11 +62,13 @@ struct RunCommand: AsyncParsableCommand {
 
         // Events: display what asks for it; value (or reject) the answers; stop when every run has ended.
         let ledger = RunLedgerBox(known)
+        let delivered = DeliveryCheck()
         let expected = restored == nil ? scenarios.count : known.started.count
         let events = Task { () -> Int in
             if known.ended.count >= expected { return known.ended.count }
             for await delivery in client.events {
                 let event = delivery.event
+                delivered.note(event)
                 if !quiet {
                     Console.line(
                         "event \(event.seq) \(event.run) \(event.kind) [\(event.confirm.rawValue)] \(event.payload)")
@@ -86,6 +90,12 @@ struct RunCommand: AsyncParsableCommand {
             var endedByReset: [String] = []
             for await signal in client.signals {
                 Console.line("signal: \(DisplayText.escaping(String(describing: signal)))")
+                if case .connected(let session, let resumed) = signal {
+                    // For cluster.sh's failover times: when, and through which node (its index in --url).
+                    let ms = UInt64(Date().timeIntervalSince1970 * 1000)
+                    Console.line(
+                        "connected at \(ms) node \(failover?.currentIndex ?? 0) session \(session) resumed \(resumed)")
+                }
                 if case .sessionReset(let reset) = signal, !reset.endedRuns.isEmpty {
                     // The server lost the session (a restart without durable state): these runs cannot end.
                     Console.line(
@@ -131,7 +141,9 @@ struct RunCommand: AsyncParsableCommand {
                     + "\(report.unechoedReceipts), waiting for the user \(report.outstanding.map(\.seq))")
         }
         Console.line("summary: \(ended) of \(expected) runs ended, \(endedByReset.count) of them by a session reset")
-        if ended < expected || !report.isComplete || !endedByReset.isEmpty { throw ExitCode(1) }
+        let deliveries = delivered.summary(started: ledger.startedRuns, complete: restored == nil)
+        Console.line(deliveries.line)
+        if ended < expected || !report.isComplete || !endedByReset.isEmpty || !deliveries.clean { throw ExitCode(1) }
         store?.remove()
     }
 }

@@ -1,4 +1,5 @@
 import EventAckClient
+import EventAckProtocol
 import Foundation
 import Synchronization
 
@@ -23,6 +24,9 @@ final class RunLedgerBox: Sendable {
 
     /// The ledger as it stands.
     var ended: [String] { ledger.withLock { $0.ended } }
+
+    /// The runs this client started.
+    var startedRuns: [String] { ledger.withLock { $0.started } }
 
     func ended(_ run: String) -> RunLedger {
         ledger.withLock {
@@ -63,5 +67,37 @@ struct StateStore: Sendable {
     func remove() {
         try? FileManager.default.removeItem(atPath: path)
         try? FileManager.default.removeItem(atPath: path + ".runs")
+    }
+}
+
+/// What this process delivered to the app, checked at the end: each seq once, none missing below the highest, and
+/// only events of runs this client started (isolation). `cluster.sh` reads the `deliveries:` line it prints.
+final class DeliveryCheck: Sendable {
+    private struct Tally {
+        var seqs: Set<Seq> = []
+        var duplicates = 0
+        var runs: Set<String> = []
+    }
+
+    private let tally = Mutex(Tally())
+
+    func note(_ event: Event) {
+        tally.withLock { tally in
+            if !tally.seqs.insert(event.seq).inserted { tally.duplicates += 1 }
+            tally.runs.insert(event.run)
+        }
+    }
+
+    /// The summary line, and whether it is clean. `complete`: this process saw the session from seq 1.
+    func summary(started: [String], complete: Bool) -> (line: String, clean: Bool) {
+        tally.withLock { tally in
+            let highest = tally.seqs.max() ?? 0
+            let gaps = complete ? Int(highest) - tally.seqs.count : 0
+            let foreign = tally.runs.subtracting(started).sorted()
+            let line =
+                "deliveries: \(tally.seqs.count) events, highest seq \(highest), duplicates \(tally.duplicates), "
+                + "gaps \(gaps), foreign runs \(foreign.count)" + (foreign.isEmpty ? "" : " \(foreign)")
+            return (line, tally.duplicates == 0 && gaps == 0 && foreign.isEmpty)
+        }
     }
 }

@@ -1,0 +1,69 @@
+import EventAckPostgres
+import EventAckProtocol
+import EventAckReconciler
+import Logging
+import ServiceLifecycle
+
+/// This node's part in a cluster over PostgreSQL: it heartbeats, recovers the sessions it owned when it starts
+/// again, adopts the sessions of nodes that stay away (so that they are resumed or expire, never forgotten), and
+/// performs what agents on other nodes forwarded to the sessions it owns.
+struct ClusterNode: Service {
+    let service: ReconcilerService
+    let store: PostgresSessionStore
+    let logger: Logger
+    /// How long a node may be silent before another adopts its sessions.
+    var staleAfterSeconds = 10
+
+    func run() async throws {
+        try await store.heartbeat()
+        let owned = try await store.ownedSessions()
+        await service.recover(owned)
+        logger.info("node started", metadata: ["node": "\(store.node)", "recovered": "\(owned.count)"])
+        var tick = 0
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                do {
+                    try await performForwarded()
+                    if tick % 100 == 0 { try await store.heartbeat() }
+                    if tick % 250 == 125 {
+                        let adopted = try await store.adoptAbandoned(staleAfterSeconds: staleAfterSeconds)
+                        if !adopted.isEmpty {
+                            logger.notice("adopted sessions of a silent node", metadata: ["count": "\(adopted.count)"])
+                            await service.recover(adopted)
+                        }
+                    }
+                } catch {
+                    logger.warning("store unavailable", metadata: ["error": "\(DisplayText.escaping("\(error)"))"])
+                }
+                tick += 1
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        } onGracefulShutdown: {}
+    }
+
+    /// Performs forwarded requests in order, per session; a session whose window is full waits for the next pass.
+    private func performForwarded() async throws {
+        let requests = try await store.takeForwarded()
+        guard !requests.isEmpty else { return }
+        var blocked: Set<SessionID> = []
+        var retired: [Int64] = []
+        for request in requests where !blocked.contains(request.session) {
+            switch request.request {
+            case .event(let run, let kind, let payload, let confirm, let endsRun):
+                do {
+                    try service.emit(
+                        run: run, kind: kind, payload: try Payload(json: payload), confirm: confirm, endsRun: endsRun,
+                        to: request.session, origin: String(request.id))
+                    store.performing(request.id)
+                } catch {
+                    // Full window, or not held here yet: later, in order.
+                    blocked.insert(request.session)
+                }
+            case .progress(let run, let note):
+                try? service.progress(run: run, note: note, in: request.session)
+                retired.append(request.id)
+            }
+        }
+        try await store.retire(retired)
+    }
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Several nodes over one PostgreSQL (issue 12): installs PostgreSQL 15 from Debian if missing, starts it in a
+# temporary directory on loopback, starts 3 AgentServer nodes sharing it, runs 24 clients of 4 users (quick,
+# tool_error and 40-second complex runs, two rejecting their answers), each connected to one node and starting its
+# runs on another (so agents emit from a node other than the client's), kills one node with SIGKILL mid-run and
+# starts it again later, then checks:
+#   - every client ends every run, gets `synced` for every confirmation, and delivered each seq once, in order,
+#     with no event of a run it did not start (isolation);
+#   - the cross-node report (GET /cluster/report): every run confirmed except the deliberately rejected ones,
+#     nothing pending, every event counted once;
+# and prints `cluster: N runs, N events, 0 lost, 0 duplicated` and the failover times. Exit status non-zero
+# otherwise. Everything it starts is stopped by process id. CLUSTER_TIMEOUT bounds it (default 300 s).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root="$PWD"
+work="$(mktemp -d /tmp/eventack-cluster.XXXXXX)"
+chmod 755 "$work"
+timeout_s="${CLUSTER_TIMEOUT:-300}"
+pids=()
+node_pids=("" "" "")
+pg_pid=""
+
+cleanup() {
+    for pid in "${pids[@]}" "${node_pids[@]}"; do [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true; done
+    if [ -n "$pg_pid" ]; then kill -INT "$pg_pid" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+echo "=== PostgreSQL 15"
+pgbin=/usr/lib/postgresql/15/bin
+if [ ! -x "$pgbin/postgres" ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 > /dev/null
+fi
+as_postgres=()
+[ "$(id -u)" = 0 ] && as_postgres=(runuser -u postgres --)
+mkdir -p "$work/pg" && chown "$(id -un postgres 2> /dev/null || id -un)" "$work/pg" 2> /dev/null || true
+"${as_postgres[@]}" "$pgbin/initdb" -D "$work/pg" -A trust -U eventack > "$work/initdb.log" 2>&1
+pg_port="$(free_port)"
+# synchronous_commit stays on (the default): a commit returns once its WAL is flushed.
+"${as_postgres[@]}" "$pgbin/postgres" -D "$work/pg" -p "$pg_port" -k "$work/pg" -c listen_addresses=127.0.0.1 \
+    > "$work/postgres.log" 2>&1 &
+for _ in $(seq 1 100); do
+    [ -f "$work/pg/postmaster.pid" ] && "$pgbin/pg_isready" -q -h 127.0.0.1 -p "$pg_port" && break
+    sleep 0.1
+done
+pg_pid="$(head -1 "$work/pg/postmaster.pid")"
+psql -q -h 127.0.0.1 -p "$pg_port" -U eventack -d postgres -c "CREATE DATABASE eventack" > /dev/null
+store="postgres://eventack@127.0.0.1:$pg_port/eventack"
+echo "postgres pid $pg_pid on port $pg_port"
+
+echo "=== building the examples (debug)"
+swift build --package-path Examples/AgentServer 2>&1 | tail -1
+swift build --package-path Examples/LinuxClient 2>&1 | tail -1
+server_bin="$(swift build --package-path Examples/AgentServer --show-bin-path)/AgentServer"
+client_bin="$(swift build --package-path Examples/LinuxClient --show-bin-path)/LinuxClient"
+
+tokens="alice-token=alice,bob-token=bob,carol-token=carol,dave-token=dave"
+ports=("$(free_port)" "$(free_port)" "$(free_port)")
+start_node() { # index
+    local i="$1"
+    "$server_bin" --port "${ports[$i]}" --node-id "node-$i" --store "$store" --tokens "$tokens" \
+        --operator-token cluster-operator --resume-window-ms 60000 >> "$work/node-$i.log" 2>&1 &
+    node_pids[$i]=$!
+    for _ in $(seq 1 150); do
+        [ "$(grep -c "agent-server listening on" "$work/node-$i.log")" -ge "${2:-1}" ] && break
+        sleep 0.2
+    done
+    grep -q "agent-server listening on" "$work/node-$i.log" || { cat "$work/node-$i.log"; exit 1; }
+    echo "node-$i pid ${node_pids[$i]} on port ${ports[$i]}"
+}
+echo "=== 3 nodes"
+for i in 0 1 2; do start_node "$i"; done
+url() { echo "ws://127.0.0.1:${ports[$1]}/eventack"; }
+
+echo "=== 24 clients, 4 users; each connects to node k and starts its runs on node k+1"
+users=(alice bob carol dave)
+for i in $(seq 0 23); do
+    user="${users[$((i % 4))]}"
+    first=$((i % 3))
+    urls="$(url $first),$(url $(((first + 1) % 3))),$(url $(((first + 2) % 3)))"
+    case "$i" in
+        0 | 1 | 2) runs=(--runs complex) ;;
+        3 | 4) runs=(--runs quick --reject) ;;
+        5 | 6 | 7 | 8 | 9 | 10) runs=(--runs quick,tool_error) ;;
+        *) runs=(--runs quick,quick) ;;
+    esac
+    "$client_bin" run --url "$urls" --runs-url "$(url $(((first + 1) % 3)))" --token "$user-token" \
+        --timeout "$timeout_s" "${runs[@]}" > "$work/client-$i.log" 2>&1 &
+    pids+=($!)
+done
+
+echo "=== node-1 is killed (SIGKILL) mid-run"
+sleep 3
+kill -9 "${node_pids[1]}"
+killed_at="$(python3 -c 'import time; print(int(time.time() * 1000))')"
+node_pids[1]=""
+echo "killed node-1 at $killed_at"
+sleep 12
+echo "=== node-1 starts again"
+start_node 1 2
+
+echo "=== waiting for the clients"
+failed=0
+for index in "${!pids[@]}"; do
+    wait "${pids[$index]}" || { echo "client $index exited with $?"; tail -5 "$work/client-$index.log"; failed=1; }
+done
+pids=()
+[ "$failed" = 0 ] || exit 1
+
+echo "=== the cross-node report"
+curl --noproxy '*' -sf -H "Authorization: Bearer cluster-operator" \
+    "http://127.0.0.1:${ports[0]}/cluster/report" > "$work/cluster-report.json"
+python3 "$root/Examples/scripts/check_cluster.py" "$work" "$killed_at" 1
+
+echo "=== graceful shutdown of the nodes"
+for i in 0 1 2; do
+    kill -TERM "${node_pids[$i]}"
+    status=0
+    wait "${node_pids[$i]}" || status=$?
+    node_pids[$i]=""
+    [ "$status" = 0 ] || { tail -20 "$work/node-$i.log"; echo "node-$i exited $status on SIGTERM"; exit 1; }
+done
+kill -INT "$pg_pid"
+for _ in $(seq 1 100); do kill -0 "$pg_pid" 2> /dev/null || break; sleep 0.1; done
+pg_pid=""
+echo "cluster passed (logs in $work)"
