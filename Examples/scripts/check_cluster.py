@@ -21,7 +21,7 @@ for path in sorted(glob.glob(f"{work}/client-*.log")):
     first = index % 3
     for run in re.findall(r'^started: .*"run":"([^"]+)"', text, re.M):
         started[run] = user
-        if index in (3, 4):
+        if index in (6, 7):
             rejected_runs.add(run)
     m = re.search(r"^deliveries: (\d+) events, highest seq (\d+), duplicates (\d+), gaps (\d+), foreign runs (\d+)", text, re.M)
     if not m:
@@ -36,7 +36,9 @@ for path in sorted(glob.glob(f"{work}/client-*.log")):
     connections = [(int(t), int(n), r == "true") for t, n, r in re.findall(r"^connected at (\d+) node (\d+) session \S+ resumed (\w+)", text, re.M)]
     before = [c for c in connections if c[0] < killed_at]
     after = [c for c in connections if c[0] >= killed_at]
-    if before and before[-1][1] == (killed_node - first) % 3:
+    finished = re.search(r"^finished at (\d+)", text, re.M)
+    still_running = finished is None or int(finished.group(1)) > killed_at
+    if before and before[-1][1] == (killed_node - first) % 3 and still_running:
         if not after:
             problems.append(f"{path}: never reconnected after the kill")
         else:

@@ -46,8 +46,8 @@ struct Routes: Sendable {
                 return Self.error(.badRequest, "invalid_argument", "body is {\"session\": ID, \"scenario\": NAME}")
             }
             let session = SessionID(body.session)
-            // Isolation: a principal starts runs only in its own sessions.
-            guard service.sessions(of: principal).contains(session) else {
+            // Isolation: a principal starts runs only in its own sessions (held here or on another node).
+            guard await agent.router.belongs(session, to: principal) else {
                 return Self.error(.notFound, "unknown_session", "no session \(body.session) of yours")
             }
             guard let scenario = SimulatedAgent.Scenario(rawValue: body.scenario ?? "quick") else {
@@ -68,6 +68,19 @@ struct Routes: Sendable {
             switch reportScope(request) {
             case .refused(let refusal): return refusal
             case .accepted(let principal): return try Self.json(report(for: principal), .ok)
+            }
+        }
+        // The report across every node of a cluster (with --store): the operator's only.
+        router.get("/cluster/report") { request, _ -> Response in
+            switch reportScope(request) {
+            case .refused(let refusal): return refusal
+            case .accepted(.some): return Self.error(.forbidden, "forbidden", "the cluster report is the operator's")
+            case .accepted(.none):
+                guard let store = agent.router.store else {
+                    return Self.error(.notFound, "no_store", "this server keeps sessions in memory (no --store)")
+                }
+                let now = UInt64(Date().timeIntervalSince1970 * 1000)
+                return try Self.json(try await store.clusterReport(now: now), .ok)
             }
         }
         router.get("/report.txt") { request, _ -> Response in

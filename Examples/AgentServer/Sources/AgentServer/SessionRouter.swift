@@ -1,18 +1,25 @@
 import EventAckPostgres
 import EventAckProtocol
 import EventAckReconciler
+import Logging
 
 /// Where an agent's events go: to the local ``ReconcilerService`` when this node holds the session, otherwise
 /// through the store to the node that owns it (§ 15). Without a store, everything is local.
 struct SessionRouter: Sendable {
     let service: ReconcilerService
     let store: PostgresSessionStore?
+    let logger: Logger
 
     /// Whether `session` belongs to `principal`, here or on any node (isolation, EA-ISO-1).
     func belongs(_ session: SessionID, to principal: String) async -> Bool {
         if service.sessions(of: principal).contains(session) { return true }
         guard let store else { return false }
-        return (try? await store.principal(of: session)) == principal
+        do {
+            return try await store.principal(of: session) == principal
+        } catch {
+            logger.warning("store unavailable", metadata: ["error": "\(DisplayText.escaping("\(error)"))"])
+            return false
+        }
     }
 
     /// Emits here, or forwards to the owner. Throws `window_exceeded` only for a local session: a forwarded event

@@ -33,7 +33,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         var scenarios = runs.split(separator: ",").map { String($0) }
-        let nodes = server.urls.map { WebSocketClientTransport(url: $0, token: server.token) }
+        let nodes = self.server.urls.map { WebSocketClientTransport(url: $0, token: self.server.token) }
         let failover = nodes.count == 1 ? nil : FailoverTransport(nodes)
         var transport: any ClientTransport = failover ?? nodes[0]
         if let cutAfter { transport = CuttingTransport(base: transport, afterFrames: cutAfter, times: cuts) }
@@ -112,7 +112,8 @@ struct RunCommand: AsyncParsableCommand {
                         do {
                             let body = try await server.post("/runs", ["session": session, "scenario": scenario])
                             let run = try JSONDecoder().decode([String: String].self, from: body)["run"] ?? "?"
-                            store?.saveRuns(ledger.started(run))
+                            let runs = ledger.started(run)
+                            store?.saveRuns(runs)
                             Console.line("started: \(String(decoding: body, as: UTF8.self))")
                         } catch {
                             Console.line("could not start \(scenario): \(error)")
@@ -130,6 +131,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let ended = await events.value
         deadline.cancel()
+        Console.line("finished at \(UInt64(Date().timeIntervalSince1970 * 1000))")
         // close() returns once the server's synced covers every confirmation (EA-BYE-2), or says what it lacks.
         let report = await client.close()
         let endedByReset = await signals.value

@@ -218,12 +218,13 @@ public final class PostgresSessionStore: SessionStore {
 
     /// The principal a session belongs to, if the store knows the session.
     public func principal(of session: SessionID) async throws -> String? {
+        var found: String?
         for try await principal in try await client.query(
             "SELECT principal FROM eventack_sessions WHERE id = \(session.rawValue)", logger: logger
         ).decode(String.self) {
-            return principal
+            found = principal
         }
-        return nil
+        return found
     }
 
     /// Asks the owner of `session` to perform `request`. Stored until performed; an event is retired with its

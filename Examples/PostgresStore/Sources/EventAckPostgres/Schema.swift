@@ -59,7 +59,7 @@ enum Schema {
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {
         try await client.withTransaction(logger: logger) { connection in
             // One node migrates at a time; the others wait here and then find nothing to do.
-            try await connection.query("SELECT pg_advisory_xact_lock(7_450_001)", logger: logger)
+            try await connection.query("SELECT pg_advisory_xact_lock(7450001)", logger: logger)
             try await connection.query(
                 "CREATE TABLE IF NOT EXISTS eventack_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
                 logger: logger)
