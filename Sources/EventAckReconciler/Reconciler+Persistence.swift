@@ -74,7 +74,8 @@ extension Reconciler {
         while seq < session.events.endSeq {
             let retained = session.events[seq]
             if retained.stage == .awaitingDisplay || retained.stage == .awaitingValue {
-                let deadline = retained.stage == .awaitingDisplay
+                let deadline =
+                    retained.stage == .awaitingDisplay
                     ? configuration.displayDeadline : configuration.valueDeadline
                 session.events[seq].stageStartedAt = now
                 session.events[seq].isOverdue = false
@@ -112,10 +113,11 @@ extension Reconciler {
         }
         // Sent is known only up to the highest seq the client confirmed or that failed; what follows goes back to
         // the queue, so that the window holds.
-        let highest = [
-            session.confirmedReceipt.highest, session.confirmedDisplay.highest, session.confirmedValue.highest,
-            session.resolved.highest,
-        ].compactMap { $0 }.max() ?? 0
+        let highest =
+            [
+                session.confirmedReceipt.highest, session.confirmedDisplay.highest, session.confirmedValue.highest,
+                session.resolved.highest,
+            ].compactMap { $0 }.max() ?? 0
         let cursor = min(max(highest + 1, session.events.firstSeq), session.nextSeq)
         var seq = cursor
         while seq < session.nextSeq {
@@ -143,7 +145,8 @@ extension Reconciler {
             let runIndex = session.runIndex(for: run)
             _ = session.runs[Int(runIndex)]!.observe(
                 kind: kind, seq: seq, at: ts, payload: payload, profile: configuration.runProfile)
-            var retained = RetainedEvent(payload: payload, kind: kind, emittedAt: ts, runIndex: runIndex, confirm: confirm)
+            var retained = RetainedEvent(
+                payload: payload, kind: kind, emittedAt: ts, runIndex: runIndex, confirm: confirm)
             retained.endsRun = endsRun
             // Taken as sent once until the end of the replay says otherwise.
             retained.stage = .inFlight

@@ -7,7 +7,7 @@ import EventAckProtocol
 /// ``ReconcilerService`` passes Unix time so that `event.ts` means something). Inputs return the
 /// ``ReconcilerAction``s to perform, in order. After each input the shell arms one timer for ``nextDeadline`` and
 /// calls ``timerFired(now:)`` when it passes. Randomness (session ids, resume tokens, retransmission jitter) comes
-/// from the generator passed to ``init(configuration:random:)``.
+/// from the generator passed to ``init(configuration:random:writesAhead:)``.
 ///
 /// The rules live in extensions: the handshake and resume (`+Handshake`), emitting, sending and settling events
 /// (`+Events`), acks and nacks (`+Acknowledgements`), timers and liveness (`+Timers`). The report is built by

@@ -70,7 +70,8 @@ public final class ReconcilerService: Sendable {
         self.maxQueuedFrames = max(16, maxQueuedFrames)
         self.clock = clock
         self.codec = MessageCodec(maxFrameBytes: configuration.maxFrameBytes)
-        self.state = LockedState(State(machine: Reconciler(configuration: configuration, random: random, writesAhead: store != nil)))
+        self.state = LockedState(
+            State(machine: Reconciler(configuration: configuration, random: random, writesAhead: store != nil)))
         (events, eventsContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(Self.eventBufferLimit))
     }
 

@@ -60,7 +60,7 @@ public struct SessionRecord: Sendable, Hashable, Codable {
 
     private enum Key: String, CodingKey {
         case session, kind, principal, token, previousToken, previousValidUntil, version, window, at
-        case seq, run, kind_ = "eventKind", ts, confirm, endsRun, payload, origin, level, upTo, ranges, reason
+        case seq, run, eventKind, ts, confirm, endsRun, payload, origin, level, upTo, ranges, reason
         case report
     }
 
@@ -71,7 +71,8 @@ public struct SessionRecord: Sendable, Hashable, Codable {
         switch kind {
         case "opened":
             change = .opened(
-                principal: try c.decode(String.self, forKey: .principal), token: try c.decode(String.self, forKey: .token),
+                principal: try c.decode(String.self, forKey: .principal),
+                token: try c.decode(String.self, forKey: .token),
                 version: try c.decode(ProtocolVersion.self, forKey: .version),
                 window: try c.decode(UInt64.self, forKey: .window), at: try c.decode(UInt64.self, forKey: .at))
         case "resumed":
@@ -85,7 +86,7 @@ public struct SessionRecord: Sendable, Hashable, Codable {
             let payload = try c.decode(String.self, forKey: .payload)
             change = .emitted(
                 seq: try c.decode(Seq.self, forKey: .seq), run: try c.decode(String.self, forKey: .run),
-                kind: try c.decode(String.self, forKey: .kind_), ts: try c.decode(UInt64.self, forKey: .ts),
+                kind: try c.decode(String.self, forKey: .eventKind), ts: try c.decode(UInt64.self, forKey: .ts),
                 confirm: try c.decode(ConfirmationLevel.self, forKey: .confirm),
                 endsRun: try c.decode(Bool.self, forKey: .endsRun), payload: try Payload(json: payload),
                 origin: try c.decodeIfPresent(String.self, forKey: .origin))
@@ -136,7 +137,7 @@ public struct SessionRecord: Sendable, Hashable, Codable {
         case .emitted(let seq, let run, let kind, let ts, let confirm, let endsRun, let payload, let origin):
             try c.encode(seq, forKey: .seq)
             try c.encode(run, forKey: .run)
-            try c.encode(kind, forKey: .kind_)
+            try c.encode(kind, forKey: .eventKind)
             try c.encode(ts, forKey: .ts)
             try c.encode(confirm, forKey: .confirm)
             try c.encode(endsRun, forKey: .endsRun)

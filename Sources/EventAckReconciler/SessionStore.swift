@@ -8,10 +8,11 @@ import EventAckProtocol
 /// - ``append(_:)`` returns only once the records are durable under the store's policy (for PostgreSQL: committed
 ///   with `synchronous_commit` on). The ``ReconcilerService`` sends no `event` and no `synced` that depends on a
 ///   record before this returns (write-ahead).
-/// - Records of one session are kept in the order appended, and ``claim(_:)`` returns them in that order.
-/// - Exactly one node owns a session at a time: ``claim(_:)`` makes the caller the owner and fences every earlier
-///   one, whose later appends for that session are refused — ``append(_:)`` returns the sessions it refused, and
-///   the fenced node stops serving them.
+/// - Records of one session are kept in the order appended, and ``load(_:)`` returns them in that order.
+/// - Exactly one node owns a session at a time (EA-DUR-4): a `resumed` record moves the session to the node that
+///   appends it, provided it is still as that node loaded it, and fences every earlier owner, whose later appends for
+///   that session are refused — ``append(_:)`` returns the sessions it refused, and the fenced node stops serving
+///   them.
 public protocol SessionStore: Sendable {
     /// Makes `records` durable, in order. Ownership moves with them: an `opened` record makes this node the
     /// owner of a new session; a `resumed` record takes the session over from whoever owns it, provided it still

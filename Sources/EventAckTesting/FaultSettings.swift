@@ -33,7 +33,7 @@ public struct FaultSettings: Sendable, Hashable, CustomStringConvertible {
     public var hostile: Double
     /// After a record is written to the store, the server process dies before acting on it: every connection is
     /// cut, and a new reconciler (another node, or the same one restarted) is built over the same
-    /// ``InMemorySessionStore``, recovers its sessions from it, and the clients resume there. A value above 0 makes
+    /// `InMemorySessionStore`, recovers its sessions from it, and the clients resume there. A value above 0 makes
     /// the simulated server write ahead (§ 15).
     public var serverCrash: Double
 

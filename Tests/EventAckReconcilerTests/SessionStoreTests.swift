@@ -96,7 +96,8 @@ struct SessionStoreTests {
         var b = Node("b", storage: storage, seed: 2)
         let other = b.harness.open()
         _ = b.harness.receive(
-            ReconcilerHarness.hello(resume: ResumeRequest(session: welcome.session, token: welcome.token, receipt: AckSet())), on: other)
+            ReconcilerHarness.hello(
+                resume: ResumeRequest(session: welcome.session, token: welcome.token, receipt: AckSet())), on: other)
         b.persist(b.harness.machine.sessionLoaded(id, records: b.store.loadNow(id), now: b.harness.now))
         #expect(storage.owner(of: id) == "b")
         // An agent on a still emits to its stale copy: the store refuses, and a drops the session.
@@ -109,7 +110,9 @@ struct SessionStoreTests {
         #expect(storage.sessionCount == 1)
     }
 
-    @Test("a resume the store does not know, or with a wrong token, is refused and takes nothing over (EA-ISO-4, EA-DUR-4)")
+    @Test(
+        "a resume the store does not know, or with a wrong token, is refused and takes nothing over (EA-ISO-4, EA-DUR-4)"
+    )
     func refusedAfterLoading() {
         let storage = InMemorySessionStore.Storage()
         var a = Node("a", storage: storage, seed: 1)
@@ -121,7 +124,8 @@ struct SessionStoreTests {
         for (session, token) in [(welcome.session, "t_wrong"), ("s_unknown", welcome.token)] {
             let attempt = b.harness.open("alice")
             let asked = b.harness.receive(
-                ReconcilerHarness.hello(resume: ResumeRequest(session: session, token: token, receipt: AckSet())), on: attempt)
+                ReconcilerHarness.hello(resume: ResumeRequest(session: session, token: token, receipt: AckSet())),
+                on: attempt)
             #expect(asked == [.load(SessionID(session))])
             let answer = b.harness.machine.sessionLoaded(
                 SessionID(session), records: b.store.loadNow(SessionID(session)), now: b.harness.now)
@@ -146,8 +150,10 @@ struct SessionStoreTests {
         }
         #expect(seq == emission.seq)
         #expect(origin == "42")
-        let local = try harness.machine.emit(run: "run_1", kind: "agent_thinking", to: SessionID(session), now: harness.now)
-        guard case .persist(let more)? = local.actions.first, case .emitted(_, _, _, _, _, _, _, let none)? = more.first?.change
+        let local = try harness.machine.emit(
+            run: "run_1", kind: "agent_thinking", to: SessionID(session), now: harness.now)
+        guard case .persist(let more)? = local.actions.first,
+            case .emitted(_, _, _, _, _, _, _, let none)? = more.first?.change
         else {
             Issue.record("no emitted record first: \(local.actions)")
             return
@@ -176,7 +182,8 @@ struct SessionStoreTests {
                 change: .resumed(
                     token: "t_2", previousToken: "t_1", previousValidUntil: 9, version: .initial, window: 8, at: 2)))
         records.append(SessionRecord(session: SessionID(session), change: .ended(at: 6)))
-        #expect(Set(records.map(\.kind)) == ["opened", "emitted", "confirmed", "failed", "runFinished", "resumed", "ended"])
+        #expect(
+            Set(records.map(\.kind)) == ["opened", "emitted", "confirmed", "failed", "runFinished", "resumed", "ended"])
         for record in records {
             let data = try JSONEncoder().encode(record)
             #expect(try JSONDecoder().decode(SessionRecord.self, from: data) == record)
@@ -226,7 +233,6 @@ final class StoreCluster: Sendable {
         for end in ends.withLock({ $0 }) { end.close() }
     }
 }
-
 
 @Suite("Session store with the service")
 struct SessionStoreServiceTests {

@@ -38,7 +38,8 @@ struct ClusterNode: Service {
                 tick += 1
                 try? await Task.sleep(for: .milliseconds(20))
             }
-        } onGracefulShutdown: {}
+        } onGracefulShutdown: {
+        }
     }
 
     /// Performs forwarded requests in order, per session; a session whose window is full waits for the next pass.
