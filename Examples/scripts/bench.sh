@@ -4,9 +4,12 @@
 # tab-separated row per run and the medians:
 #   system variant msgs seconds msgs/s p50_us p99_us notes
 # Latency is from emit to the server receiving the receipt ack that covers the event, on the server's clock.
-# BENCH_EVENTS overrides N (default 200000), BENCH_RUNS the repetitions (default 3).
+# BENCH_EVENTS overrides N (default 200000), BENCH_RUNS the repetitions (default 3). BENCH_STORE=postgres runs the
+# same with sessions written ahead to a throwaway PostgreSQL 15 (synchronous_commit on; rows `eventack-durable`, with
+# PostgreSQL's CPU per event beside the server's).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+root="$PWD"
 events="${BENCH_EVENTS:-200000}"
 runs="${BENCH_RUNS:-3}"
 swift build -c release --package-path Examples/AgentServer 2>&1 | tail -1 >&2
@@ -14,31 +17,54 @@ swift build -c release --package-path Examples/LinuxClient 2>&1 | tail -1 >&2
 server_bin="$(swift build -c release --package-path Examples/AgentServer --show-bin-path)/AgentServer"
 client_bin="$(swift build -c release --package-path Examples/LinuxClient --show-bin-path)/LinuxClient"
 log="$(mktemp /tmp/eventack-bench.XXXXXX)"
-"$server_bin" --port 0 --tokens "bench-token=bench" --max-queued-events 4096 --bench > "$log" 2>&1 &
+system=eventack
+store_options=()
+server_pid=""
+if [ "${BENCH_STORE:-}" = postgres ]; then
+    source "$root/Examples/scripts/postgres.sh"
+    pg_work="$(mktemp -d /tmp/eventack-bench-pg.XXXXXX)"
+    pg_start "$pg_work"
+    store_options=(--store "$pg_url" --node-id bench)
+    system=eventack-durable
+fi
+cleanup() {
+    [ -n "$server_pid" ] && kill -9 "$server_pid" 2> /dev/null || true
+    if [ -n "${pg_pid:-}" ]; then pg_stop; fi
+}
+trap cleanup EXIT
+"$server_bin" --port 0 --tokens "bench-token=bench" --max-queued-events 4096 --bench "${store_options[@]}" \
+    > "$log" 2>&1 &
 server_pid=$!
-trap 'kill -9 $server_pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do grep -q "agent-server listening on" "$log" && break; sleep 0.1; done
 port="$(grep -o 'agent-server listening on [0-9]*' "$log" | awk '{print $4}')"
 rows="$(mktemp)"
 printf 'system\tvariant\tmsgs\tseconds\tmsgs/s\tp50_us\tp99_us\tnotes\n'
 for variant in max paced; do
     for _ in $(seq 1 "$runs"); do
-        "$client_bin" bench --url "ws://127.0.0.1:$port/eventack" --token bench-token --events "$events" \
-            --variant "$variant" | tee -a "$rows"
+        ticks="$([ -n "${pg_pid:-}" ] && pg_cpu_ticks || echo 0)"
+        row="$("$client_bin" bench --url "ws://127.0.0.1:$port/eventack" --token bench-token --events "$events" \
+            --variant "$variant")"
+        if [ -n "${pg_pid:-}" ]; then
+            used=$(($(pg_cpu_ticks) - ticks))
+            row="$row pg_cpu_us_per_msg=$(python3 -c "print(f'{$used * 1e6 / $(getconf CLK_TCK) / $events:.2f}')")"
+        fi
+        printf '%s\n' "${row/#eventack/$system}" | tee -a "$rows"
     done
 done
 # Medians per variant (odd run counts: the middle value of each column).
-python3 - "$rows" <<'PY'
+python3 - "$rows" "$system" <<'PY'
 import statistics, sys
+system = sys.argv[2]
 rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1]) if line.strip()]
 for variant in ("max", "paced"):
     mine = [r for r in rows if r[1] == variant]
     if not mine:
         continue
     med = lambda i: statistics.median(float(r[i]) for r in mine)
-    cpu = statistics.median(float(r[7].split("server_cpu_us_per_msg=")[1].split()[0]) for r in mine)
-    print(f"eventack\t{variant}\t{int(med(2))}\t{med(3):.3f}\t{med(4):.0f}\t{med(5):.0f}\t{med(6):.0f}\t"
-          f"median of {len(mine)}; server_cpu_us_per_msg={cpu:.2f}")
+    note = lambda key: statistics.median(float(r[7].split(key + "=")[1].split()[0]) for r in mine)
+    pg = f" pg_cpu_us_per_msg={note('pg_cpu_us_per_msg'):.2f}" if "pg_cpu_us_per_msg=" in mine[0][7] else ""
+    print(f"{system}\t{variant}\t{int(med(2))}\t{med(3):.3f}\t{med(4):.0f}\t{med(5):.0f}\t{med(6):.0f}\t"
+          f"median of {len(mine)}; server_cpu_us_per_msg={note('server_cpu_us_per_msg'):.2f}{pg}")
 PY
 kill -TERM "$server_pid"
 wait "$server_pid" 2>/dev/null || true

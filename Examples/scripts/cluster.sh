@@ -18,36 +18,19 @@ chmod 755 "$work"
 timeout_s="${CLUSTER_TIMEOUT:-300}"
 pids=()
 node_pids=("" "" "")
-pg_pid=""
+source "$root/Examples/scripts/postgres.sh"
 
 cleanup() {
     for pid in "${pids[@]}" "${node_pids[@]}"; do [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true; done
-    if [ -n "$pg_pid" ]; then kill -INT "$pg_pid" 2>/dev/null || true; fi
+    pg_stop
 }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 echo "=== PostgreSQL 15"
-pgbin=/usr/lib/postgresql/15/bin
-if [ ! -x "$pgbin/postgres" ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 > /dev/null
-fi
-as_postgres=()
-[ "$(id -u)" = 0 ] && as_postgres=(runuser -u postgres --)
-mkdir -p "$work/pg" && chown "$(id -un postgres 2> /dev/null || id -un)" "$work/pg" 2> /dev/null || true
-"${as_postgres[@]}" "$pgbin/initdb" -D "$work/pg" -A trust -U eventack > "$work/initdb.log" 2>&1
-pg_port="$(free_port)"
-# synchronous_commit stays on (the default): a commit returns once its WAL is flushed.
-"${as_postgres[@]}" "$pgbin/postgres" -D "$work/pg" -p "$pg_port" -k "$work/pg" -c listen_addresses=127.0.0.1 \
-    > "$work/postgres.log" 2>&1 &
-for _ in $(seq 1 100); do
-    [ -f "$work/pg/postmaster.pid" ] && "$pgbin/pg_isready" -q -h 127.0.0.1 -p "$pg_port" && break
-    sleep 0.1
-done
-pg_pid="$(head -1 "$work/pg/postmaster.pid")"
-psql -q -h 127.0.0.1 -p "$pg_port" -U eventack -d postgres -c "CREATE DATABASE eventack" > /dev/null
-store="postgres://eventack@127.0.0.1:$pg_port/eventack"
-echo "postgres pid $pg_pid on port $pg_port"
+pg_start "$work"
+store="$pg_url"
+echo "postgres pid $pg_pid at $store"
 
 echo "=== building the examples (debug)"
 swift build --package-path Examples/AgentServer 2>&1 | tail -1
@@ -125,7 +108,5 @@ for i in 0 1 2; do
     node_pids[$i]=""
     [ "$status" = 0 ] || { tail -20 "$work/node-$i.log"; echo "node-$i exited $status on SIGTERM"; exit 1; }
 done
-kill -INT "$pg_pid"
-for _ in $(seq 1 100); do kill -0 "$pg_pid" 2> /dev/null || break; sleep 0.1; done
-pg_pid=""
+pg_stop
 echo "cluster passed (logs in $work)"
