@@ -3,6 +3,8 @@
 # receipt-acked, as fast as the window allows (max) and paced at 10,000 events/s, 3 runs each. Prints one
 # tab-separated row per run and the medians:
 #   system variant msgs seconds msgs/s p50_us p99_us notes
+# and, for the peers' harness (EXTRA_CMD='bash Examples/scripts/bench.sh' ../shared/bench/peers/run.sh), each median
+# again as a `RESULT` line.
 # Latency is from emit to the server receiving the receipt ack that covers the event, on the server's clock.
 # BENCH_EVENTS overrides N (default 200000), BENCH_RUNS the repetitions (default 3). BENCH_STORE=postgres runs the
 # same with sessions written ahead to a throwaway PostgreSQL 15 (synchronous_commit on; rows `eventack-durable`, with
@@ -10,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
-events="${BENCH_EVENTS:-200000}"
+events="${BENCH_EVENTS:-${N:-200000}}"
 runs="${BENCH_RUNS:-3}"
 swift build -c release --package-path Examples/AgentServer 2>&1 | tail -1 >&2
 swift build -c release --package-path Examples/LinuxClient 2>&1 | tail -1 >&2
@@ -63,8 +65,12 @@ for variant in ("max", "paced"):
     med = lambda i: statistics.median(float(r[i]) for r in mine)
     note = lambda key: statistics.median(float(r[7].split(key + "=")[1].split()[0]) for r in mine)
     pg = f" pg_cpu_us_per_msg={note('pg_cpu_us_per_msg'):.2f}" if "pg_cpu_us_per_msg=" in mine[0][7] else ""
-    print(f"{system}\t{variant}\t{int(med(2))}\t{med(3):.3f}\t{med(4):.0f}\t{med(5):.0f}\t{med(6):.0f}\t"
-          f"median of {len(mine)}; server_cpu_us_per_msg={note('server_cpu_us_per_msg'):.2f}{pg}")
+    row = (f"{system}\t{variant}\t{int(med(2))}\t{med(3):.3f}\t{med(4):.0f}\t{med(5):.0f}\t{med(6):.0f}\t"
+           f"median of {len(mine)}; server_cpu_us_per_msg={note('server_cpu_us_per_msg'):.2f}{pg}")
+    print(row)
+    # For ../shared/bench/peers/run.sh (EXTRA_CMD): the same row in its format. One hop (events are made in the
+    # server process); latency is emit → the server holding the receipt ack, not send → consumer receipt.
+    print("RESULT\t" + row + " one_hop latency=emit_to_server_ack window=256")
 PY
 kill -TERM "$server_pid"
 wait "$server_pid" 2>/dev/null || true

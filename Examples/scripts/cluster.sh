@@ -78,9 +78,15 @@ for i in $(seq 0 23); do
 done
 
 echo "=== node-1 is killed (SIGKILL) mid-run"
-sleep 2
+# Once every client is connected, and its runs started: the kill lands mid-run.
+for _ in $(seq 1 150); do
+    [ "$(grep -l "^connected at" "$work"/client-*.log 2> /dev/null | wc -l)" -ge 24 ] && break
+    sleep 0.2
+done
+sleep 1
+# The time is taken before the kill: clients notice within milliseconds.
+killed_at="$(date +%s%3N)"
 kill -9 "${node_pids[1]}"
-killed_at="$(python3 -c 'import time; print(int(time.time() * 1000))')"
 node_pids[1]=""
 echo "killed node-1 at $killed_at"
 sleep 12

@@ -18,6 +18,14 @@ struct SessionStoreTests {
             store = InMemorySessionStore(storage: storage, node: name)
         }
 
+        /// Opens a session on a new connection, its records persisted.
+        mutating func openSession() -> (ConnectionID, Welcome) {
+            let connection = harness.open()
+            let opened = harness.receive(ReconcilerHarness.hello(), on: connection)
+            persist(opened)
+            return (connection, opened.welcomes[0])
+        }
+
         /// Persists what the actions ask for; returns the sessions the store refused.
         @discardableResult
         func persist(_ actions: [ReconcilerAction]) -> Set<SessionID> {
@@ -54,10 +62,7 @@ struct SessionStoreTests {
     func recoveryOnAnotherNode() throws {
         let storage = InMemorySessionStore.Storage()
         var a = Node("a", storage: storage, seed: 1)
-        let connection = a.harness.open()
-        let opened = a.harness.receive(ReconcilerHarness.hello(), on: connection)
-        a.persist(opened)
-        let welcome = opened.welcomes[0]
+        let (connection, welcome) = a.openSession()
         for kind in ["agent_started", "agent_thinking", "agent_thinking"] {
             a.persist(a.harness.emit(kind, payload: #"{"text":"t"}"#, confirm: .display, to: welcome.session).actions)
         }
@@ -87,10 +92,7 @@ struct SessionStoreTests {
     func fencing() throws {
         let storage = InMemorySessionStore.Storage()
         var a = Node("a", storage: storage, seed: 1)
-        let connection = a.harness.open()
-        let opened = a.harness.receive(ReconcilerHarness.hello(), on: connection)
-        a.persist(opened)
-        let welcome = opened.welcomes[0]
+        let (connection, welcome) = a.openSession()
         let id = SessionID(welcome.session)
         // The client, cut off from a, resumes on b while a still holds the session.
         var b = Node("b", storage: storage, seed: 2)
@@ -116,10 +118,7 @@ struct SessionStoreTests {
     func refusedAfterLoading() {
         let storage = InMemorySessionStore.Storage()
         var a = Node("a", storage: storage, seed: 1)
-        let connection = a.harness.open()
-        let opened = a.harness.receive(ReconcilerHarness.hello(), on: connection)
-        a.persist(opened)
-        let welcome = opened.welcomes[0]
+        let (_, welcome) = a.openSession()
         var b = Node("b", storage: storage, seed: 2)
         for (session, token) in [(welcome.session, "t_wrong"), ("s_unknown", welcome.token)] {
             let attempt = b.harness.open("alice")
