@@ -14,12 +14,20 @@ started = {}  # run -> user
 rejected_runs = set()
 deliveries = duplicates = 0
 failovers = []
+# A client killed mid-run: its runs and deliveries count with its restarted process (client-N.log).
+killed = {}
+for path in glob.glob(f"{work}/killed-*.log"):
+    text = open(path).read()
+    index = int(re.search(r"killed-(\d+)", path).group(1))
+    killed[index] = (re.findall(r'^started: .*"run":"([^"]+)"', text, re.M), len(re.findall(r"^event ", text, re.M)))
 for path in sorted(glob.glob(f"{work}/client-*.log")):
     text = open(path).read()
     index = int(re.search(r"client-(\d+)", path).group(1))
     user = ["alice", "bob", "carol", "dave"][index % 4]
     first = index % 3
-    for run in re.findall(r'^started: .*"run":"([^"]+)"', text, re.M):
+    earlier_runs, earlier_events = killed.get(index, ([], 0))
+    deliveries += earlier_events
+    for run in earlier_runs + re.findall(r'^started: .*"run":"([^"]+)"', text, re.M):
         started[run] = user
         if index in (6, 7):
             rejected_runs.add(run)

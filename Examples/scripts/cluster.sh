@@ -77,29 +77,45 @@ for i in $(seq 0 23); do
     pids+=($!)
 done
 
+# One more client, on node-1, keeps its session in a state file; it is killed just before node-1, so that its
+# session has nobody to resume it while its owner is dead, and its agent (on node-0) keeps emitting into the store.
+# Started again once node-1 is back, it resumes the session wherever the store says it now lives.
+lone=25
+lone_urls="$(url 1),$(url 2),$(url 0)"
+"$client_bin" run --url "$lone_urls" --runs-url "$(url 0)" --token bob-token --timeout "$timeout_s" \
+    --runs complex --state-file "$work/lone.state" > "$work/killed-$lone.log" 2>&1 &
+lone_pid=$!
+
 echo "=== node-1 is killed (SIGKILL) mid-run"
 # Once every client is connected, and its runs started: the kill lands mid-run.
 for _ in $(seq 1 150); do
-    [ "$(grep -l "^connected at" "$work"/client-*.log 2> /dev/null | wc -l)" -ge 24 ] && break
+    [ "$(grep -l "^connected at" "$work"/client-*.log 2> /dev/null | wc -l)" -ge 24 ] \
+        && grep -q "^started:" "$work/killed-$lone.log" && break
     sleep 0.2
 done
 sleep 1
+kill -9 "$lone_pid"
 # The time is taken before the kill: clients notice within milliseconds.
 killed_at="$(date +%s%3N)"
 kill -9 "${node_pids[1]}"
 node_pids[1]=""
 echo "killed node-1 at $killed_at"
 sleep 12
-echo "=== node-1 starts again"
+echo "=== node-1 starts again; the killed client too, from its state file"
 start_node 1 2
+"$client_bin" run --url "$lone_urls" --runs-url "$(url 0)" --token bob-token --timeout "$timeout_s" \
+    --runs complex --state-file "$work/lone.state" > "$work/client-$lone.log" 2>&1 &
+pids+=($!)
 
 echo "=== waiting for the clients"
 failed=0
 for index in "${!pids[@]}"; do
-    wait "${pids[$index]}" || { echo "client $index exited with $?"; tail -5 "$work/client-$index.log"; failed=1; }
+    wait "${pids[$index]}" || { echo "client process $index exited with $?"; failed=1; }
 done
 pids=()
-[ "$failed" = 0 ] || exit 1
+[ "$failed" = 0 ] || { tail -n 4 "$work"/client-*.log; exit 1; }
+grep -q "resuming session" "$work/client-$lone.log" || { echo "the killed client did not resume"; exit 1; }
+grep -h "recovered=\|adopted" "$work"/node-*.log | sed 's/^.*agent-server: //'
 
 echo "=== the cross-node report"
 curl --noproxy '*' -sf -H "Authorization: Bearer cluster-operator" \

@@ -19,6 +19,10 @@ public protocol SessionStore: Sendable {
     /// is as this node last saw it (opened here, or ``load(_:)``ed by this node) — a compare-and-swap, which is the
     /// fence; every other record is refused unless this node owns the session.
     ///
+    /// A store that lets agents emit on any node should hand the refused `emitted` records without an `origin` to
+    /// the new owner (the PostgreSQL store forwards them in the same transaction): the events an agent emitted to a
+    /// copy that had just moved away are then delivered, not lost (EA-DUR-5).
+    ///
     /// - Returns: the sessions whose records were refused because another node took them over: stop serving them.
     /// - Throws: when the store cannot be reached; nothing that depends on the records may be sent, and the caller
     ///   retries.

@@ -67,7 +67,8 @@ public final class PostgresSessionStore: SessionStore {
         var rows: (ids: [String], bodies: [String]) = ([], [])
         var runs: [(session: String, report: RunReport, body: String)] = []
         var ended: [String] = []
-        var origins: [Int64] = []
+        var origins: [(session: String, id: Int64)] = []
+        var localEmits: [(session: String, request: String)] = []
         for record in records {
             let id = record.session.rawValue
             let body = String(decoding: try encoder.encode(record), as: UTF8.self)
@@ -83,8 +84,14 @@ public final class PostgresSessionStore: SessionStore {
                 runs.append((id, report, String(decoding: try encoder.encode(report), as: UTF8.self)))
             case .ended:
                 ended.append(id)
-            case .emitted(_, _, _, _, _, _, _, let origin):
-                if let origin, let number = Int64(origin) { origins.append(number) }
+            case .emitted(_, let run, let kind, _, let confirm, let endsRun, let payload, let origin):
+                if let origin, let number = Int64(origin) {
+                    origins.append((id, number))
+                } else {
+                    let request = Forwarded.event(
+                        run: run, kind: kind, payload: payload.json, confirm: confirm, endsRun: endsRun)
+                    localEmits.append((id, String(decoding: try encoder.encode(request), as: UTF8.self)))
+                }
             case .confirmed, .failed:
                 break
             }
@@ -141,9 +148,21 @@ public final class PostgresSessionStore: SessionStore {
                     "DELETE FROM eventack_sessions WHERE id = ANY(\(keptEnded)::text[]) AND owner = \(node)",
                     logger: logger)
             }
-            if !origins.isEmpty {
+            let retired = origins.filter { written.contains($0.session) }.map(\.id)
+            if !retired.isEmpty {
                 try await connection.query(
-                    "DELETE FROM eventack_forwarded WHERE id = ANY(\(origins)::bigint[])", logger: logger)
+                    "DELETE FROM eventack_forwarded WHERE id = ANY(\(retired)::bigint[])", logger: logger)
+            }
+            // An agent here emitted to a copy of a session that has moved: its events go to the owner, in order,
+            // instead of being lost with the refused records (EA-DUR-4, EA-DUR-5).
+            let moved = localEmits.filter { !written.contains($0.session) }
+            if !moved.isEmpty {
+                try await connection.query(
+                    """
+                    INSERT INTO eventack_forwarded (session_id, body)
+                    SELECT u.s, u.b FROM unnest(\(moved.map(\.session))::text[], \(moved.map(\.request))::text[])
+                        WITH ORDINALITY AS u(s, b, o) ORDER BY u.o
+                    """, logger: logger)
             }
             return written
         }
@@ -153,7 +172,7 @@ public final class PostgresSessionStore: SessionStore {
             for id in fenced { seen[id] = nil }
             for id in ended { seen[id] = nil }
         }
-        if !origins.isEmpty { claimed.withLock { $0.subtract(origins) } }
+        if !origins.isEmpty { claimed.withLock { $0.subtract(origins.map(\.id)) } }
         return Set(fenced.map { SessionID($0) })
     }
 
@@ -201,6 +220,12 @@ public final class PostgresSessionStore: SessionStore {
 
     /// Takes over the sessions of nodes silent for `staleAfterSeconds`, so that each is resumed or expires here.
     public func adoptAbandoned(staleAfterSeconds: Int) async throws -> [SessionID] {
+        // Requests for sessions that ended before their owner could perform them have nobody to wait for.
+        try await client.query(
+            """
+            DELETE FROM eventack_forwarded f WHERE f.created_at < now() - interval '10 minutes'
+                AND NOT EXISTS (SELECT 1 FROM eventack_sessions s WHERE s.id = f.session_id)
+            """, logger: logger)
         var ids: [SessionID] = []
         let rows = try await client.query(
             """
