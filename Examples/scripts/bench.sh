@@ -8,7 +8,8 @@
 # Latency is from emit to the server receiving the receipt ack that covers the event, on the server's clock.
 # BENCH_EVENTS overrides N (default 200000), BENCH_RUNS the repetitions (default 3). BENCH_STORE=postgres runs the
 # same with sessions written ahead to a throwaway PostgreSQL 15 (synchronous_commit on; rows `eventack-durable`, with
-# PostgreSQL's CPU per event beside the server's).
+# PostgreSQL's CPU per event beside the server's). BENCH_WINDOW sets the window (default 256): with write-ahead, each
+# event waits for a commit before it is sent, so throughput is about window / (commit + ack delay).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
@@ -34,7 +35,9 @@ cleanup() {
     if [ -n "${pg_pid:-}" ]; then pg_stop; fi
 }
 trap cleanup EXIT
-"$server_bin" --port 0 --tokens "bench-token=bench" --max-queued-events 4096 --bench "${store_options[@]}" \
+window="${BENCH_WINDOW:-256}"
+"$server_bin" --port 0 --tokens "bench-token=bench" --window "$window" --max-queued-events 4096 --bench \
+    "${store_options[@]}" \
     > "$log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do grep -q "agent-server listening on" "$log" && break; sleep 0.1; done
@@ -54,9 +57,9 @@ for variant in max paced; do
     done
 done
 # Medians per variant (odd run counts: the middle value of each column).
-python3 - "$rows" "$system" <<'PY'
+python3 - "$rows" "$system" "$window" <<'PY'
 import statistics, sys
-system = sys.argv[2]
+system, window = sys.argv[2], sys.argv[3]
 rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1]) if line.strip()]
 for variant in ("max", "paced"):
     mine = [r for r in rows if r[1] == variant]
@@ -70,7 +73,7 @@ for variant in ("max", "paced"):
     print(row)
     # For ../shared/bench/peers/run.sh (EXTRA_CMD): the same row in its format. One hop (events are made in the
     # server process); latency is emit → the server holding the receipt ack, not send → consumer receipt.
-    print("RESULT\t" + row + " one_hop latency=emit_to_server_ack window=256")
+    print("RESULT\t" + row + f" one_hop latency=emit_to_server_ack window={window}")
 PY
 kill -TERM "$server_pid"
 wait "$server_pid" 2>/dev/null || true

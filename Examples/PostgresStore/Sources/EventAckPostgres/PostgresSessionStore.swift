@@ -71,7 +71,7 @@ public final class PostgresSessionStore: SessionStore {
         var localEmits: [(session: String, request: String)] = []
         for record in records {
             let id = record.session.rawValue
-            let body = String(decoding: try encoder.encode(record), as: UTF8.self)
+            let body = try RecordText.encode(record, with: encoder)
             rows.ids.append(id)
             rows.bodies.append(body)
             switch record.change {
@@ -120,11 +120,20 @@ public final class PostgresSessionStore: SessionStore {
                     """, logger: logger)
                 for try await (id, epoch) in rows.decode((String, Int64).self) { epochs[id] = epoch }
             }
-            let rowEpochs = rows.ids.map { epochs[$0] ?? -1 }
+            // One row per session per commit: its records as a JSON array, in order. A row per record cost
+            // PostgreSQL a tuple, an index entry and a foreign-key check each.
+            var order: [String] = []
+            var bodies: [String: [String]] = [:]
+            for (id, body) in zip(rows.ids, rows.bodies) {
+                if bodies[id] == nil { order.append(id) }
+                bodies[id, default: []].append(body)
+            }
+            let batches = order.map { "[" + bodies[$0]!.joined(separator: ",") + "]" }
+            let rowEpochs = order.map { epochs[$0] ?? -1 }
             let inserted = try await connection.query(
                 """
                 INSERT INTO eventack_records (session_id, body)
-                SELECT u.id, u.body FROM unnest(\(rows.ids)::text[], \(rows.bodies)::text[], \(rowEpochs)::bigint[])
+                SELECT u.id, u.body FROM unnest(\(order)::text[], \(batches)::text[], \(rowEpochs)::bigint[])
                     WITH ORDINALITY AS u(id, body, epoch, o)
                 JOIN eventack_sessions s ON s.id = u.id AND s.owner = \(node) AND s.epoch = u.epoch
                 ORDER BY u.o RETURNING session_id
@@ -190,7 +199,7 @@ public final class PostgresSessionStore: SessionStore {
         for try await body in try await client.query(
             "SELECT body FROM eventack_records WHERE session_id = \(id) ORDER BY n", logger: logger
         ).decode(String.self) {
-            records.append(try decoder.decode(SessionRecord.self, from: Data(body.utf8)))
+            records += try decoder.decode([SessionRecord].self, from: Data(body.utf8))
         }
         seen.withLock { $0[id] = epoch }
         return records

@@ -21,6 +21,7 @@ enum Schema {
             CREATE TABLE eventack_records (
                 n bigserial PRIMARY KEY,
                 session_id text NOT NULL REFERENCES eventack_sessions (id) ON DELETE CASCADE,
+                -- the records of one commit for this session, as a JSON array, in order
                 body text NOT NULL
             )
             """,
