@@ -33,6 +33,8 @@ public final class ReconcilerService: Sendable {
         /// Frames queued for each connection at its last send.
         var queueDepth: [ConnectionID: Int] = [:]
         var closedNotReading = 0
+        /// Connections closed because their peer does not read: their writer is cancelled, not drained.
+        var abandoned: Set<ConnectionID> = []
         /// Inputs' actions waiting, in order, for their records to be durable (write-ahead; with a store only).
         var waiting: [[ReconcilerAction]] = []
         /// Whether a task is appending ``waiting``'s records to the store.
@@ -134,12 +136,21 @@ public final class ReconcilerService: Sendable {
         } catch {
             // A failed connection ends like a closed one.
         }
-        state.withLock { state in
+        let abandoned = state.withLock { state in
             perform(state.machine.connectionClosed(id, now: clock.nowMs()), &state)
             state.writers.removeValue(forKey: id)?.finish()
             state.queueDepth[id] = nil
+            return state.abandoned.remove(id) != nil
+        }
+        // What is queued goes out first (a `bye`, a fatal error), but never for longer than a few seconds: a peer that
+        // does not read would otherwise hold the writer, and with it the connection and what it buffers, for ever.
+        // One known not to read is cut at once.
+        let bound = Task {
+            if !abandoned { try? await Task.sleep(for: .seconds(5)) }
+            writing.cancel()
         }
         await writing.value
+        bound.cancel()
     }
 
     /// Emits an event to `session`; see ``Reconciler/emit(run:kind:payload:confirm:endsRun:to:origin:now:)``.
@@ -371,6 +382,7 @@ public final class ReconcilerService: Sendable {
             state.writers.removeValue(forKey: connection)?.finish()
             state.queueDepth[connection] = nil
             state.closedNotReading += 1
+            state.abandoned.insert(connection)
             let reason = "peer not reading: \(maxQueuedFrames) frames queued"
             perform(state.machine.connectionClosed(connection, now: clock.nowMs(), reason: reason), &state)
         }

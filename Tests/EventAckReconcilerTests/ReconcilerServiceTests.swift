@@ -91,3 +91,34 @@ struct ReconcilerServiceTests {
         service.shutdown()
     }
 }
+
+/// A connection whose peer never reads: every send waits (until cancelled).
+struct NonReadingConnection: ServerConnection {
+    let inbound: AsyncThrowingStream<String, any Error>
+
+    func send(_ text: String) async throws { try await Task.sleep(for: .seconds(3600)) }
+
+    func close() async {}
+}
+
+@Suite("ReconcilerService with a peer that does not read")
+struct NonReadingPeerTests {
+    @Test("a peer that does not read is cut: serve returns instead of holding the connection for ever")
+    func nonReadingPeerIsCut() async throws {
+        let service = ReconcilerService(random: SplitMix64(seed: 9), maxQueuedFrames: 16)
+        let (frames, peer) = AsyncThrowingStream<String, any Error>.makeStream()
+        let served = Mutex(false)
+        let serving = Task {
+            await service.serve(NonReadingConnection(inbound: frames), principal: "alice")
+            served.withLock { $0 = true }
+        }
+        let codec = MessageCodec()
+        peer.yield(codec.encode(.hello(Hello(versions: [.current], client: ClientInfo(name: "t", version: "1")))))
+        for id in 1...200 { peer.yield(codec.encode(.ping(id: UInt64(id)))) }
+        #expect(await ReconcilerServiceTests.eventually { served.withLock { $0 } })
+        #expect(service.sessionCounts().closedNotReading == 1)
+        peer.finish()
+        serving.cancel()
+        service.shutdown()
+    }
+}
