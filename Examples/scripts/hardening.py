@@ -48,8 +48,8 @@ def http(method, path, token=None, body=None, timeout=5):
         return error.code, error.read(), dict(error.headers)
 
 
-def WebSocket(token, subprotocol="eventack.v1"):
-    return wsclient.WebSocket(PORT, token, subprotocol)
+def WebSocket(token, subprotocol="eventack.v1", rcvbuf=None):
+    return wsclient.WebSocket(PORT, token, subprotocol, rcvbuf)
 
 
 def error_code(ws, timeout=5):
@@ -204,9 +204,8 @@ for ws in holders:
     ws.close()
 
 # 4. A peer that sends but never reads is closed before it can grow the server.
-flooder = WebSocket(TOKEN)
+flooder = WebSocket(TOKEN, rcvbuf=4096)
 flooder.handshake()
-flooder.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 ping = b'{"type":"ping","id":1}'
 closed = False
 started = time.time()

@@ -12,9 +12,17 @@ HELLO = {"type": "hello", "versions": ["1.1"], "client": {"name": "script", "ver
 class WebSocket:
     """Just enough of RFC 6455 for a client: upgrade, masked frames out, frames in."""
 
-    def __init__(self, port, token, subprotocol="eventack.v1"):
+    def __init__(self, port, token, subprotocol="eventack.v1", rcvbuf=None):
         self.port = port
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        if rcvbuf:
+            # Before connecting, so that the advertised window is small from the start: a peer that does not read
+            # then fills the server's buffers quickly, whatever the kernel's autotuning.
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(10)
+            self.sock.connect(("127.0.0.1", port))
+        else:
+            self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         key = base64.b64encode(os.urandom(16)).decode()
         head = (f"GET /eventack HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n")

@@ -148,9 +148,10 @@ public final class ReconcilerService: Sendable {
         let bound = Task {
             if !abandoned { try? await Task.sleep(for: .seconds(5)) }
             writing.cancel()
+            await connection.abort()
         }
         await writing.value
-        bound.cancel()
+        if !abandoned { bound.cancel() } else { await bound.value }
     }
 
     /// Emits an event to `session`; see ``Reconciler/emit(run:kind:payload:confirm:endsRun:to:origin:now:)``.

@@ -25,9 +25,14 @@ public protocol ServerConnection: Sendable {
     func send(_ text: String) async throws
     /// Closes the connection; `inbound` finishes.
     func close() async
+    /// Drops the connection at once, with no closing handshake: for a peer that does not read, to which nothing more
+    /// can be written. By default ``close()``; adapters whose close writes a frame should close the socket here.
+    func abort() async
 }
 
 extension ServerConnection {
+    public func abort() async { await close() }
+
     public var frames: AsyncThrowingStream<InboundFrame, any Error> {
         let texts = inbound
         return AsyncThrowingStream { continuation in

@@ -211,7 +211,7 @@ struct AgentServerCommand: AsyncParsableCommand {
         let shouldUpgrade:
             @Sendable (HTTPRequest, any Channel, Logger) throws -> ShouldUpgradeResult<
                 WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>
-            > = { request, _, _ in
+            > = { request, channel, _ in
                 // Authenticate the upgrade (EA-HS-3) and agree on the subprotocol; the UpgradeGate has already
                 // answered requests without a valid token with 401.
                 let path = request.path.map { $0.split(separator: "?", maxSplits: 1).first.map(String.init) ?? $0 }
@@ -222,7 +222,7 @@ struct AgentServerCommand: AsyncParsableCommand {
                 return .upgrade([.secWebSocketProtocol: "eventack.v1"]) { inbound, outbound, _ in
                     try await WebSocketServerConnection.serve(
                         service, principal: principal, inbound: inbound, outbound: outbound,
-                        maxFrameBytes: maxFrameBytes, observe: observe)
+                        maxFrameBytes: maxFrameBytes, channel: channel, observe: observe)
                 }
             }
         let serverBuilder = HTTPServerBuilder { responder in

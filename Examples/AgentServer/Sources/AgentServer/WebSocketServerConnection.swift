@@ -12,6 +12,8 @@ import NIOCore
 struct WebSocketServerConnection: ServerConnection {
     let frames: AsyncThrowingStream<InboundFrame, any Error>
     let outbound: WebSocketOutboundWriter
+    /// The socket, to drop a peer that does not read: a WebSocket close would wait to write its frame.
+    let channel: (any Channel)?
 
     var inbound: AsyncThrowingStream<String, any Error> {
         AsyncThrowingStream { $0.finish() }  // `frames` carries everything
@@ -25,6 +27,11 @@ struct WebSocketServerConnection: ServerConnection {
         try? await outbound.close(.normalClosure, reason: nil)
     }
 
+    func abort() async {
+        guard let channel else { return await close() }
+        try? await channel.close().get()
+    }
+
     /// Serves one upgraded WebSocket with `service`, for `principal`, until it closes.
     static func serve(
         _ service: ReconcilerService,
@@ -32,10 +39,11 @@ struct WebSocketServerConnection: ServerConnection {
         inbound: WebSocketInboundStream,
         outbound: WebSocketOutboundWriter,
         maxFrameBytes: Int,
+        channel: (any Channel)? = nil,
         observe: (@Sendable (SessionID?, String) -> Void)? = nil
     ) async throws {
         let (frames, continuation) = AsyncThrowingStream<InboundFrame, any Error>.makeStream()
-        let connection = WebSocketServerConnection(frames: frames, outbound: outbound)
+        let connection = WebSocketServerConnection(frames: frames, outbound: outbound, channel: channel)
         try await withThrowingTaskGroup(of: Void.self) { group in
             // The service reads `frames` in its own task; this task feeds it from the socket.
             group.addTask { await service.serve(connection, principal: principal, observe: observe) }
