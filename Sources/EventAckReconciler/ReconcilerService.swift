@@ -390,12 +390,13 @@ public final class ReconcilerService: Sendable {
         rearmTimer(&state)
     }
 
+    /// Arms the one timer for the reconciler's next deadline — only when it is earlier than the one armed. A later
+    /// or vanished deadline leaves the armed sleep alone; when it wakes, ``timerFired(deadline:)`` asks again.
+    /// Re-arming on every change cost a task and a libdispatch timer per event.
     private func rearmTimer(_ state: inout State) {
-        let deadline = state.machine.nextDeadline
-        guard !state.isShutDown, deadline != state.timer?.deadline else { return }
+        guard !state.isShutDown, let deadline = state.machine.nextDeadline else { return }
+        if let armed = state.timer?.deadline, armed <= deadline { return }
         state.timer?.task.cancel()
-        state.timer = nil
-        guard let deadline else { return }
         let clock = self.clock
         state.timer = (
             deadline,
@@ -410,7 +411,12 @@ public final class ReconcilerService: Sendable {
         state.withLock { state in
             guard state.timer?.deadline == deadline else { return }
             state.timer = nil
-            perform(state.machine.timerFired(now: clock.nowMs()), &state)
+            let now = clock.nowMs()
+            if let due = state.machine.nextDeadline, due <= now {
+                perform(state.machine.timerFired(now: now), &state)
+            } else {
+                rearmTimer(&state)
+            }
         }
     }
 }

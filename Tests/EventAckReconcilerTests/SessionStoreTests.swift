@@ -186,6 +186,38 @@ struct SessionStoreTests {
         for record in records {
             let data = try JSONEncoder().encode(record)
             #expect(try JSONDecoder().decode(SessionRecord.self, from: data) == record)
+            // The direct writer stores use must be read back by the same Codable conformance.
+            #expect(try JSONDecoder().decode(SessionRecord.self, from: Data(record.json().utf8)) == record)
+        }
+        let array = try SessionRecord.jsonArray(records)
+        #expect(try JSONDecoder().decode([SessionRecord].self, from: Data(array.utf8)) == records)
+        #expect(try SessionRecord.jsonArray([]) == "[]")
+    }
+
+    @Test("the direct JSON writer escapes what JSON requires, member for member like Codable")
+    func recordJSONEscapes() throws {
+        let awkward = "q\"b\\s\n\r\t\u{01}\u{1F}é😀/"
+        let records = [
+            SessionRecord(
+                session: SessionID(awkward),
+                change: .opened(principal: awkward, token: "t\"", version: .initial, window: 3, at: 1)),
+            SessionRecord(
+                session: SessionID("s"),
+                change: .emitted(
+                    seq: 1, run: awkward, kind: "k", ts: UInt64(ProtocolLimits.maxInteger), confirm: .value,
+                    endsRun: true, payload: try Payload(json: #"{"t":"a\"b\n"}"#), origin: "42")),
+            SessionRecord(
+                session: SessionID("s"),
+                change: .confirmed(level: .display, seqs: try AckSet(upTo: 2, ranges: [4...5, 7...7]), at: 0)),
+            SessionRecord(session: SessionID("s"), change: .failed(seq: 9, reason: .valueTimeout, at: 3)),
+        ]
+        for record in records {
+            let text = try record.json()
+            #expect(try JSONDecoder().decode(SessionRecord.self, from: Data(text.utf8)) == record)
+            // Same members as JSONEncoder writes (its key order and escapes of "/" may differ).
+            let direct = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? NSDictionary
+            let codable = try JSONSerialization.jsonObject(with: JSONEncoder().encode(record)) as? NSDictionary
+            #expect(direct != nil && direct == codable)
         }
     }
 }

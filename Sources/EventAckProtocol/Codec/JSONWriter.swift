@@ -1,35 +1,35 @@
 /// Writes compact, deterministic JSON into a byte buffer: members in a fixed order, no whitespace, minimal string
-/// escapes (`"`, `\` and control characters only).
-struct JSONWriter {
-    private(set) var bytes: [UInt8]
+/// escapes (`"`, `\` and control characters only). `package`: the reconciler writes its store records with it.
+package struct JSONWriter {
+    package private(set) var bytes: [UInt8]
 
-    init(capacity: Int) {
+    package init(capacity: Int) {
         bytes = []
         bytes.reserveCapacity(capacity)
     }
 
     /// Opens an object and writes its `"type"` member.
-    mutating func beginMessage(_ type: StaticString) {
+    package mutating func beginMessage(_ type: StaticString) {
         append("{\"type\":\"")
         append(type)
         bytes.append(UInt8(ascii: "\""))
     }
 
-    mutating func beginObject() { bytes.append(UInt8(ascii: "{")) }
-    mutating func endObject() { bytes.append(UInt8(ascii: "}")) }
-    mutating func beginArray() { bytes.append(UInt8(ascii: "[")) }
-    mutating func endArray() { bytes.append(UInt8(ascii: "]")) }
-    mutating func comma() { bytes.append(UInt8(ascii: ",")) }
+    package mutating func beginObject() { bytes.append(UInt8(ascii: "{")) }
+    package mutating func endObject() { bytes.append(UInt8(ascii: "}")) }
+    package mutating func beginArray() { bytes.append(UInt8(ascii: "[")) }
+    package mutating func endArray() { bytes.append(UInt8(ascii: "]")) }
+    package mutating func comma() { bytes.append(UInt8(ascii: ",")) }
 
     /// Writes `,"name":` (or `"name":` for the first member of an object).
-    mutating func key(_ name: StaticString, first: Bool = false) {
+    package mutating func key(_ name: StaticString, first: Bool = false) {
         if !first { bytes.append(UInt8(ascii: ",")) }
         bytes.append(UInt8(ascii: "\""))
         append(name)
         append("\":")
     }
 
-    mutating func string(_ value: String) {
+    package mutating func string(_ value: String) {
         bytes.append(UInt8(ascii: "\""))
         var value = value
         value.withUTF8 { utf8 in
@@ -46,7 +46,7 @@ struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    mutating func integer(_ value: UInt64) {
+    package mutating func integer(_ value: UInt64) {
         if value < 10 {
             bytes.append(UInt8(ascii: "0") + UInt8(value))
             return
@@ -65,7 +65,7 @@ struct JSONWriter {
 
     /// Writes a finite double: integral values within the JSON-safe range without a fraction, others in Swift's
     /// shortest round-tripping form (which is valid JSON for finite values).
-    mutating func double(_ value: Double) {
+    package mutating func double(_ value: Double) {
         if value == value.rounded(), abs(value) <= Double(ProtocolLimits.maxInteger) {
             if value < 0 { bytes.append(UInt8(ascii: "-")) }
             integer(UInt64(abs(value)))
@@ -74,17 +74,29 @@ struct JSONWriter {
         }
     }
 
-    mutating func bool(_ value: Bool) {
+    package mutating func bool(_ value: Bool) {
         append(value ? "true" : "false")
     }
 
     /// Appends text that is already compact JSON (a payload).
-    mutating func raw(_ json: String) {
+    package mutating func raw(_ json: String) {
         var json = json
         json.withUTF8 { bytes.append(contentsOf: $0) }
     }
 
-    mutating func append(_ text: StaticString) {
+    /// Appends bytes that are already compact JSON.
+    package mutating func raw(bytes json: some Collection<UInt8>) {
+        bytes.append(contentsOf: json)
+    }
+
+    /// `value` as a JSON string literal, with the writer's escapes.
+    package static func quoted(_ value: String) -> String {
+        var writer = JSONWriter(capacity: value.utf8.count + 2)
+        writer.string(value)
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    package mutating func append(_ text: StaticString) {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 

@@ -1,3 +1,5 @@
+import EventAckProtocol
+
 /// JSON as transcripts hold it: decoded with `JSONDecoder`, written back compactly for frames sent to the machine
 /// under test, and matched against what the machine sent.
 public enum TranscriptJSON: Sendable, Hashable, Codable, CustomStringConvertible {
@@ -68,23 +70,7 @@ public enum TranscriptJSON: Sendable, Hashable, Codable, CustomStringConvertible
         return nil
     }
 
-    private static func quoted(_ string: String) -> String {
-        var text = "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: text.unicodeScalars.append(scalar)
-            }
-        }
-        return text + "\""
-    }
+    private static func quoted(_ string: String) -> String { JSONWriter.quoted(string) }
 }
 
 /// Variables of a transcript: `"$name"` binds to what the machine sent the first time it is matched, and stands for

@@ -54,9 +54,13 @@ struct BenchCommand: AsyncParsableCommand {
             for await _ in client.events { count += 1 }
             return count
         }
-        let body = try await server.post(
-            "/bench",
-            ["session": session, "events": events, "variant": variant, "rate": rate, "payloadBytes": payloadBytes])
+        let request: [String: any Sendable] = [
+            "session": session, "events": events, "variant": variant, "rate": rate, "payloadBytes": payloadBytes,
+        ]
+        let (status, body) = try await BlockingHTTP.post(
+            url: ServerOptions.httpBase(of: server.runsUrl ?? server.urls[0]), path: "/bench", token: server.token,
+            body: try JSONSerialization.data(withJSONObject: request))
+        guard status == 200 else { throw ValidationError("POST /bench: \(status) \(String(decoding: body, as: UTF8.self))") }
         let result = try JSONDecoder().decode(Result.self, from: body)
         await client.close()
         let delivered = await drain.value

@@ -61,19 +61,20 @@ public final class PostgresSessionStore: SessionStore {
     // MARK: SessionStore
 
     public func append(_ records: [SessionRecord]) async throws -> Set<SessionID> {
-        let encoder = JSONEncoder()
         var opened: (ids: [String], principals: [String]) = ([], [])
         var resumed: [String] = []
-        var rows: (ids: [String], bodies: [String]) = ([], [])
-        var runs: [(session: String, report: RunReport, body: String)] = []
+        // One row per session per commit: its records as a JSON array, in order. A row per record cost PostgreSQL
+        // a tuple, an index entry and a foreign-key check each.
+        var order: [String] = []
+        var grouped: [String: [SessionRecord]] = [:]
+        var runs: [(session: String, report: RunReport)] = []
         var ended: [String] = []
         var origins: [(session: String, id: Int64)] = []
-        var localEmits: [(session: String, request: String)] = []
+        var localEmits: [(session: String, request: Forwarded)] = []
         for record in records {
             let id = record.session.rawValue
-            let body = try RecordText.encode(record, with: encoder)
-            rows.ids.append(id)
-            rows.bodies.append(body)
+            if grouped[id] == nil { order.append(id) }
+            grouped[id, default: []].append(record)
             switch record.change {
             case .opened(let principal, _, _, _, _):
                 opened.ids.append(id)
@@ -81,7 +82,7 @@ public final class PostgresSessionStore: SessionStore {
             case .resumed:
                 if !resumed.contains(id) { resumed.append(id) }
             case .runFinished(let report):
-                runs.append((id, report, String(decoding: try encoder.encode(report), as: UTF8.self)))
+                runs.append((id, report))
             case .ended:
                 ended.append(id)
             case .emitted(_, let run, let kind, _, let confirm, let endsRun, let payload, let origin):
@@ -90,12 +91,13 @@ public final class PostgresSessionStore: SessionStore {
                 } else {
                     let request = Forwarded.event(
                         run: run, kind: kind, payload: payload.json, confirm: confirm, endsRun: endsRun)
-                    localEmits.append((id, String(decoding: try encoder.encode(request), as: UTF8.self)))
+                    localEmits.append((id, request))
                 }
             case .confirmed, .failed:
                 break
             }
         }
+        let batches = try order.map { try SessionRecord.jsonArray(grouped[$0]!) }
         var epochs = seen.withLock { $0 }
         let node = self.node
         let logger = self.logger
@@ -120,15 +122,6 @@ public final class PostgresSessionStore: SessionStore {
                     """, logger: logger)
                 for try await (id, epoch) in rows.decode((String, Int64).self) { epochs[id] = epoch }
             }
-            // One row per session per commit: its records as a JSON array, in order. A row per record cost
-            // PostgreSQL a tuple, an index entry and a foreign-key check each.
-            var order: [String] = []
-            var bodies: [String: [String]] = [:]
-            for (id, body) in zip(rows.ids, rows.bodies) {
-                if bodies[id] == nil { order.append(id) }
-                bodies[id, default: []].append(body)
-            }
-            let batches = order.map { "[" + bodies[$0]!.joined(separator: ",") + "]" }
             let rowEpochs = order.map { epochs[$0] ?? -1 }
             let inserted = try await connection.query(
                 """
@@ -140,15 +133,17 @@ public final class PostgresSessionStore: SessionStore {
                 """, logger: logger)
             var written: Set<String> = []
             for try await id in inserted.decode(String.self) { written.insert(id) }
-            let keptRuns = runs.filter { written.contains($0.session) }
+            let keptRuns = try runs.filter { written.contains($0.session) }.map { run in
+                (run.session, run.report, String(decoding: try JSONEncoder().encode(run.report), as: UTF8.self))
+            }
             if !keptRuns.isEmpty {
                 try await connection.query(
                     """
                     INSERT INTO eventack_runs (session_id, run, principal, verdict, node, report)
                     SELECT u.s, u.r, u.p, u.v, \(node), u.b FROM unnest(
-                        \(keptRuns.map(\.session))::text[], \(keptRuns.map(\.report.run))::text[],
-                        \(keptRuns.map(\.report.principal))::text[], \(keptRuns.map(\.report.verdict.rawValue))::text[],
-                        \(keptRuns.map(\.body))::text[]) AS u(s, r, p, v, b)
+                        \(keptRuns.map(\.0))::text[], \(keptRuns.map(\.1.run))::text[],
+                        \(keptRuns.map(\.1.principal))::text[], \(keptRuns.map(\.1.verdict.rawValue))::text[],
+                        \(keptRuns.map(\.2))::text[]) AS u(s, r, p, v, b)
                     """, logger: logger)
             }
             let keptEnded = ended.filter { written.contains($0) }
@@ -164,18 +159,21 @@ public final class PostgresSessionStore: SessionStore {
             }
             // An agent here emitted to a copy of a session that has moved: its events go to the owner, in order,
             // instead of being lost with the refused records (EA-DUR-4, EA-DUR-5).
-            let moved = localEmits.filter { !written.contains($0.session) }
+            // Encoded only now: nearly always every session is written and nothing moves.
+            let moved = try localEmits.filter { !written.contains($0.session) }.map { emit in
+                (session: emit.session, body: String(decoding: try JSONEncoder().encode(emit.request), as: UTF8.self))
+            }
             if !moved.isEmpty {
                 try await connection.query(
                     """
                     INSERT INTO eventack_forwarded (session_id, body)
-                    SELECT u.s, u.b FROM unnest(\(moved.map(\.session))::text[], \(moved.map(\.request))::text[])
+                    SELECT u.s, u.b FROM unnest(\(moved.map(\.session))::text[], \(moved.map(\.body))::text[])
                         WITH ORDINALITY AS u(s, b, o) ORDER BY u.o
                     """, logger: logger)
             }
             return written
         }
-        let fenced = Set(rows.ids).subtracting(written)
+        let fenced = Set(order).subtracting(written)
         seen.withLock { seen in
             for (id, epoch) in epochs where written.contains(id) { seen[id] = epoch }
             for id in fenced { seen[id] = nil }

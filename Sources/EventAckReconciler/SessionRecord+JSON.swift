@@ -1,0 +1,121 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+import EventAckProtocol
+
+extension SessionRecord {
+    /// Records as one compact JSON array, each record in the format of its `Codable` conformance (a store reads it
+    /// back with `JSONDecoder` as `[SessionRecord]`).
+    ///
+    /// Written directly rather than through `JSONEncoder`, which cost a durable server more per event than the rest
+    /// of its write path: a store that keeps a session's records of one commit as one row calls this once per row.
+    /// Only a run's verdict (`runFinished`, once per run) goes through `JSONEncoder`.
+    public static func jsonArray(_ records: some Collection<SessionRecord>) throws -> String {
+        var writer = JSONWriter(capacity: 2 + records.count * 400)
+        writer.beginArray()
+        for (index, record) in records.enumerated() {
+            if index > 0 { writer.comma() }
+            try record.write(into: &writer)
+        }
+        writer.endArray()
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    /// The record as compact JSON, in the format of its `Codable` conformance.
+    public func json() throws -> String {
+        var writer = JSONWriter(capacity: 400)
+        try write(into: &writer)
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    /// Members in the order `encode(to:)` writes them; optional members only when present, as `encodeIfPresent`.
+    func write(into writer: inout JSONWriter) throws {
+        writer.beginObject()
+        writer.key("session", first: true)
+        writer.string(session.rawValue)
+        writer.key("kind")
+        writer.string(kind)
+        switch change {
+        case .opened(let principal, let token, let version, let window, let at):
+            writer.key("principal")
+            writer.string(principal)
+            writer.key("token")
+            writer.string(token)
+            writer.key("version")
+            writer.string(version.description)
+            writer.key("window")
+            writer.integer(window)
+            writer.key("at")
+            writer.integer(at)
+        case .resumed(let token, let previousToken, let previousValidUntil, let version, let window, let at):
+            writer.key("token")
+            writer.string(token)
+            if let previousToken {
+                writer.key("previousToken")
+                writer.string(previousToken)
+            }
+            writer.key("previousValidUntil")
+            writer.integer(previousValidUntil)
+            writer.key("version")
+            writer.string(version.description)
+            writer.key("window")
+            writer.integer(window)
+            writer.key("at")
+            writer.integer(at)
+        case .emitted(let seq, let run, let kind, let ts, let confirm, let endsRun, let payload, let origin):
+            writer.key("seq")
+            writer.integer(seq)
+            writer.key("run")
+            writer.string(run)
+            writer.key("eventKind")
+            writer.string(kind)
+            writer.key("ts")
+            writer.integer(ts)
+            writer.key("confirm")
+            writer.string(confirm.rawValue)
+            writer.key("endsRun")
+            writer.bool(endsRun)
+            // A string, as `Codable` has it: the payload is JSON text, kept as the client received it.
+            writer.key("payload")
+            writer.string(payload.json)
+            if let origin {
+                writer.key("origin")
+                writer.string(origin)
+            }
+        case .confirmed(let level, let seqs, let at):
+            writer.key("level")
+            writer.string(level.rawValue)
+            writer.key("upTo")
+            writer.integer(seqs.upTo)
+            writer.key("ranges")
+            writer.beginArray()
+            for (index, range) in seqs.ranges.enumerated() {
+                if index > 0 { writer.comma() }
+                writer.beginArray()
+                writer.integer(range.lowerBound)
+                writer.comma()
+                writer.integer(range.upperBound)
+                writer.endArray()
+            }
+            writer.endArray()
+            writer.key("at")
+            writer.integer(at)
+        case .failed(let seq, let reason, let at):
+            writer.key("seq")
+            writer.integer(seq)
+            writer.key("reason")
+            writer.string(reason.rawValue)
+            writer.key("at")
+            writer.integer(at)
+        case .runFinished(let report):
+            writer.key("report")
+            writer.raw(bytes: try JSONEncoder().encode(report))
+        case .ended(let at):
+            writer.key("at")
+            writer.integer(at)
+        }
+        writer.endObject()
+    }
+}
