@@ -25,7 +25,7 @@ public final class ReconcilerService: Sendable {
 
     private struct State: Sendable {
         var machine: Reconciler
-        var writers: [ConnectionID: AsyncStream<Message>.Continuation] = [:]
+        var writers: [ConnectionID: Outbox] = [:]
         var timer: (deadline: UInt64, task: Task<Void, Never>)?
         var isShutDown = false
         /// Connections being served (``serve(_:principal:observe:)`` has not returned).
@@ -90,7 +90,7 @@ public final class ReconcilerService: Sendable {
         principal: String,
         observe: (@Sendable (SessionID?, String) -> Void)? = nil
     ) async {
-        let (outbound, writer) = AsyncStream<Message>.makeStream(bufferingPolicy: .bufferingOldest(maxQueuedFrames))
+        let writer = Outbox(limit: maxQueuedFrames)
         let id: ConnectionID? = state.withLock { state in
             guard !state.isShutDown else { return nil }
             let id = state.machine.open(principal: principal, now: clock.nowMs())
@@ -106,8 +106,8 @@ public final class ReconcilerService: Sendable {
         defer { state.withLock { $0.serving -= 1 } }
         let codec = self.codec
         let writing = Task {
-            for await message in outbound {
-                do { try await connection.send(codec.encode(message)) } catch { break }
+            while let batch = await writer.next() {
+                do { try await connection.send(contentsOf: batch.map(codec.encode)) } catch { break }
             }
             await connection.close()
         }
@@ -365,9 +365,9 @@ public final class ReconcilerService: Sendable {
             case .load(let session):
                 Task { await self.load(session) }
             case .send(let message, let connection):
-                switch state.writers[connection]?.yield(message) {
+                switch state.writers[connection]?.push(message) {
                 case .dropped: notReading.append(connection)
-                case .enqueued(let remaining): state.queueDepth[connection] = maxQueuedFrames - remaining
+                case .enqueued(let depth): state.queueDepth[connection] = depth
                 default: break
                 }
             case .close(let connection, _):

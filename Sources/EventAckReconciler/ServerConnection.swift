@@ -23,6 +23,10 @@ public protocol ServerConnection: Sendable {
     var frames: AsyncThrowingStream<InboundFrame, any Error> { get }
     /// Sends one text frame.
     func send(_ text: String) async throws
+    /// Sends text frames in order: what was queued for the connection while the last batch was being written.
+    /// Adapters that can should write them all and flush once (one system call for a burst instead of one per
+    /// frame), and return once they are written or buffered by the transport. By default, ``send(_:)`` for each.
+    func send(contentsOf texts: [String]) async throws
     /// Closes the connection; `inbound` finishes.
     func close() async
     /// Drops the connection at once, with no closing handshake: for a peer that does not read, to which nothing more
@@ -32,6 +36,10 @@ public protocol ServerConnection: Sendable {
 
 extension ServerConnection {
     public func abort() async { await close() }
+
+    public func send(contentsOf texts: [String]) async throws {
+        for text in texts { try await send(text) }
+    }
 
     public var frames: AsyncThrowingStream<InboundFrame, any Error> {
         let texts = inbound

@@ -1,9 +1,10 @@
+import EventAckProtocol
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
     import Foundation
 #endif
-import EventAckProtocol
 
 extension SessionRecord {
     /// Records as one compact JSON array, each record in the format of its `Codable` conformance (a store reads it

@@ -60,7 +60,9 @@ struct BenchCommand: AsyncParsableCommand {
         let (status, body) = try await BlockingHTTP.post(
             url: ServerOptions.httpBase(of: server.runsUrl ?? server.urls[0]), path: "/bench", token: server.token,
             body: try JSONSerialization.data(withJSONObject: request))
-        guard status == 200 else { throw ValidationError("POST /bench: \(status) \(String(decoding: body, as: UTF8.self))") }
+        guard status == 200 else {
+            throw ValidationError("POST /bench: \(status) \(String(decoding: body, as: UTF8.self))")
+        }
         let result = try JSONDecoder().decode(Result.self, from: body)
         await client.close()
         let delivered = await drain.value

@@ -76,7 +76,9 @@ enum BlockingHTTP {
         let parts = lines.first?.split(separator: " ") ?? []
         guard parts.count >= 2, let status = Int(parts[1]) else { throw Failure(description: "bad status line") }
         var body = Data(response[end.upperBound...])
-        let chunked = lines.contains { $0.lowercased().hasPrefix("transfer-encoding:") && $0.lowercased().contains("chunked") }
+        let chunked = lines.contains {
+            $0.lowercased().hasPrefix("transfer-encoding:") && $0.lowercased().contains("chunked")
+        }
         if chunked { body = try dechunk(body) }
         return (status, body)
     }
@@ -91,7 +93,9 @@ enum BlockingHTTP {
             }
             if size == 0 { return body }
             let start = lineEnd.upperBound
-            guard rest.distance(from: start, to: rest.endIndex) >= size + 2 else { throw Failure(description: "short chunk") }
+            guard rest.distance(from: start, to: rest.endIndex) >= size + 2 else {
+                throw Failure(description: "short chunk")
+            }
             let chunkEnd = rest.index(start, offsetBy: size)
             body.append(rest[start..<chunkEnd])
             rest = rest[rest.index(chunkEnd, offsetBy: 2)...]
