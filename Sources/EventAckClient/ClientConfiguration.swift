@@ -14,6 +14,11 @@ public struct ClientConfiguration: Sendable, Hashable {
     public var window: UInt64?
     /// Send a receipt ack as soon as this many new events arrived, without waiting for the ack delay (EA-DEL-3).
     public var ackBatchSize: Int
+    /// Send the receipt ack as soon as every frame that had arrived is processed (the inbound burst is drained),
+    /// instead of waiting for the ack delay (EA-DEL-3). Under load frames arrive in bursts and one ack covers each;
+    /// when events come one at a time the client is idle and an ack each costs little. On by default; off, acks
+    /// wait for the delay or the batch size only.
+    public var acksWhenDrained: Bool
     /// The most out-of-order events held while waiting for a hole to fill; later ones are not acknowledged and
     /// therefore retransmitted by the server (EA-DEL-2).
     public var reorderBufferLimit: Int
@@ -37,6 +42,7 @@ public struct ClientConfiguration: Sendable, Hashable {
         versions: [ProtocolVersion] = [.current],
         window: UInt64? = nil,
         ackBatchSize: Int = 32,
+        acksWhenDrained: Bool = true,
         reorderBufferLimit: Int = 1024,
         runIdleTimeoutMs: UInt64 = 60_000,
         terminalKinds: Set<String> = ["agent_completed", "agent_failed"],
@@ -48,6 +54,7 @@ public struct ClientConfiguration: Sendable, Hashable {
         self.versions = versions
         self.window = window
         self.ackBatchSize = ackBatchSize
+        self.acksWhenDrained = acksWhenDrained
         self.reorderBufferLimit = reorderBufferLimit
         self.runIdleTimeoutMs = runIdleTimeoutMs
         self.terminalKinds = terminalKinds

@@ -119,6 +119,14 @@ extension ClientStateMachine {
         return []
     }
 
+    /// The shell processed every frame that had arrived: the burst is over, so its receipt ack goes now rather than
+    /// after the ack delay (EA-DEL-3), when ``ClientConfiguration/acksWhenDrained`` is on. Display and value
+    /// confirmations ride this ack only if they are pending anyway.
+    public mutating func inboundDrained(now: UInt64) -> [ClientAction] {
+        guard configuration.acksWhenDrained, isConnected, delivery.unackedCount > 0 else { return [] }
+        return flushAck(now: now)
+    }
+
     /// Sends one `ack` with everything not yet acknowledged or echoed; `force` sends the receipt set even when
     /// nothing new arrived, and every nack not yet echoed (after a resume, or when an echo is overdue).
     mutating func flushAck(now: UInt64, force: Bool = false) -> [ClientAction] {

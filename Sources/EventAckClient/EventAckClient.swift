@@ -174,14 +174,28 @@ public actor EventAckClient {
         }
         self.writer = writer
         perform(machine.connected(now: clock.nowMs()))
-        do {
-            for try await frame in connection.inbound {
-                perform(machine.frameReceived(frame, now: clock.nowMs()))
-                if self.connection == nil { break }
+        // A reader off the actor moves frames into `inbox`; the actor takes every frame that arrived in one turn
+        // (one hop per burst, not per frame) and, when none is left, tells the machine the burst is drained.
+        let inbox = BatchQueue<String>()
+        let reader = Task.detached {
+            do {
+                for try await frame in connection.inbound {
+                    if inbox.push(frame) == .finished { break }
+                }
+                inbox.finish()
+            } catch {
+                inbox.finish(throwing: error)  // the connection failed: handled as closed below
             }
-        } catch {
-            // The connection failed; handled as closed below.
         }
+        reading: while let frames = await inbox.next() {
+            for frame in frames {
+                perform(machine.frameReceived(frame, now: clock.nowMs()))
+                if self.connection == nil { break reading }
+            }
+            if inbox.isEmpty { perform(machine.inboundDrained(now: clock.nowMs())) }
+        }
+        inbox.finish()
+        reader.cancel()
         perform(machine.connectionClosed(now: clock.nowMs()))
         continuation.finish()
         outbound = nil

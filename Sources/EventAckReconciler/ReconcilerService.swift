@@ -25,7 +25,7 @@ public final class ReconcilerService: Sendable {
 
     private struct State: Sendable {
         var machine: Reconciler
-        var writers: [ConnectionID: Outbox] = [:]
+        var writers: [ConnectionID: BatchQueue<Message>] = [:]
         var timer: (deadline: UInt64, task: Task<Void, Never>)?
         var isShutDown = false
         /// Connections being served (``serve(_:principal:observe:)`` has not returned).
@@ -90,7 +90,7 @@ public final class ReconcilerService: Sendable {
         principal: String,
         observe: (@Sendable (SessionID?, String) -> Void)? = nil
     ) async {
-        let writer = Outbox(limit: maxQueuedFrames)
+        let writer = BatchQueue<Message>(limit: maxQueuedFrames)
         let id: ConnectionID? = state.withLock { state in
             guard !state.isShutDown else { return nil }
             let id = state.machine.open(principal: principal, now: clock.nowMs())

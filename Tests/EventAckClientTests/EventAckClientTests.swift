@@ -30,7 +30,9 @@ struct EventAckClientTests {
         let transport = InMemoryClientTransport()
         let clock = ManualClock()
         let client = EventAckClient(
-            transport: transport, configuration: ClientConfiguration(client: ClientInfo(name: "t", version: "1")),
+            transport: transport,
+            // Acks on the timer only, so that the test decides when they go (drained acks: `ackWhenDrained`).
+            configuration: ClientConfiguration(client: ClientInfo(name: "t", version: "1"), acksWhenDrained: false),
             reconnect: ReconnectPolicy(baseMs: 0, capMs: 0), clock: clock, jitterSeed: 1)
         await client.start()
         var servers = transport.accepted.makeAsyncIterator()
@@ -96,12 +98,58 @@ struct EventAckClientTests {
         #expect(await deliveries.next() == nil)
     }
 
+    @Test(
+        "a burst of events is acknowledged once drained, without waiting for the ack delay, coalesced (EA-DEL-3)",
+        .timeLimit(.minutes(1)))
+    func ackWhenDrained() async throws {
+        // The whole burst is in the connection before the client reads any of it.
+        var burst = [codec.encode(.welcome(Welcome(session: "s1", token: "t1", resumed: false, heartbeatMs: 60_000)))]
+        for seq in Seq(1)...10 { burst.append(codec.encode(.event(event(seq, confirm: .receipt)))) }
+        let transport = BurstTransport(frames: burst)
+        let client = EventAckClient(
+            transport: transport, reconnect: ReconnectPolicy(baseMs: 0, capMs: 0), clock: ManualClock(), jitterSeed: 1)
+        await client.start()
+        var sent = transport.sent.makeAsyncIterator()
+        // The clock never moves and the batch size (32) is not reached: only drained bursts send these acks.
+        var acks: [Ack] = []
+        while acks.last?.receipt != AckSet(upTo: 10), let text = await sent.next() {
+            if case .ack(let ack) = try codec.decode(text) { acks.append(ack) }
+        }
+        #expect(acks.last?.receipt == AckSet(upTo: 10))
+        // How the burst splits depends on when the reader hands frames over; one ack per event would not be
+        // coalescing. Typically there is one.
+        #expect(acks.count < 10)
+        _ = await client.close(timeoutMs: 0)
+    }
+
+    @Test("with acksWhenDrained off, a drained burst waits for the ack delay")
+    func noAckWhenDrainedIfOff() async throws {
+        var burst = [codec.encode(.welcome(Welcome(session: "s1", token: "t1", resumed: false, heartbeatMs: 60_000)))]
+        for seq in Seq(1)...3 { burst.append(codec.encode(.event(event(seq, confirm: .receipt)))) }
+        let transport = BurstTransport(frames: burst)
+        let clock = ManualClock()
+        let client = EventAckClient(
+            transport: transport, configuration: ClientConfiguration(acksWhenDrained: false),
+            reconnect: ReconnectPolicy(baseMs: 0, capMs: 0), clock: clock, jitterSeed: 1)
+        await client.start()
+        var deliveries = client.events.makeAsyncIterator()
+        for _ in 0..<3 { _ = await deliveries.next() }
+        var sent = transport.sent.makeAsyncIterator()
+        #expect(try codec.decode(try #require(await sent.next())).type == .hello)
+        clock.advance(to: 1_000)
+        guard case .ack(let ack) = try codec.decode(try #require(await sent.next())) else {
+            throw TestFailure("the first frame after hello is not the delayed ack")
+        }
+        #expect(ack.receipt == AckSet(upTo: 3))
+        _ = await client.close(timeoutMs: 0)
+    }
+
     @Test("close gives up after its timeout and reports what the server never echoed (EA-BYE-2)")
     func closeTimeout() async throws {
         let transport = InMemoryClientTransport()
         let clock = ManualClock()
         let client = EventAckClient(
-            transport: transport, configuration: ClientConfiguration(closeTimeoutMs: 2_000),
+            transport: transport, configuration: ClientConfiguration(acksWhenDrained: false, closeTimeoutMs: 2_000),
             reconnect: ReconnectPolicy(baseMs: 0, capMs: 0), clock: clock, jitterSeed: 1)
         await client.start()
         var servers = transport.accepted.makeAsyncIterator()
@@ -160,4 +208,29 @@ struct EventAckClientTests {
 struct TestFailure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// A transport whose one connection holds a burst of frames from the start, and records what the client sends.
+final class BurstTransport: ClientTransport {
+    struct Connection: ClientConnection {
+        let inbound: AsyncThrowingStream<String, any Error>
+        let toTest: AsyncStream<String>.Continuation
+        func send(_ text: String) async throws { toTest.yield(text) }
+        func close() async { toTest.finish() }
+    }
+
+    let frames: [String]
+    let sent: AsyncStream<String>
+    private let toTest: AsyncStream<String>.Continuation
+
+    init(frames: [String]) {
+        self.frames = frames
+        (sent, toTest) = AsyncStream.makeStream()
+    }
+
+    func connect() async throws -> any ClientConnection {
+        let (inbound, continuation) = AsyncThrowingStream<String, any Error>.makeStream()
+        for frame in frames { continuation.yield(frame) }
+        return Connection(inbound: inbound, toTest: toTest)
+    }
 }

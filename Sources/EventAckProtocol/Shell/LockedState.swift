@@ -6,16 +6,16 @@
     import Darwin
 #endif
 
-/// A value behind a pthread mutex, for the service's state.
+/// A value behind a pthread mutex, for the shells' state (`package`: the client and the reconciler use it).
 ///
 /// Why not `Synchronization.Mutex`: on Linux it parks on raw futexes, which ThreadSanitizer cannot see, so every
 /// access it protects is reported as a race and real races would drown in the noise. With pthreads,
 /// `swift test --sanitize=thread` checks the service for real.
-final class LockedState<Value>: @unchecked Sendable {
+package final class LockedState<Value>: @unchecked Sendable {
     private var value: Value
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
-    init(_ value: Value) {
+    package init(_ value: Value) {
         self.value = value
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
@@ -27,7 +27,9 @@ final class LockedState<Value>: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func withLock<Result, Failure: Error>(_ body: (inout Value) throws(Failure) -> Result) throws(Failure) -> Result {
+    package func withLock<Result, Failure: Error>(_ body: (inout Value) throws(Failure) -> Result) throws(Failure)
+        -> Result
+    {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&value)

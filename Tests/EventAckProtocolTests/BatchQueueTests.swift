@@ -1,16 +1,14 @@
 import EventAckProtocol
 import Testing
 
-@testable import EventAckReconciler
-
-/// The per-connection outbox: what queues while the writer is busy goes out as one batch, in order, and bounded.
-@Suite("Outbox")
-struct OutboxTests {
+/// The shells' batch queue: what queues while the taker is busy comes out as one batch, in order, and bounded.
+@Suite("Batch queue")
+struct BatchQueueTests {
     static func ping(_ n: Int) -> Message { .progress(Progress(run: "r\(n)", ts: UInt64(n))) }
 
     @Test("frames pushed while the writer is busy come out as one batch, in order")
     func batchesInOrder() async {
-        let outbox = Outbox(limit: 16)
+        let outbox = BatchQueue<Message>(limit: 16)
         for n in 0..<5 { #expect(outbox.push(Self.ping(n)) == .enqueued(depth: n + 1)) }
         let batch = await outbox.next()
         #expect(batch == (0..<5).map(Self.ping))
@@ -20,7 +18,7 @@ struct OutboxTests {
 
     @Test("a full outbox refuses the push (the peer does not read); a finished one refuses every push")
     func boundedAndFinished() async {
-        let outbox = Outbox(limit: 3)
+        let outbox = BatchQueue<Message>(limit: 3)
         for n in 0..<3 { _ = outbox.push(Self.ping(n)) }
         #expect(outbox.push(Self.ping(3)) == .dropped)
         outbox.finish()
@@ -31,7 +29,7 @@ struct OutboxTests {
 
     @Test("a waiting writer is woken by a push, by finish, and by cancellation")
     func waiterWakes() async {
-        let outbox = Outbox(limit: 4)
+        let outbox = BatchQueue<Message>(limit: 4)
         let first = Task { await outbox.next() }
         try? await Task.sleep(for: .milliseconds(20))
         #expect(outbox.push(Self.ping(1)) == .enqueued(depth: 1))
@@ -42,10 +40,25 @@ struct OutboxTests {
         outbox.finish()
         #expect(await finished.value == nil)
 
-        let other = Outbox(limit: 4)
+        let other = BatchQueue<Message>(limit: 4)
         let cancelled = Task { await other.next() }
         try? await Task.sleep(for: .milliseconds(20))
         cancelled.cancel()
         #expect(await cancelled.value == nil)
+    }
+
+    @Test("a failure is kept for the taker, after what was queued; isEmpty tells a drained queue")
+    func failureAndDrain() async {
+        struct Boom: Error {}
+        let queue = BatchQueue<Int>()
+        #expect(queue.isEmpty)
+        _ = queue.push(1)
+        #expect(!queue.isEmpty)
+        queue.finish(throwing: Boom())
+        queue.finish()  // a second finish changes nothing
+        #expect(await queue.next() == [1])
+        #expect(queue.isEmpty)
+        #expect(await queue.next() == nil)
+        #expect(queue.failure is Boom)
     }
 }
