@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # The load benchmark: one agent server, one client, N events of a 200-byte payload over one loopback WebSocket,
-# receipt-acked, as fast as the window allows (max) and paced at 10,000 events/s, 3 runs each. Prints one
+# receipt-acked, as fast as the window allows (max) and paced at RATE (10,000) events/s, 3 runs each. Prints one
 # tab-separated row per run and the medians:
 #   system variant msgs seconds msgs/s p50_us p99_us notes
 # and, for the peers' harness (EXTRA_CMD='bash Examples/scripts/bench.sh' ../shared/bench/peers/run.sh), each median
 # again as a `RESULT` line.
-# Latency is from emit to the server receiving the receipt ack that covers the event, on the server's clock.
-# BENCH_EVENTS overrides N (default 200000), BENCH_RUNS the repetitions (default 3). BENCH_STORE=postgres runs the
-# same with sessions written ahead to a throwaway PostgreSQL 15 (synchronous_commit on; rows `eventack-durable`, with
-# PostgreSQL's CPU per event beside the server's). BENCH_WINDOW sets the window (default 256): with write-ahead, each
-# event waits for a commit before it is sent, so throughput is about window / (commit + ack delay).
+# Definitions as the harness's: each payload carries a CLOCK_MONOTONIC emit stamp; p50/p99 are emit → the client SDK
+# delivering the event to the app; `seconds` runs from the first emit to the server receiving the last receipt ack.
+# The notes add the confirmation latency (emit → the server holding the ack that covers the event, ack_p50_us) and
+# CPU per event of the server and of the client (SDK, WebSocket and the consumer loop).
+# N (or BENCH_EVENTS) sets the events (default 200000), BENCH_RUNS the repetitions (default 3), RATE the paced rate.
+# The in-flight window is the harness's WINDOW (default 1000; BENCH_WINDOW overrides it).
+# BENCH_STORE=postgres runs the same with sessions written ahead to a throwaway PostgreSQL 15 (synchronous_commit on;
+# rows `eventack-durable`, with PostgreSQL's CPU per event beside the server's): each event waits for a commit before
+# it is sent, so throughput is about window / (commit + ack delay).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
@@ -35,7 +39,8 @@ cleanup() {
     if [ -n "${pg_pid:-}" ]; then pg_stop; fi
 }
 trap cleanup EXIT
-window="${BENCH_WINDOW:-256}"
+window="${BENCH_WINDOW:-${WINDOW:-1000}}"
+rate="${RATE:-10000}"
 "$server_bin" --port 0 --tokens "bench-token=bench" --window "$window" --max-queued-events 4096 --bench \
     "${store_options[@]}" \
     > "$log" 2>&1 &
@@ -48,7 +53,7 @@ for variant in max paced; do
     for _ in $(seq 1 "$runs"); do
         ticks="$([ -n "${pg_pid:-}" ] && pg_cpu_ticks || echo 0)"
         row="$("$client_bin" bench --url "ws://127.0.0.1:$port/eventack" --token bench-token --events "$events" \
-            --variant "$variant")"
+            --variant "$variant" --rate "$rate")"
         if [ -n "${pg_pid:-}" ]; then
             used=$(($(pg_cpu_ticks) - ticks))
             row="$row pg_cpu_us_per_msg=$(python3 -c "print(f'{$used * 1e6 / $(getconf CLK_TCK) / $events:.2f}')")"
@@ -68,12 +73,15 @@ for variant in ("max", "paced"):
     med = lambda i: statistics.median(float(r[i]) for r in mine)
     note = lambda key: statistics.median(float(r[7].split(key + "=")[1].split()[0]) for r in mine)
     pg = f" pg_cpu_us_per_msg={note('pg_cpu_us_per_msg'):.2f}" if "pg_cpu_us_per_msg=" in mine[0][7] else ""
+    latency = mine[0][7].split("latency=")[1].split()[0]
     row = (f"{system}\t{variant}\t{int(med(2))}\t{med(3):.3f}\t{med(4):.0f}\t{med(5):.0f}\t{med(6):.0f}\t"
-           f"median of {len(mine)}; server_cpu_us_per_msg={note('server_cpu_us_per_msg'):.2f}{pg}")
+           f"median of {len(mine)}; server_cpu_us_per_msg={note('server_cpu_us_per_msg'):.2f}"
+           f" client_cpu_us_per_msg={note('client_cpu_us_per_msg'):.2f}{pg}"
+           f" ack_p50_us={note('ack_p50_us'):.0f} ack_p99_us={note('ack_p99_us'):.0f}")
     print(row)
     # For ../shared/bench/peers/run.sh (EXTRA_CMD): the same row in its format. One hop (events are made in the
-    # server process); latency is emit → the server holding the receipt ack, not send → consumer receipt.
-    print("RESULT\t" + row + f" one_hop latency=emit_to_server_ack window={window}")
+    # server process); p50/p99 as the harness defines them (send stamp → consumer receipt).
+    print("RESULT\t" + row + f" one_hop latency={latency} window={window}")
 PY
 kill -TERM "$server_pid"
 wait "$server_pid" 2>/dev/null || true

@@ -8,7 +8,8 @@ import Synchronization
 #endif
 
 /// The server's half of the load benchmark (`POST /bench`, only with `--bench`): emits N events of a fixed payload
-/// size to the caller's session, as fast as the window allows (`max`) or at a fixed rate (`paced`), and measures, on
+/// size, each stamped with its emit time (`{"t":"NANOSECONDS",…}`, `CLOCK_MONOTONIC`, which a client on the same
+/// machine reads too: the client measures emit → delivery) to the caller's session, as fast as the window allows (`max`) or at a fixed rate (`paced`), and measures, on
 /// this server's clock, the time from each emit to the arrival of the receipt ack that covers it, and this
 /// process's CPU time.
 ///
@@ -132,8 +133,7 @@ final class LoadBenchmark: Sendable {
             let waiter = runs.withLock { $0.removeValue(forKey: session)?.waiter }
             waiter?.resume()
         }
-        let padding = String(repeating: "x", count: max(0, (request.payloadBytes ?? 200) - #"{"text":""}"#.utf8.count))
-        let payload = try Payload(json: #"{"text":"\#(padding)"}"#)
+        let payload = StampedPayload(bytes: request.payloadBytes ?? 200)
         let run = "bench_\(Self.nanoseconds())"
         let cpuBefore = Self.cpuMicros()
         let rate = request.variant == "paced" ? request.rate ?? 10_000 : nil
@@ -181,9 +181,9 @@ final class LoadBenchmark: Sendable {
             message: "the client did not acknowledge in time (\(emitted) events emitted); is it reading?")
     }
 
-    private func emit(_ index: Int, run: String, payload: Payload, session: SessionID) throws {
+    private func emit(_ index: Int, run: String, payload: StampedPayload, session: SessionID) throws {
         let now = Self.nanoseconds()
-        let seq = try service.emit(run: run, kind: "bench_event", payload: payload, to: session)
+        let seq = try service.emit(run: run, kind: "bench_event", payload: payload.stamped(now), to: session)
         runs.withLock { runs in
             if runs[session]?.firstSeq == nil { runs[session]?.firstSeq = seq }
             runs[session]?.emittedAt[index] = now
@@ -234,5 +234,33 @@ final class LoadBenchmark: Sendable {
         let user = UInt64(usage.ru_utime.tv_sec) * 1_000_000 + UInt64(usage.ru_utime.tv_usec)
         let system = UInt64(usage.ru_stime.tv_sec) * 1_000_000 + UInt64(usage.ru_stime.tv_usec)
         return user + system
+    }
+}
+
+/// The benchmark's payload: `{"t":"NANOSECONDS","text":"xxx…"}`, the stamp as 20 zero-padded digits so that every
+/// payload has the same size; built by overwriting the digits of a template (strings built per event cost more than
+/// the rest of an emit).
+struct StampedPayload {
+    private let template: [UInt8]
+    private static let head = Array(#"{"t":""#.utf8)
+    private static let digits = 20
+
+    init(bytes: Int) {
+        let tail = Array(#"","text":""#.utf8)
+        let fixed = Self.head.count + Self.digits + tail.count + 2
+        template =
+            Self.head + [UInt8](repeating: UInt8(ascii: "0"), count: Self.digits) + tail
+            + [UInt8](repeating: UInt8(ascii: "x"), count: max(0, bytes - fixed)) + Array(#""}"#.utf8)
+    }
+
+    func stamped(_ nanoseconds: UInt64) -> Payload {
+        var bytes = template
+        var rest = nanoseconds
+        for index in stride(from: Self.head.count + Self.digits - 1, through: Self.head.count, by: -1) {
+            bytes[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+        }
+        // Valid compact JSON by construction; `Payload(json:)` checks it all the same.
+        return (try? Payload(json: String(decoding: bytes, as: UTF8.self))) ?? .empty
     }
 }

@@ -39,6 +39,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let client = EventAckClient(transport: WebSocketClientTransport(url: server.url, token: server.token))
+        let cpuBefore = Self.cpuMicros()
         await client.start()
         var session: String?
         for await signal in client.signals {
@@ -48,11 +49,19 @@ struct BenchCommand: AsyncParsableCommand {
             }
         }
         guard let session else { throw ValidationError("no session") }
-        // Drain deliveries: receipt acks are sent by the SDK as events arrive.
+        // Drain deliveries: receipt acks are sent by the SDK as events arrive. Each payload carries its emit time
+        // (CLOCK_MONOTONIC, shared with the server on this machine): emit → delivery, as the peers' harness measures
+        // send → consumer receipt.
         let drain = Task {
-            var count = 0
-            for await _ in client.events { count += 1 }
-            return count
+            var latencies: [UInt64] = []
+            latencies.reserveCapacity(events)
+            var delivered = 0
+            for await delivery in client.events {
+                let now = Self.monotonicNanoseconds()
+                delivered += 1
+                if let sent = Self.stamp(of: delivery.event.payload.json) { latencies.append(now - min(now, sent)) }
+            }
+            return (delivered, latencies.sorted())
         }
         let request: [String: any Sendable] = [
             "session": session, "events": events, "variant": variant, "rate": rate, "payloadBytes": payloadBytes,
@@ -65,17 +74,56 @@ struct BenchCommand: AsyncParsableCommand {
         }
         let result = try JSONDecoder().decode(Result.self, from: body)
         await client.close()
-        let delivered = await drain.value
+        let (delivered, latencies) = await drain.value
+        let cpu = Self.cpuMicros() - cpuBefore
+        guard delivered > 0 else { throw ValidationError("no event delivered") }
+        // Emit → delivery when the server stamps its payloads; otherwise (an older server) emit → the server holding
+        // the ack, as the notes say.
+        let percentile = { (fraction: Double, server: Double) -> Double in
+            guard !latencies.isEmpty else { return server }
+            return Double(latencies[min(latencies.count - 1, Int(Double(latencies.count) * fraction))]) / 1000
+        }
         if header { Console.line("system\tvariant\tmsgs\tseconds\tmsgs/s\tp50_us\tp99_us\tnotes") }
         let notes =
             "server_cpu_us_per_msg=\(String(format: "%.2f", result.serverCPUMicrosPerEvent)) "
+            + "client_cpu_us_per_msg=\(String(format: "%.2f", Double(cpu) / Double(events))) "
+            + "latency=\(latencies.isEmpty ? "emit_to_server_ack" : "emit_to_client_delivery") "
+            + "ack_p50_us=\(String(format: "%.0f", result.p50Micros)) ack_p99_us=\(String(format: "%.0f", result.p99Micros)) "
             + "payload=\(payloadBytes)B delivered=\(delivered)"
             + (variant == "paced" ? " rate=\(rate)/s" : "")
         Console.line(
             [
                 "eventack", result.variant, "\(result.events)", String(format: "%.3f", result.seconds),
-                String(format: "%.0f", result.eventsPerSecond), String(format: "%.0f", result.p50Micros),
-                String(format: "%.0f", result.p99Micros), notes,
+                String(format: "%.0f", result.eventsPerSecond),
+                String(format: "%.0f", percentile(0.5, result.p50Micros)),
+                String(format: "%.0f", percentile(0.99, result.p99Micros)), notes,
             ].joined(separator: "\t"))
+    }
+
+    /// The emit stamp of a benchmark payload, `{"t":"NANOSECONDS",…}` (20 digits, zero-padded).
+    static func stamp(of json: String) -> UInt64? {
+        guard json.hasPrefix(#"{"t":""#) else { return nil }
+        var value: UInt64 = 0
+        var digits = 0
+        for byte in json.utf8.dropFirst(6) {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 20 else { break }
+            value = value * 10 + UInt64(byte - UInt8(ascii: "0"))
+            digits += 1
+        }
+        return digits > 0 ? value : nil
+    }
+
+    static func monotonicNanoseconds() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+    }
+
+    /// This process's CPU time (user + system), in microseconds.
+    static func cpuMicros() -> UInt64 {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        let user = UInt64(usage.ru_utime.tv_sec) * 1_000_000 + UInt64(usage.ru_utime.tv_usec)
+        return user + UInt64(usage.ru_stime.tv_sec) * 1_000_000 + UInt64(usage.ru_stime.tv_usec)
     }
 }
