@@ -49,6 +49,9 @@ extension Simulation {
             ledger.received(seq: event.seq, eid: Self.emissionID(of: event), session: session)
         }
         perform(clients[index].machine.frameReceived(text, now: now), client: index)
+        // The real client tells its machine when nothing more is queued (`inboundDrained`, which acks the burst):
+        // here a burst ends after a frame with probability ½, so that both drained and timer acks are exercised.
+        if bursts.chance(0.5) { perform(clients[index].machine.inboundDrained(now: now), client: index) }
         if network.chance(faults.clientRestart) {
             restart(index)
         } else if network.chance(faults.snapshotRestart) {

@@ -44,6 +44,9 @@ public struct Simulation: Sendable {
     var network: SplitMix64
     /// Draws for agent runs, user intents and delays.
     var behaviour: SplitMix64
+    /// Draws for where a client's inbound bursts end (it acks when drained, EA-DEL-3); apart from the others so
+    /// that a seed's faults and behaviour stay what they were.
+    var bursts: SplitMix64
     let codec = MessageCodec()
     /// Every frame and connection change with its virtual time, when asked for (``SimulationResult/trace``).
     var trace: [String]?
@@ -71,6 +74,7 @@ public struct Simulation: Sendable {
             writesAhead: faults.serverCrash > 0)
         network = SplitMix64(seed: root.next())
         behaviour = SplitMix64(seed: root.next())
+        bursts = SplitMix64(seed: root.next())
         clients = (0..<scenario.sessions).map { index in
             SimulatedClient(
                 principal: "user_\(index % scenario.users)",
