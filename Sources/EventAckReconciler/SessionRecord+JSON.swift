@@ -44,12 +44,7 @@ extension SessionRecord {
             writer.string(principal)
             writer.key("token")
             writer.string(token)
-            writer.key("version")
-            writer.string(version.description)
-            writer.key("window")
-            writer.integer(window)
-            writer.key("at")
-            writer.integer(at)
+            Self.writeConnection(version: version, window: window, at: at, into: &writer)
         case .resumed(let token, let previousToken, let previousValidUntil, let version, let window, let at):
             writer.key("token")
             writer.string(token)
@@ -59,12 +54,7 @@ extension SessionRecord {
             }
             writer.key("previousValidUntil")
             writer.integer(previousValidUntil)
-            writer.key("version")
-            writer.string(version.description)
-            writer.key("window")
-            writer.integer(window)
-            writer.key("at")
-            writer.integer(at)
+            Self.writeConnection(version: version, window: window, at: at, into: &writer)
         case .emitted(let seq, let run, let kind, let ts, let confirm, let endsRun, let payload, let origin):
             writer.key("seq")
             writer.integer(seq)
@@ -91,16 +81,7 @@ extension SessionRecord {
             writer.key("upTo")
             writer.integer(seqs.upTo)
             writer.key("ranges")
-            writer.beginArray()
-            for (index, range) in seqs.ranges.enumerated() {
-                if index > 0 { writer.comma() }
-                writer.beginArray()
-                writer.integer(range.lowerBound)
-                writer.comma()
-                writer.integer(range.upperBound)
-                writer.endArray()
-            }
-            writer.endArray()
+            writer.ranges(seqs.ranges)
             writer.key("at")
             writer.integer(at)
         case .failed(let seq, let reason, let at):
@@ -118,5 +99,17 @@ extension SessionRecord {
             writer.integer(at)
         }
         writer.endObject()
+    }
+
+    /// The members `opened` and `resumed` end with: what the connection negotiated, and when.
+    private static func writeConnection(
+        version: ProtocolVersion, window: UInt64, at: UInt64, into writer: inout JSONWriter
+    ) {
+        writer.key("version")
+        writer.string(version.description)
+        writer.key("window")
+        writer.integer(window)
+        writer.key("at")
+        writer.integer(at)
     }
 }

@@ -310,7 +310,8 @@ struct SessionStoreServiceTests {
         let b = ReconcilerService(random: SplitMix64(seed: 4), store: InMemorySessionStore(storage: storage, node: "b"))
         cluster.crash(to: b)
         #expect(await ReconcilerServiceTests.eventually { b.holds(session) })
-        #expect(storage.owner(of: session) == "b")
+        // B holds the session once it is loaded; it owns it once the accepted resume's record is appended.
+        #expect(await ReconcilerServiceTests.eventually { storage.owner(of: session) == "b" })
         try b.emit(run: "run_1", kind: "agent_completed", payload: Payload(json: #"{"result":"done"}"#), to: session)
         #expect(await ReconcilerServiceTests.eventually { delivered.withLock { $0 } == [1, 2, 3] })
         #expect(

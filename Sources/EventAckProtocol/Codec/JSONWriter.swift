@@ -74,6 +74,20 @@ package struct JSONWriter {
         }
     }
 
+    /// Writes ranges as `[[low,high],…]`, the spelling of ack sets' `ranges`.
+    package mutating func ranges(_ ranges: [ClosedRange<UInt64>]) {
+        beginArray()
+        for (index, range) in ranges.enumerated() {
+            if index > 0 { comma() }
+            beginArray()
+            integer(range.lowerBound)
+            comma()
+            integer(range.upperBound)
+            endArray()
+        }
+        endArray()
+    }
+
     package mutating func bool(_ value: Bool) {
         append(value ? "true" : "false")
     }

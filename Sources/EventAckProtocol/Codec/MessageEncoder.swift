@@ -210,16 +210,7 @@ enum MessageEncoder {
         writer.integer(capped.upTo)
         if !capped.ranges.isEmpty {
             writer.key("ranges")
-            writer.beginArray()
-            for (index, range) in capped.ranges.enumerated() {
-                if index > 0 { writer.comma() }
-                writer.beginArray()
-                writer.integer(range.lowerBound)
-                writer.comma()
-                writer.integer(range.upperBound)
-                writer.endArray()
-            }
-            writer.endArray()
+            writer.ranges(capped.ranges)
         }
         writer.endObject()
     }
