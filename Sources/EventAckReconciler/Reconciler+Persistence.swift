@@ -162,6 +162,9 @@ extension Reconciler {
             applyConfirmations(seqs, at: level, session: &session, now: at)
         case .failed(let seq, let reason, let at):
             fail(seq, session: &session, reason: reason, now: at)
+        case .runRequested(let run, let at):
+            let index = session.runIndex(for: run, requestedAt: at)
+            if session.runs[Int(index)]!.requestedAt == nil { session.runs[Int(index)]!.requestedAt = at }
         case .opened, .runFinished, .ended:
             break
         }

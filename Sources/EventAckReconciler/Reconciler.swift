@@ -153,12 +153,22 @@ public struct Reconciler: Sendable {
         return takeActions()
     }
 
-    /// The host has a new request for `run` in `session`: the origin of the profile's `.request` SLOs.
-    public mutating func runRequested(_ run: String, in session: SessionID, now: UInt64) throws(ReconcilerError) {
+    /// The host has a new request for `run` in `session`: the origin of the profile's `.request` SLOs. Only the
+    /// first request of a run counts.
+    ///
+    /// - Returns: with ``writesAhead``, the record of the request to persist; nothing else.
+    @discardableResult
+    public mutating func runRequested(
+        _ run: String, in session: SessionID, now: UInt64
+    ) throws(ReconcilerError) -> [ReconcilerAction] {
         try Self.checkIdentifier(run, "run")
         guard let key = sessionKeys[session] else { throw .unknownSession(session) }
+        let known = sessions[key]!.runIndexByID[run].flatMap { sessions[key]!.runs[Int($0)]?.requestedAt }
+        guard known == nil else { return takeActions() }
         let index = sessions[key]!.runIndex(for: run, requestedAt: now)
-        if sessions[key]!.runs[Int(index)]!.requestedAt == nil { sessions[key]!.runs[Int(index)]!.requestedAt = now }
+        sessions[key]!.runs[Int(index)]!.requestedAt = now
+        record(session, .runRequested(run: run, at: now))
+        return takeActions()
     }
 
     /// Says the run is alive without producing an event (EA-LIVE-1, EA-LIVE-2): call it every few seconds while an

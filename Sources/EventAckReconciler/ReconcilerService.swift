@@ -187,7 +187,7 @@ public final class ReconcilerService: Sendable {
     /// Marks when `run` was requested, for the profile's `.request` SLOs.
     public func runRequested(_ run: String, in session: SessionID) throws(ReconcilerError) {
         try state.withLock { (state) throws(ReconcilerError) in
-            try state.machine.runRequested(run, in: session, now: clock.nowMs())
+            perform(try state.machine.runRequested(run, in: session, now: clock.nowMs()), &state)
         }
     }
 

@@ -97,6 +97,11 @@ extension SessionRecord {
         case .ended(let at):
             writer.key("at")
             writer.integer(at)
+        case .runRequested(let run, let at):
+            writer.key("run")
+            writer.string(run)
+            writer.key("at")
+            writer.integer(at)
         }
         writer.endObject()
     }

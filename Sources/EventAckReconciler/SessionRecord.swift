@@ -29,6 +29,9 @@ public struct SessionRecord: Sendable, Hashable, Codable {
         case runFinished(RunReport)
         /// The session ended (expired); the store may forget its records, but not its finished runs.
         case ended(at: UInt64)
+        /// The host said `run` was requested at `at` (``Reconciler/runRequested(_:in:now:)``): the origin of the run
+        /// profile's `.request` SLOs, which a recovered session measures from too.
+        case runRequested(run: String, at: UInt64)
     }
 
     /// The session changed.
@@ -43,7 +46,7 @@ public struct SessionRecord: Sendable, Hashable, Codable {
     }
 
     /// The record's kind as a short stable name (`opened`, `resumed`, `emitted`, `confirmed`, `failed`,
-    /// `runFinished`, `ended`), for stores that index or route by it.
+    /// `runFinished`, `ended`, `runRequested`), for stores that index or route by it.
     public var kind: String {
         switch change {
         case .opened: "opened"
@@ -53,6 +56,7 @@ public struct SessionRecord: Sendable, Hashable, Codable {
         case .failed: "failed"
         case .runFinished: "runFinished"
         case .ended: "ended"
+        case .runRequested: "runRequested"
         }
     }
 
@@ -111,6 +115,9 @@ public struct SessionRecord: Sendable, Hashable, Codable {
             change = .runFinished(try c.decode(RunReport.self, forKey: .report))
         case "ended":
             change = .ended(at: try c.decode(UInt64.self, forKey: .at))
+        case "runRequested":
+            change = .runRequested(
+                run: try c.decode(String.self, forKey: .run), at: try c.decode(UInt64.self, forKey: .at))
         default:
             throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "unknown record \(kind)")
         }
@@ -155,6 +162,9 @@ public struct SessionRecord: Sendable, Hashable, Codable {
         case .runFinished(let report):
             try c.encode(report, forKey: .report)
         case .ended(let at):
+            try c.encode(at, forKey: .at)
+        case .runRequested(let run, let at):
+            try c.encode(run, forKey: .run)
             try c.encode(at, forKey: .at)
         }
     }

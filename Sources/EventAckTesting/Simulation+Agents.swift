@@ -8,7 +8,7 @@ extension Simulation {
         guard !run.isDone else { return }
         if run.next == 0 {
             do throws(ReconcilerError) {
-                try server.runRequested(run.name, in: run.session, now: now)
+                perform(try server.runRequested(run.name, in: run.session, now: now))
             } catch {
                 abandon(index)
                 return

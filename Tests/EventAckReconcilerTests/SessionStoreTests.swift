@@ -88,6 +88,35 @@ struct SessionStoreTests {
         #expect(stats.display.confirmedAtRequestedLevel == 3)
     }
 
+    @Test("when a run was requested is recorded once and survives recovery: request SLOs measure from it")
+    func runRequestSurvivesRecovery() throws {
+        let storage = InMemorySessionStore.Storage()
+        var a = Node("a", storage: storage, seed: 1)
+        let (_, welcome) = a.openSession()
+        let session = SessionID(welcome.session)
+        let requestedAt = a.harness.now
+        let first = try a.harness.machine.runRequested("run_1", in: session, now: requestedAt)
+        guard case .persist(let records)? = first.first else {
+            Issue.record("no record of the request: \(first)")
+            return
+        }
+        #expect(records.map(\.change) == [.runRequested(run: "run_1", at: requestedAt)])
+        a.persist(first)
+        let again = try a.harness.machine.runRequested("run_1", in: session, now: requestedAt + 5)
+        #expect(again.isEmpty, "a second request of the same run changes nothing")
+        a.persist(a.harness.emit("agent_started", to: welcome.session).actions)
+        // Node a dies; node b recovers the session and the run ends there.
+        var b = Node("b", storage: storage, seed: 2)
+        let connection = b.harness.open()
+        let resume = ResumeRequest(session: welcome.session, token: welcome.token, receipt: AckSet())
+        _ = b.harness.receive(ReconcilerHarness.hello(resume: resume), on: connection)
+        b.persist(b.harness.machine.sessionLoaded(session, records: b.store.loadNow(session), now: b.harness.now))
+        b.persist(b.harness.emit("agent_completed", to: welcome.session).actions)
+        b.persist(b.harness.ack(receipt: set(2), on: connection))
+        let finished = try #require(storage.finishedRuns.first { $0.run == "run_1" })
+        #expect(finished.requestedAt == requestedAt)
+    }
+
     @Test("the node a session moved away from is fenced: its writes are refused and it lets the session go (EA-DUR-4)")
     func fencing() throws {
         let storage = InMemorySessionStore.Storage()
@@ -181,8 +210,11 @@ struct SessionStoreTests {
                 change: .resumed(
                     token: "t_2", previousToken: "t_1", previousValidUntil: 9, version: .initial, window: 8, at: 2)))
         records.append(SessionRecord(session: SessionID(session), change: .ended(at: 6)))
+        records.append(SessionRecord(session: SessionID(session), change: .runRequested(run: "run_2", at: 7)))
         #expect(
-            Set(records.map(\.kind)) == ["opened", "emitted", "confirmed", "failed", "runFinished", "resumed", "ended"])
+            Set(records.map(\.kind)) == [
+                "opened", "emitted", "confirmed", "failed", "runFinished", "resumed", "ended", "runRequested",
+            ])
         for record in records {
             let data = try JSONEncoder().encode(record)
             #expect(try JSONDecoder().decode(SessionRecord.self, from: data) == record)

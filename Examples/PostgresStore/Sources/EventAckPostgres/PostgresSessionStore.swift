@@ -93,7 +93,7 @@ public final class PostgresSessionStore: SessionStore {
                         run: run, kind: kind, payload: payload.json, confirm: confirm, endsRun: endsRun)
                     localEmits.append((id, request))
                 }
-            case .confirmed, .failed:
+            case .confirmed, .failed, .runRequested:
                 break
             }
         }
