@@ -138,6 +138,7 @@ extension Reconciler {
             on: connection, now: now)
         pendingActions.append(
             .report(.sessionOpened(session.id, principal: session.principal, connection: connection, resumed: true)))
+        takeAsSent(namedIn: receipt, session: &session, now: now)
         if let unknown = receipt.highest, unknown > session.highestSent {
             let error = EventAckError(
                 code: .ackUnknownSeq, message: "resume receipt names seq \(unknown), never sent to this session",
@@ -153,6 +154,24 @@ extension Reconciler {
         scheduleSessionTimer(&session, now: now)
         sessions[key] = session
         scheduleConnectionTimer(connection, now: now)
+    }
+
+    /// A recovered session took its unconfirmed events as never sent (EA-DUR-3); the node that crashed may have
+    /// sent some. The client's first resume receipt names those it has: they were sent, and its receipt confirms
+    /// them now instead of answering `ack_unknown_seq` and sending them again (found by cluster.sh: a node killed
+    /// right after sending an event whose ack it never got).
+    private mutating func takeAsSent(namedIn receipt: AckSet, session: inout SessionState, now: UInt64) {
+        guard let maybeSent = session.maybeSent else { return }
+        session.maybeSent = nil
+        guard let highest = receipt.highest, maybeSent.contains(highest) else { return }
+        while session.sendCursor <= highest {
+            let seq = session.sendCursor
+            session.sendCursor += 1
+            session.inFlight += 1
+            session.events[seq].stage = .inFlight
+            session.events[seq].attempt = 1
+            session.events[seq].stageStartedAt = now
+        }
     }
 
     /// EA-ISO-6: below the cap, or the principal's oldest detached session expired early to make room.

@@ -129,6 +129,7 @@ extension Reconciler {
             seq += 1
         }
         session.sendCursor = cursor
+        session.maybeSent = cursor < session.nextSeq ? cursor..<session.nextSeq : nil
         return session
     }
 

@@ -35,6 +35,9 @@ struct SessionState: Sendable {
     var sendCursor: Seq = 1
     /// Sent and not receipt-acknowledged (nor failed): what the window limits.
     var inFlight: UInt64 = 0
+    /// After a recovery, until the first resume: the events taken as never sent although the node that crashed may
+    /// have sent them (EA-DUR-3). The client's resume receipt says which it has.
+    var maybeSent: Range<Seq>?
 
     /// Per level, every seq the client confirmed at that level or above (EA-LVL-1).
     var confirmedReceipt = AckSet()

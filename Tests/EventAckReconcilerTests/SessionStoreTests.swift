@@ -88,6 +88,40 @@ struct SessionStoreTests {
         #expect(stats.display.confirmedAtRequestedLevel == 3)
     }
 
+    @Test("events sent before a crash but never acked: the resume receipt names them, they count as sent (EA-DUR-3)")
+    func resumeReceiptNamesEventsSentBeforeTheCrash() throws {
+        let storage = InMemorySessionStore.Storage()
+        var a = Node("a", storage: storage, seed: 1)
+        let (connection, welcome) = a.openSession()
+        for kind in ["agent_started", "agent_thinking", "agent_thinking"] {
+            let emitted = a.harness.emit(kind, to: welcome.session).actions
+            #expect(emitted.events.count == 1, "sent at once")
+            a.persist(emitted)
+        }
+        a.persist(a.harness.ack(receipt: set(1), on: connection))
+        // Node a dies with 2 and 3 sent, their acks lost. Node b recovers the session: it cannot know they were sent.
+        var b = Node("b", storage: storage, seed: 2)
+        let again = b.harness.open()
+        let resume = ResumeRequest(session: welcome.session, token: welcome.token, receipt: set(3))
+        _ = b.harness.receive(ReconcilerHarness.hello(resume: resume), on: again)
+        let loaded = b.harness.machine.sessionLoaded(
+            SessionID(welcome.session), records: b.store.loadNow(SessionID(welcome.session)), now: b.harness.now)
+        b.persist(loaded)
+        #expect(loaded.welcomes.first?.resumed == true)
+        #expect(loaded.errors.isEmpty, "the receipt names what node a sent: \(loaded.errors)")
+        #expect(loaded.events.isEmpty, "nothing is sent again: the client has 1…3")
+        #expect(b.harness.report().overall.receipt.confirmed == 3)
+        // A seq never emitted is still refused.
+        var c = Node("c", storage: storage, seed: 3)
+        let third = c.harness.open()
+        let tokenAfterB = try #require(loaded.welcomes.first?.token)
+        let bogus = ResumeRequest(session: welcome.session, token: tokenAfterB, receipt: set(9))
+        _ = c.harness.receive(ReconcilerHarness.hello(resume: bogus), on: third)
+        let reloaded = c.harness.machine.sessionLoaded(
+            SessionID(welcome.session), records: c.store.loadNow(SessionID(welcome.session)), now: c.harness.now)
+        #expect(reloaded.errors.map(\.code) == [.ackUnknownSeq])
+    }
+
     @Test("when a run was requested is recorded once and survives recovery: request SLOs measure from it")
     func runRequestSurvivesRecovery() throws {
         let storage = InMemorySessionStore.Storage()

@@ -153,7 +153,10 @@ struct AgentServerCommand: AsyncParsableCommand {
             configuration: configuration, maxQueuedFrames: try setting(maxQueuedFrames, "MAX_QUEUED_FRAMES", 4096),
             store: sessionStore)
         let agent = SimulatedAgent(
-            router: SessionRouter(service: service, store: sessionStore, logger: logger), logger: logger,
+            router: SessionRouter(
+                service: service, store: sessionStore, logger: logger,
+                terminalKinds: configuration.runProfile?.terminalKinds ?? []),
+            logger: logger,
             maxRunsPerSession: try setting(maxRunsPerSession, "MAX_RUNS_PER_SESSION", 8),
             runPrefix: sessionStore == nil ? "run_" : "run_\(nodeID)_")
         let benchTimeout = Duration.milliseconds(try setting(benchTimeoutMs, "BENCH_TIMEOUT_MS", 30_000))

@@ -2,6 +2,7 @@ import EventAckPostgres
 import EventAckProtocol
 import EventAckReconciler
 import Logging
+import Synchronization
 
 /// Where an agent's events go: to the local ``ReconcilerService`` when this node holds the session, otherwise
 /// through the store to the node that owns it (§ 15). Without a store, everything is local.
@@ -9,6 +10,13 @@ struct SessionRouter: Sendable {
     let service: ReconcilerService
     let store: PostgresSessionStore?
     let logger: Logger
+    /// Kinds that end a run (the run profile's): a run's forwarding ends with them.
+    let terminalKinds: Set<String>
+    /// Runs whose events this node has sent through the store: they keep going that way until the run ends, even
+    /// once the session is here. The owner takes forwarded requests in order; an event emitted locally would
+    /// overtake one still waiting in the table (found by cluster.sh: a run's `tool_completed` forwarded to a node
+    /// that then died, its `agent_completed` emitted locally by the node the client resumed on — out of order).
+    let forwardedRuns = ForwardedRuns()
 
     /// Whether `session` belongs to `principal`, here or on any node (isolation, EA-ISO-1).
     func belongs(_ session: SessionID, to principal: String) async -> Bool {
@@ -27,9 +35,13 @@ struct SessionRouter: Sendable {
     func emit(
         run: String, kind: String, payload: Payload, confirm: ConfirmationLevel, to session: SessionID
     ) async throws {
-        if let store, !service.holds(session) {
+        let key = ForwardedRuns.Key(session: session, run: run)
+        let ends = terminalKinds.contains(kind)
+        if let store, forwardedRuns.contains(key) || !service.holds(session) {
+            forwardedRuns.insert(key)
             try await store.forward(
                 .event(run: run, kind: kind, payload: payload.json, confirm: confirm, endsRun: nil), to: session)
+            if ends { forwardedRuns.remove(key) }
         } else {
             try service.emit(run: run, kind: kind, payload: payload, confirm: confirm, to: session)
         }
@@ -48,5 +60,35 @@ struct SessionRouter: Sendable {
     func runRequested(_ run: String, in session: SessionID) throws {
         guard store == nil || service.holds(session) else { return }
         try service.runRequested(run, in: session)
+    }
+}
+
+/// The runs a ``SessionRouter`` forwards through the store, bounded: an agent that dies mid-run never ends its run,
+/// so past the bound the older half is forgotten (at worst, one of those runs' next event goes the local way).
+final class ForwardedRuns: Sendable {
+    struct Key: Hashable, Sendable {
+        var session: SessionID
+        var run: String
+    }
+
+    static let limit = 100_000
+    /// Each run with the number of its first forward, for forgetting the oldest.
+    private let state = Mutex<(runs: [Key: UInt64], next: UInt64)>(([:], 0))
+
+    func contains(_ key: Key) -> Bool { state.withLock { $0.runs[key] != nil } }
+
+    func insert(_ key: Key) {
+        state.withLock { state in
+            guard state.runs[key] == nil else { return }
+            state.runs[key] = state.next
+            state.next += 1
+            guard state.runs.count > Self.limit else { return }
+            let cut = state.next - UInt64(Self.limit / 2)
+            state.runs = state.runs.filter { $0.value >= cut }
+        }
+    }
+
+    func remove(_ key: Key) {
+        state.withLock { _ = $0.runs.removeValue(forKey: key) }
     }
 }
