@@ -39,6 +39,9 @@ public final class ReconcilerService: Sendable {
         var waiting: [[ReconcilerAction]] = []
         /// Whether a task is appending ``waiting``'s records to the store.
         var isFlushing = false
+        /// Batches appended so far, and who waits for a number of them (``writesSettled()``).
+        var batchesSettled: UInt64 = 0
+        var settledWaiters: [(batch: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
     }
 
     private let state: LockedState<State>
@@ -266,10 +269,30 @@ public final class ReconcilerService: Sendable {
             state.timer = nil
             for writer in state.writers.values { writer.finish() }
             state.writers = [:]
+            for waiter in state.settledWaiters { waiter.continuation.resume() }
+            state.settledWaiters = []
             return state.machine.report(now: clock.nowMs())
         }
         eventsContinuation.finish()
         return report
+    }
+
+    /// Returns once every change made before the call is settled in the ``store``: appended, or refused by its
+    /// fence (a refused local emit is forwarded to the session's owner in the same step). A host waits for it before
+    /// sending through another path something that must come after — an agent's next event of a run, forwarded
+    /// because the session just moved, must not overtake the run's last local one. At once without a store, when
+    /// nothing is being written, or after ``shutdown()``.
+    public func writesSettled() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { state -> Bool in
+                guard store != nil, !state.isShutDown, state.isFlushing else { return true }
+                // The batch being appended, and the one that takes what waits now.
+                let batch = state.batchesSettled + (state.waiting.isEmpty ? 1 : 2)
+                state.settledWaiters.append((batch, continuation))
+                return false
+            }
+            if ready { continuation.resume() }
+        }
     }
 
     // MARK: The shell
@@ -296,7 +319,12 @@ public final class ReconcilerService: Sendable {
         while true {
             let batch: [[ReconcilerAction]] = state.withLock { state in
                 defer { state.waiting = [] }
-                if state.waiting.isEmpty || state.isShutDown { state.isFlushing = false }
+                if state.waiting.isEmpty || state.isShutDown {
+                    state.isFlushing = false
+                    // Nothing more is being written: every waiter is settled.
+                    for waiter in state.settledWaiters { waiter.continuation.resume() }
+                    state.settledWaiters = []
+                }
                 return state.isShutDown ? [] : state.waiting
             }
             if batch.isEmpty { return }
@@ -323,6 +351,10 @@ public final class ReconcilerService: Sendable {
             state.withLock { state in
                 if !fenced.isEmpty { performNow(state.machine.sessionsLost(fenced, now: clock.nowMs()), &state) }
                 for actions in batch { performNow(actions, &state) }
+                state.batchesSettled += 1
+                let settled = state.batchesSettled
+                for waiter in state.settledWaiters where waiter.batch <= settled { waiter.continuation.resume() }
+                state.settledWaiters.removeAll { $0.batch <= settled }
             }
         }
     }

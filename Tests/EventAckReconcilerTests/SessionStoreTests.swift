@@ -356,6 +356,32 @@ struct SessionStoreServiceTests {
         service.shutdown()
     }
 
+    @Test("writesSettled returns once what was changed before it is in the store, not before (EA-DUR-5 ordering)")
+    func writesSettledWaitsForTheAppend() async throws {
+        let store = GatedStore(InMemorySessionStore())
+        let service = ReconcilerService(random: SplitMix64(seed: 5), store: store)
+        await service.writesSettled()  // nothing written: at once
+        let cluster = StoreCluster(service)
+        let client = EventAckClient(transport: cluster.transport, reconnect: ReconnectPolicy(baseMs: 10), jitterSeed: 1)
+        await client.start()
+        store.isOpen.withLock { $0 = true }
+        #expect(await ReconcilerServiceTests.eventually { !service.sessions(of: "alice").isEmpty })
+        let session = try #require(service.sessions(of: "alice").first)
+        store.isOpen.withLock { $0 = false }
+        try service.emit(run: "run_1", kind: "agent_started", to: session)
+        let settled = Mutex(false)
+        let waiter = Task {
+            await service.writesSettled()
+            settled.withLock { $0 = true }
+        }
+        try? await Task.sleep(for: .milliseconds(100))
+        #expect(settled.withLock { $0 } == false, "returned while the emit's record was not appended")
+        store.isOpen.withLock { $0 = true }
+        #expect(await ReconcilerServiceTests.eventually { settled.withLock { $0 } })
+        await waiter.value
+        service.shutdown()
+    }
+
     @Test("a node dies mid-run: the client resumes on another node, nothing lost or twice, one verdict (EA-DUR-6)")
     func crashAndResumeElsewhere() async throws {
         let storage = InMemorySessionStore.Storage()

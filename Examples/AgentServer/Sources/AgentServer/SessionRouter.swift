@@ -16,6 +16,7 @@ struct SessionRouter: Sendable {
     /// once the session is here. The owner takes forwarded requests in order; an event emitted locally would
     /// overtake one still waiting in the table (found by cluster.sh: a run's `tool_completed` forwarded to a node
     /// that then died, its `agent_completed` emitted locally by the node the client resumed on — out of order).
+    /// The other way, a run's first forward waits for this node's writes in flight (``ReconcilerService/writesSettled()``).
     let forwardedRuns = ForwardedRuns()
 
     /// Whether `session` belongs to `principal`, here or on any node (isolation, EA-ISO-1).
@@ -38,7 +39,12 @@ struct SessionRouter: Sendable {
         let key = ForwardedRuns.Key(session: session, run: run)
         let ends = terminalKinds.contains(kind)
         if let store, forwardedRuns.contains(key) || !service.holds(session) {
-            forwardedRuns.insert(key)
+            if !forwardedRuns.contains(key) {
+                // The run's earlier events may have been emitted here, their records still being written: once
+                // written (or refused by the fence and forwarded by the store), this one may follow them.
+                await service.writesSettled()
+                forwardedRuns.insert(key)
+            }
             try await store.forward(
                 .event(run: run, kind: kind, payload: payload.json, confirm: confirm, endsRun: nil), to: session)
             if ends { forwardedRuns.remove(key) }
