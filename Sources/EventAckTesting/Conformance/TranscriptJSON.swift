@@ -47,10 +47,10 @@ public enum TranscriptJSON: Sendable, Hashable, Codable, CustomStringConvertible
         case .number(let number):
             if number.rounded() == number, abs(number) < 9_007_199_254_740_992 { return String(Int64(number)) }
             return String(number)
-        case .string(let string): return Self.quoted(string)
+        case .string(let string): return JSONWriter.quoted(string)
         case .array(let array): return "[" + array.map(\.description).joined(separator: ",") + "]"
         case .object(let object):
-            let members = object.keys.sorted().map { Self.quoted($0) + ":" + object[$0]!.description }
+            let members = object.keys.sorted().map { JSONWriter.quoted($0) + ":" + object[$0]!.description }
             return "{" + members.joined(separator: ",") + "}"
         }
     }
@@ -69,8 +69,6 @@ public enum TranscriptJSON: Sendable, Hashable, Codable, CustomStringConvertible
         if case .number(let number) = self, number >= 0, number.rounded() == number { return UInt64(number) }
         return nil
     }
-
-    private static func quoted(_ string: String) -> String { JSONWriter.quoted(string) }
 }
 
 /// Variables of a transcript: `"$name"` binds to what the machine sent the first time it is matched, and stands for

@@ -8,10 +8,10 @@ import Synchronization
 #endif
 
 /// The server's half of the load benchmark (`POST /bench`, only with `--bench`): emits N events of a fixed payload
-/// size, each stamped with its emit time (`{"t":"NANOSECONDS",…}`, `CLOCK_MONOTONIC`, which a client on the same
-/// machine reads too: the client measures emit → delivery) to the caller's session, as fast as the window allows (`max`) or at a fixed rate (`paced`), and measures, on
-/// this server's clock, the time from each emit to the arrival of the receipt ack that covers it, and this
-/// process's CPU time.
+/// size to the caller's session, each stamped with its emit time (`{"t":"NANOSECONDS",…}`, `CLOCK_MONOTONIC`, which
+/// a client on the same machine reads too: the client measures emit → delivery), as fast as the window allows
+/// (`max`) or at a fixed rate (`paced`), and measures, on this server's clock, the time from each emit to the
+/// arrival of the receipt ack that covers it, and this process's CPU time.
 ///
 /// Every run belongs to one session and lives in a table keyed by it: only acks received on that session's own
 /// connection count, a second run on the same session is refused, and a run that fails or times out removes its

@@ -37,9 +37,9 @@ struct SessionRouter: Sendable {
         run: String, kind: String, payload: Payload, confirm: ConfirmationLevel, to session: SessionID
     ) async throws {
         let key = ForwardedRuns.Key(session: session, run: run)
-        let ends = terminalKinds.contains(kind)
-        if let store, forwardedRuns.contains(key) || !service.holds(session) {
-            if !forwardedRuns.contains(key) {
+        let forwarding = forwardedRuns.contains(key)
+        if let store, forwarding || !service.holds(session) {
+            if !forwarding {
                 // The run's earlier events may have been emitted here, their records still being written: once
                 // written (or refused by the fence and forwarded by the store), this one may follow them.
                 await service.writesSettled()
@@ -47,7 +47,7 @@ struct SessionRouter: Sendable {
             }
             try await store.forward(
                 .event(run: run, kind: kind, payload: payload.json, confirm: confirm, endsRun: nil), to: session)
-            if ends { forwardedRuns.remove(key) }
+            if terminalKinds.contains(kind) { forwardedRuns.remove(key) }
         } else {
             try service.emit(run: run, kind: kind, payload: payload, confirm: confirm, to: session)
         }

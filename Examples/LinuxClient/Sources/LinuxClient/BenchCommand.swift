@@ -107,7 +107,11 @@ struct BenchCommand: AsyncParsableCommand {
         var digits = 0
         for byte in json.utf8.dropFirst(6) {
             guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 20 else { break }
-            value = value * 10 + UInt64(byte - UInt8(ascii: "0"))
+            // Twenty digits can exceed UInt64: a stamp that does is no stamp.
+            let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
+            let (next, carry) = shifted.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
+            guard !overflow, !carry else { return nil }
+            value = next
             digits += 1
         }
         return digits > 0 ? value : nil

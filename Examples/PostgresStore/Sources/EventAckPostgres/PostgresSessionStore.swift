@@ -134,16 +134,19 @@ public final class PostgresSessionStore: SessionStore {
             var written: Set<String> = []
             for try await id in inserted.decode(String.self) { written.insert(id) }
             let keptRuns = try runs.filter { written.contains($0.session) }.map { run in
-                (run.session, run.report, String(decoding: try JSONEncoder().encode(run.report), as: UTF8.self))
+                (
+                    session: run.session, report: run.report,
+                    body: String(decoding: try JSONEncoder().encode(run.report), as: UTF8.self)
+                )
             }
             if !keptRuns.isEmpty {
                 try await connection.query(
                     """
                     INSERT INTO eventack_runs (session_id, run, principal, verdict, node, report)
                     SELECT u.s, u.r, u.p, u.v, \(node), u.b FROM unnest(
-                        \(keptRuns.map(\.0))::text[], \(keptRuns.map(\.1.run))::text[],
-                        \(keptRuns.map(\.1.principal))::text[], \(keptRuns.map(\.1.verdict.rawValue))::text[],
-                        \(keptRuns.map(\.2))::text[]) AS u(s, r, p, v, b)
+                        \(keptRuns.map(\.session))::text[], \(keptRuns.map(\.report.run))::text[],
+                        \(keptRuns.map(\.report.principal))::text[], \(keptRuns.map(\.report.verdict.rawValue))::text[],
+                        \(keptRuns.map(\.body))::text[]) AS u(s, r, p, v, b)
                     """, logger: logger)
             }
             let keptEnded = ended.filter { written.contains($0) }
