@@ -122,10 +122,10 @@ extension Reconciler {
     ///     counts the rest), so that the report's size is bounded whatever the peers do. `nil` lists all.
     public func report(now: UInt64, principal: String? = nil, limit: Int? = nil) -> ConfirmationReport {
         var verdicts: [String: UInt64] = [:]
-        if principal == nil { for (verdict, count) in book.runVerdicts { verdicts[verdict.rawValue] = count } }
+        if principal == nil { for (verdict, count) in context.book.runVerdicts { verdicts[verdict.rawValue] = count } }
         func visible(_ owner: String) -> Bool { principal == nil || principal == owner }
-        var runs = book.finishedRuns.suffix(configuration.retainedRunReports).filter { visible($0.principal) }
-        var sessionReports = book.endedSessions.suffix(configuration.retainedSessionReports).filter {
+        var runs = context.book.finishedRuns.suffix(configuration.retainedRunReports).filter { visible($0.principal) }
+        var sessionReports = context.book.endedSessions.suffix(configuration.retainedSessionReports).filter {
             visible($0.principal)
         }
         if principal != nil { for run in runs { verdicts[run.verdict.rawValue, default: 0] += 1 } }
@@ -133,14 +133,14 @@ extension Reconciler {
             let session = sessions[key]!
             guard visible(session.principal) else { continue }
             sessionReports.append(
-                sessionReport(session, state: session.connection == nil ? .detached : .attached, now: now))
+                session.report(state: session.connection == nil ? .detached : .attached))
             for tracker in session.runs.compactMap({ $0 }) {
                 let report = tracker.report(session: session.id, principal: session.principal)
                 verdicts[report.verdict.rawValue, default: 0] += 1
                 runs.append(report)
             }
         }
-        var overall = book.overall
+        var overall = context.book.overall
         if principal != nil {
             overall = ConfirmationStats()
             for session in sessionReports { overall.merge(session.stats) }
@@ -154,12 +154,5 @@ extension Reconciler {
             report.runs = Array(runs.suffix(limit))
         }
         return report
-    }
-
-    func sessionReport(_ session: SessionState, state: SessionReport.State, now: UInt64) -> SessionReport {
-        SessionReport(
-            session: session.id, principal: session.principal, state: state, openedAt: session.openedAt,
-            retainedEvents: session.events.count, openRuns: session.runs.reduce(0) { $0 + ($1 == nil ? 0 : 1) },
-            stats: session.stats)
     }
 }

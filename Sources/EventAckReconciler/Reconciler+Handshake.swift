@@ -10,7 +10,7 @@ extension Reconciler {
             rejectFrame(error, on: connection, fatal: true, now: now)
             return
         }
-        let principal = connections[connection]!.principal
+        let principal = context.connections[connection]!.principal
         let window = max(1, min(configuration.window, hello.window ?? configuration.window))
         guard let resume = hello.resume else {
             openSession(on: connection, principal: principal, version: version, window: window, now: now)
@@ -24,16 +24,15 @@ extension Reconciler {
                 window: window, now: now)
         case .failure(let refusal) where shouldLoad(after: refusal, on: connection):
             // The store may know the session, or a newer copy of it: ask, and answer this hello when it replies.
-            connections[connection]!.loading = hello
-            pendingActions.append(.load(requested))
+            context.connections[connection]!.loading = hello
+            context.actions.append(.load(requested))
         case .failure(let refusal):
             // EA-RES-2, EA-ISO-4: a non-fatal error, then a fresh session. The wire says the same whatever the
             // cause, so that nobody learns whether a session id exists; the host's report says which it was. The
             // reason never includes the token.
             let error = EventAckError(code: .resumeRejected, message: Self.resumeRefusalMessage)
-            send(.error(ErrorMessage(error, fatal: false)), on: connection, now: now)
-            pendingActions.append(
-                .report(.resumeRejected(requested: requested, principal: principal, reason: refusal.rawValue)))
+            context.send(.error(ErrorMessage(error, fatal: false)), on: connection, now: now)
+            context.report(.resumeRejected(requested: requested, principal: principal, reason: refusal.rawValue))
             openSession(on: connection, principal: principal, version: version, window: window, now: now)
         }
     }
@@ -84,17 +83,18 @@ extension Reconciler {
         let key = nextSessionKey
         nextSessionKey += 1
         let token = freshToken()
-        sessions[key] = SessionState(
+        sessions[key] = SessionMachine(
             key: key, id: id, principal: principal, token: token, connection: connection, window: window,
             version: version, now: now)
         sessionKeys[id] = key
         sessionsByPrincipal[principal, default: []].insert(key)
-        connections[connection]!.session = key
-        record(id, .opened(principal: principal, token: token, version: version, window: window, at: now))
-        send(
-            .welcome(welcome(session: id, token: token, resumed: false, version: version, window: window)),
+        context.connections[connection]!.session = key
+        context.record(id, .opened(principal: principal, token: token, version: version, window: window, at: now))
+        context.send(
+            .welcome(
+                configuration.welcome(session: id, token: token, resumed: false, version: version, window: window)),
             on: connection, now: now)
-        pendingActions.append(.report(.sessionOpened(id, principal: principal, connection: connection, resumed: false)))
+        context.report(.sessionOpened(id, principal: principal, connection: connection, resumed: false))
         scheduleConnectionTimer(connection, now: now)
     }
 
@@ -113,65 +113,14 @@ extension Reconciler {
             // The old connection has not noticed it is dead yet; the client has moved on.
             close(previous, reason: "session resumed on another connection", now: now)
         }
-        var session = sessions.removeValue(forKey: key)!
         let token = freshToken()
-        // The client surely holds the token it presented; it holds the new one only once it acts on the welcome.
-        // A token presented again during its grace keeps its original end: replaying an old token cannot keep it
-        // alive (EA-RES-3).
-        if let previous = session.previousToken, Self.constantTimeEqual(previous.token, presentedToken) {
-            session.previousToken = previous
-        } else {
-            session.previousToken = (presentedToken, now + configuration.resumeTokenGraceMs)
+        context.connections[connection]!.session = key
+        modifying(key) { session, context in
+            session.resume(
+                on: connection, presentedToken: presentedToken, newToken: token, receipt: receipt, version: version,
+                window: window, now: now, context: &context)
         }
-        session.token = token
-        record(
-            session.id,
-            .resumed(
-                token: token, previousToken: session.previousToken?.token,
-                previousValidUntil: session.previousToken?.validUntil ?? 0, version: version, window: window, at: now))
-        session.attachment = .attached(connection)
-        session.window = window
-        session.version = version
-        connections[connection]!.session = key
-        send(
-            .welcome(welcome(session: session.id, token: token, resumed: true, version: version, window: window)),
-            on: connection, now: now)
-        pendingActions.append(
-            .report(.sessionOpened(session.id, principal: session.principal, connection: connection, resumed: true)))
-        takeAsSent(namedIn: receipt, session: &session, now: now)
-        if let unknown = receipt.highest, unknown > session.highestSent {
-            let error = EventAckError(
-                code: .ackUnknownSeq, message: "resume receipt names seq \(unknown), never sent to this session",
-                path: "$.resume.receipt", seq: unknown)
-            rejectFrame(error, on: connection, fatal: false, session: session.id, now: now)
-        } else {
-            if !receipt.isEmpty { record(session.id, .confirmed(level: .receipt, seqs: receipt, at: now)) }
-            applyConfirmations(receipt, at: .receipt, session: &session, now: now)
-        }
-        sendSynced(&session, includeAll: true, now: now)
-        replayUnacknowledged(&session, now: now)
-        pump(&session, now: now)
-        scheduleSessionTimer(&session, now: now)
-        sessions[key] = session
         scheduleConnectionTimer(connection, now: now)
-    }
-
-    /// A recovered session took its unconfirmed events as never sent (EA-DUR-3); the node that crashed may have
-    /// sent some. The client's first resume receipt names those it has: they were sent, and its receipt confirms
-    /// them now instead of answering `ack_unknown_seq` and sending them again (found by cluster.sh: a node killed
-    /// right after sending an event whose ack it never got).
-    private mutating func takeAsSent(namedIn receipt: AckSet, session: inout SessionState, now: UInt64) {
-        guard let maybeSent = session.maybeSent else { return }
-        session.maybeSent = nil
-        guard let highest = receipt.highest, maybeSent.contains(highest) else { return }
-        while session.sendCursor <= highest {
-            let seq = session.sendCursor
-            session.sendCursor += 1
-            session.inFlight += 1
-            session.events[seq].stage = .inFlight
-            session.events[seq].attempt = 1
-            session.events[seq].stageStartedAt = now
-        }
     }
 
     /// EA-ISO-6: below the cap, or the principal's oldest detached session expired early to make room.
@@ -182,22 +131,10 @@ extension Reconciler {
             guard case .detached(let since) = sessions[key]?.attachment else { return nil }
             return (since, key)
         }.min { ($0.since, $0.key) < ($1.since, $1.key) }
-        guard let oldestDetached, var session = sessions.removeValue(forKey: oldestDetached.key) else { return false }
-        expire(&session, now: now)
+        guard let oldestDetached else { return false }
+        modifying(oldestDetached.key) { session, context in session.expire(now: now, context: &context) }
+        removeSession(oldestDetached.key)
         return true
-    }
-
-    private func welcome(
-        session: SessionID,
-        token: String,
-        resumed: Bool,
-        version: ProtocolVersion,
-        window: UInt64
-    ) -> Welcome {
-        Welcome(
-            version: version, session: session.rawValue, token: token, resumed: resumed,
-            heartbeatMs: configuration.heartbeatMs, ackDelayMs: configuration.ackDelayMs, window: window,
-            maxFrameBytes: UInt64(configuration.maxFrameBytes))
     }
 
     /// A resume token: 128 random bits (EA-ISO-2).
@@ -221,5 +158,15 @@ extension Reconciler {
             difference |= UInt64(a ^ b)
         }
         return difference == 0
+    }
+}
+
+extension ReconcilerConfiguration {
+    /// The `welcome` of a session opened or resumed under this configuration.
+    func welcome(session: SessionID, token: String, resumed: Bool, version: ProtocolVersion, window: UInt64) -> Welcome
+    {
+        Welcome(
+            version: version, session: session.rawValue, token: token, resumed: resumed, heartbeatMs: heartbeatMs,
+            ackDelayMs: ackDelayMs, window: window, maxFrameBytes: UInt64(maxFrameBytes))
     }
 }

@@ -9,51 +9,28 @@ import EventAckProtocol
 /// calls ``timerFired(now:)`` when it passes. Randomness (session ids, resume tokens, retransmission jitter) comes
 /// from the generator passed to ``init(configuration:random:writesAhead:)``.
 ///
-/// The rules live in extensions: the handshake and resume (`+Handshake`), emitting, sending and settling events
-/// (`+Events`), acks and nacks (`+Acknowledgements`), timers and liveness (`+Timers`). The report is built by
-/// ``report(now:principal:limit:)`` from the report book the inputs keep up to date.
+/// The reconciler routes: it owns the connections, the sessions table, the one timer heap and the report book
+/// (in its `SessionContext`), and hands each input to the `SessionMachine` it concerns, where a session's rules
+/// live. Its own rules live in extensions: the handshake and resume (`+Handshake`), emitting (`+Events`), timers
+/// and liveness (`+Timers`), the store (`+Persistence`). The report is built by ``report(now:principal:limit:)``
+/// from the report book the inputs keep up to date.
 public struct Reconciler: Sendable {
-    /// A connection, before and after its handshake.
-    struct ConnectionState: Sendable {
-        let principal: String
-        let openedAt: UInt64
-        /// The session, once `hello` was answered.
-        var session: UInt64?
-        var lastReceivedAt: UInt64
-        var lastSentAt: UInt64
-        /// The connection's pending timer (heartbeat or liveness).
-        var timerDeadline: UInt64 = 0
-        var nextPingID: UInt64 = 1
-        /// A `hello` waiting for its session to be loaded from the store.
-        var loading: Hello?
-        /// Whether the store was asked for this connection's resume already (once is enough).
-        var loadedFromStore = false
-    }
+    typealias ConnectionState = SessionContext.Connection
 
     /// The configuration in force.
-    public let configuration: ReconcilerConfiguration
+    public var configuration: ReconcilerConfiguration { context.configuration }
     let codec: MessageCodec
     var random: any RandomNumberGenerator & Sendable
-    /// Retransmission jitter needs no secrecy, only spread: a SplitMix64 seeded once from `random`, so that each
-    /// send does not cost a call into the (possibly system) generator.
-    var jitter: SplitMix64
-    var connections: [ConnectionID: ConnectionState] = [:]
-    var sessions: [UInt64: SessionState] = [:]
+    var sessions: [UInt64: SessionMachine] = [:]
     var sessionKeys: [SessionID: UInt64] = [:]
     /// Each principal's sessions, for ``ReconcilerConfiguration/maxSessionsPerPrincipal``.
     var sessionsByPrincipal: [String: Set<UInt64>] = [:]
-    var timers = TimerHeap()
-    var book = ReportBook()
     var nextConnectionNumber: UInt64 = 1
     var nextSessionKey: UInt64 = 1
-    /// Actions of the input being processed, returned when it ends.
-    var pendingActions: [ReconcilerAction] = []
+    /// Connections, timers, the report book and the input's actions: what sessions reach outside themselves.
+    var context: SessionContext
     /// Whether sessions are written ahead to a store (``ReconcilerAction/persist(_:)``) and loaded from it.
-    public let writesAhead: Bool
-    /// Records of the input being processed, persisted before its actions.
-    var pendingRecords: [SessionRecord] = []
-    /// While a session is rebuilt from its records: nothing is recorded again.
-    var isRestoring = false
+    public var writesAhead: Bool { context.writesAhead }
 
     /// Creates a reconciler with no connection.
     ///
@@ -69,11 +46,11 @@ public struct Reconciler: Sendable {
         random: some RandomNumberGenerator & Sendable,
         writesAhead: Bool = false
     ) {
-        self.writesAhead = writesAhead
-        self.configuration = configuration.normalized()
-        self.codec = MessageCodec(maxFrameBytes: self.configuration.maxFrameBytes)
+        let configuration = configuration.normalized()
+        self.codec = MessageCodec(maxFrameBytes: configuration.maxFrameBytes)
         var random = random
-        self.jitter = SplitMix64(seed: random.next())
+        self.context = SessionContext(
+            configuration: configuration, jitter: SplitMix64(seed: random.next()), writesAhead: writesAhead)
         self.random = random
     }
 
@@ -85,7 +62,8 @@ public struct Reconciler: Sendable {
     public mutating func open(principal: String, now: UInt64) -> ConnectionID {
         let id = ConnectionID(rawValue: nextConnectionNumber)
         nextConnectionNumber += 1
-        connections[id] = ConnectionState(principal: principal, openedAt: now, lastReceivedAt: now, lastSentAt: now)
+        context.connections[id] = ConnectionState(
+            principal: principal, openedAt: now, lastReceivedAt: now, lastSentAt: now)
         scheduleConnectionTimer(id, now: now)
         return id
     }
@@ -93,8 +71,8 @@ public struct Reconciler: Sendable {
     /// A text frame arrived on `connection`. Frames that fail validation are answered with an `error` carrying the
     /// spec's code and change nothing else (EA-MSG-11).
     public mutating func frameReceived(_ text: String, on connection: ConnectionID, now: UInt64) -> [ReconcilerAction] {
-        guard connections[connection] != nil else { return [] }
-        connections[connection]!.lastReceivedAt = now
+        guard context.connections[connection] != nil else { return [] }
+        context.connections[connection]!.lastReceivedAt = now
         do {
             let message = try codec.decode(text)
             messageReceived(message, on: connection, now: now)
@@ -107,8 +85,8 @@ public struct Reconciler: Sendable {
     /// A binary frame arrived: EventAck messages are text frames (EA-MSG-1), so it is answered with a non-fatal
     /// `malformed_json` and changes nothing else (EA-MSG-12).
     public mutating func binaryFrameReceived(on connection: ConnectionID, now: UInt64) -> [ReconcilerAction] {
-        guard connections[connection] != nil else { return [] }
-        connections[connection]!.lastReceivedAt = now
+        guard context.connections[connection] != nil else { return [] }
+        context.connections[connection]!.lastReceivedAt = now
         let error = EventAckError(code: .malformedJSON, message: "binary frames are not EventAck messages", path: "$")
         rejectFrame(error, on: connection, fatal: false, now: now)
         return takeActions()
@@ -119,8 +97,8 @@ public struct Reconciler: Sendable {
     public mutating func oversizedFrameReceived(
         byteCount: Int, on connection: ConnectionID, now: UInt64
     ) -> [ReconcilerAction] {
-        guard connections[connection] != nil else { return [] }
-        connections[connection]!.lastReceivedAt = now
+        guard context.connections[connection] != nil else { return [] }
+        context.connections[connection]!.lastReceivedAt = now
         let error = EventAckError(
             code: .frameTooLarge, message: "frame of \(byteCount) bytes exceeds \(configuration.maxFrameBytes)",
             path: "$")
@@ -133,8 +111,8 @@ public struct Reconciler: Sendable {
     public mutating func frameReceived(
         bytes: some Collection<UInt8>, on connection: ConnectionID, now: UInt64
     ) -> [ReconcilerAction] {
-        guard connections[connection] != nil else { return [] }
-        connections[connection]!.lastReceivedAt = now
+        guard context.connections[connection] != nil else { return [] }
+        context.connections[connection]!.lastReceivedAt = now
         do {
             let message = try codec.decode(bytes: bytes)
             messageReceived(message, on: connection, now: now)
@@ -163,11 +141,7 @@ public struct Reconciler: Sendable {
     ) throws(ReconcilerError) -> [ReconcilerAction] {
         try Self.checkIdentifier(run, "run")
         guard let key = sessionKeys[session] else { throw .unknownSession(session) }
-        let known = sessions[key]!.runIndexByID[run].flatMap { sessions[key]!.runs[Int($0)]?.requestedAt }
-        guard known == nil else { return takeActions() }
-        let index = sessions[key]!.runIndex(for: run, requestedAt: now)
-        sessions[key]!.runs[Int(index)]!.requestedAt = now
-        record(session, .runRequested(run: run, at: now))
+        modifying(key) { session, context in session.runRequested(run, now: now, context: &context) }
         return takeActions()
     }
 
@@ -187,15 +161,17 @@ public struct Reconciler: Sendable {
             if sessionKeys[session] == nil { throw .unknownSession(session) }
             return []
         }
-        send(.progress(Progress(run: run, ts: now, note: note)), on: connection, now: now)
+        context.send(.progress(Progress(run: run, ts: now, note: note)), on: connection, now: now)
         return takeActions()
     }
 
     /// Says `bye` to every connection and closes it. Sessions stay (detached) so that ``report(now:principal:limit:)`` lists what
     /// is still unconfirmed.
     public mutating func shutdown(reason: String = "server shutting down", now: UInt64) -> [ReconcilerAction] {
-        for connection in connections.keys.sorted() {
-            if connections[connection]?.session != nil { send(.bye(reason: reason), on: connection, now: now) }
+        for connection in context.connections.keys.sorted() {
+            if context.connections[connection]?.session != nil {
+                context.send(.bye(reason: reason), on: connection, now: now)
+            }
             close(connection, reason: reason, now: now)
         }
         return takeActions()
@@ -205,7 +181,7 @@ public struct Reconciler: Sendable {
 
     /// The session live on `connection`, once its handshake completed.
     public func session(on connection: ConnectionID) -> SessionID? {
-        connections[connection]?.session.flatMap { sessions[$0]?.id }
+        context.connections[connection]?.session.flatMap { sessions[$0]?.id }
     }
 
     /// The sessions of `principal`, attached or waiting for a resume.
@@ -228,8 +204,8 @@ public struct Reconciler: Sendable {
     // MARK: Dispatch
 
     mutating func messageReceived(_ message: Message, on connection: ConnectionID, now: UInt64) {
-        guard let key = connections[connection]?.session else {
-            if connections[connection]?.loading != nil {
+        guard let key = context.connections[connection]?.session else {
+            if context.connections[connection]?.loading != nil {
                 // The client waits for `welcome`; its session is being loaded. Nothing else is expected.
                 let error = EventAckError(
                     code: .handshakeRequired, message: "\(message.type.rawValue) before welcome", path: "$.type")
@@ -246,17 +222,17 @@ public struct Reconciler: Sendable {
         }
         switch message {
         case .ack, .nack:
-            var session = sessions.removeValue(forKey: key)!
-            confirmationsReceived(message, session: &session, on: connection, now: now)
-            sessions[key] = consume session
+            modifying(key) { session, context in
+                session.confirmationsReceived(message, on: connection, now: now, context: &context)
+            }
         case .ping(let id):
-            send(.pong(id: id), on: connection, now: now)
+            context.send(.pong(id: id), on: connection, now: now)
         case .pong:
             break
         case .bye(let reason):
             close(connection, reason: "client said bye" + (reason.map { ": \($0)" } ?? ""), now: now)
         case .error(let error):
-            pendingActions.append(.report(.clientError(connection, session: sessions[key]?.id, error)))
+            context.report(.clientError(connection, session: sessions[key]?.id, error))
             if error.fatal { close(connection, reason: "client error \(error.code)", now: now) }
         case .hello, .welcome, .event, .synced, .progress:
             let error = EventAckError(
@@ -268,19 +244,22 @@ public struct Reconciler: Sendable {
 
     // MARK: Helpers shared by the extensions
 
-    /// Ends an input: tidies the timers and hands over its actions. Every session is back in the table here.
+    /// Ends an input: tidies the timers and hands over its actions, records first. Every session is back in the
+    /// table here.
     mutating func takeActions() -> [ReconcilerAction] {
         finishTimers()
-        defer { pendingActions = [] }
-        guard !pendingRecords.isEmpty else { return pendingActions }
-        // Write-ahead: the records first, so that nothing they back reaches a peer before they are durable.
-        defer { pendingRecords = [] }
-        return [.persist(pendingRecords)] + pendingActions
+        return context.takeActions()
     }
 
-    mutating func send(_ message: Message, on connection: ConnectionID, now: UInt64) {
-        connections[connection]?.lastSentAt = now
-        pendingActions.append(.send(message, to: connection))
+    /// Runs `body` on the session of `key` with the context lent to it. The session leaves the table meanwhile:
+    /// changing it in place through the table would copy it whole (the postgres-nio `.modifying` idea).
+    mutating func modifying<Result, Failure: Error>(
+        _ key: UInt64,
+        _ body: (inout SessionMachine, inout SessionContext) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        var session = sessions.removeValue(forKey: key)!
+        defer { sessions[key] = session }
+        return try body(&session, &context)
     }
 
     /// Answers an invalid frame with an `error` (and closes the connection when `fatal`).
@@ -291,28 +270,24 @@ public struct Reconciler: Sendable {
         session sessionID: SessionID? = nil,
         now: UInt64
     ) {
-        send(.error(ErrorMessage(error, fatal: fatal)), on: connection, now: now)
-        let session = sessionID ?? connections[connection]?.session.flatMap { sessions[$0]?.id }
-        pendingActions.append(.report(.protocolError(connection, session: session, error: error, fatal: fatal)))
+        context.send(.error(ErrorMessage(error, fatal: fatal)), on: connection, now: now)
+        let session = sessionID ?? context.connections[connection]?.session.flatMap { sessions[$0]?.id }
+        context.report(.protocolError(connection, session: session, error: error, fatal: fatal))
         if fatal { close(connection, reason: error.code.rawValue, now: now) }
     }
 
     /// Closes a connection from this side.
     mutating func close(_ connection: ConnectionID, reason: String, now: UInt64) {
-        guard connections[connection] != nil else { return }
-        pendingActions.append(.close(connection, reason: reason))
+        guard context.connections[connection] != nil else { return }
+        context.actions.append(.close(connection, reason: reason))
         forget(connection, reason: reason, now: now)
     }
 
     /// Drops a connection; its session (if still attached to it) waits for a resume.
     mutating func forget(_ connection: ConnectionID, reason: String, now: UInt64) {
-        guard let state = connections.removeValue(forKey: connection) else { return }
+        guard let state = context.connections.removeValue(forKey: connection) else { return }
         guard let key = state.session, sessions[key]?.connection == connection else { return }
-        var session = sessions.removeValue(forKey: key)!
-        session.attachment = .detached(since: now)
-        pendingActions.append(.report(.sessionDetached(session.id, principal: session.principal, reason: reason)))
-        scheduleSessionTimer(&session, now: now)
-        sessions[key] = consume session
+        modifying(key) { session, context in session.detach(reason: reason, now: now, context: &context) }
     }
 
     static func checkIdentifier(_ value: String, _ name: String) throws(ReconcilerError) {

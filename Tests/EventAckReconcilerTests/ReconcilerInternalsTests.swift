@@ -15,11 +15,11 @@ struct ReconcilerInternalsTests {
             _ = harness.ack(receipt: set(Seq((batch + 1) * 100)), on: connection)
         }
         // 10,000 receipt deadlines were armed and all went stale; only the heartbeat and synced timers live.
-        #expect(harness.machine.timers.entries.count <= 2 * 4 + 1100)
+        #expect(harness.machine.context.timers.entries.count <= 2 * 4 + 1100)
         #expect(harness.machine.retainedEventCount == 0, "receipt-only events are released once acknowledged")
         let deadline = try! #require(harness.machine.nextDeadline)
-        #expect(harness.machine.isLive(harness.machine.timers.entries[0]))
-        #expect(deadline == harness.machine.timers.entries[0].deadline)
+        #expect(harness.machine.isLive(harness.machine.context.timers.entries[0]))
+        #expect(deadline == harness.machine.context.timers.entries[0].deadline)
     }
 
     @Test("with more than 64 value holes, synced still echoes the newest value confirmations (EA-SYNC-1)")

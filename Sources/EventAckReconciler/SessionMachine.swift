@@ -1,8 +1,14 @@
 import EventAckProtocol
 
-/// Everything the reconciler keeps for one session. Sessions share nothing: every input names its session, and
-/// nothing here points into another one (EA-ISO-1).
-struct SessionState: Sendable {
+/// One session as a state machine: its event ring, confirmation sets, run trackers and `synced` state, and the
+/// rules that change them — emitting and sending (`+Events`), acks and nacks (`+Acknowledgements`), deadlines,
+/// `synced` and expiry (`+Timers`), resume and recovery (`+Resume`).
+///
+/// The ``Reconciler`` routes each input to the one session it concerns and lends it the ``SessionContext`` for its
+/// sends, reports, records and timers. Sessions share nothing: nothing here points into another one (EA-ISO-1).
+/// The session is also the unit of persistence: its records (``SessionRecord``) rebuild it through the same rules
+/// (``init(restoring:key:context:now:)``).
+struct SessionMachine: Sendable {
     /// Where the session's connection is.
     enum Attachment: Sendable, Hashable {
         /// Live on this connection.
