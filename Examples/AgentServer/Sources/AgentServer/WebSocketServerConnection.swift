@@ -26,8 +26,10 @@ struct WebSocketServerConnection: ServerConnection {
 
     /// Writes the frames on the channel's event loop in one go and flushes once; returns when the last is written
     /// to the socket, which is the writer's backpressure. hummingbird-websocket's writer flushes every frame: one
-    /// `writev` per event was most of the server's CPU at high rates. Data frames only — the library still writes
-    /// pongs and the close frame, through the same pipeline, in order.
+    /// `writev` per event was most of the server's CPU at high rates. The frames are laid out, headers and all, in
+    /// buffers of 16 KB written from the frame encoder's place in the pipeline (``FrameBatch``): one pipeline write
+    /// and one iovec per 50 events instead of two of each per frame. Data frames only — the library still writes pongs and
+    /// the close frame through the encoder, on the same event loop, in order.
     func send(contentsOf texts: [String]) async throws {
         guard let channel, !texts.isEmpty else {
             for text in texts { try await send(text) }
@@ -35,11 +37,19 @@ struct WebSocketServerConnection: ServerConnection {
         }
         let written = channel.eventLoop.makePromise(of: Void.self)
         channel.eventLoop.execute {
-            for (index, text) in texts.enumerated() {
-                let frame = WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: text))
-                channel.write(frame, promise: index == texts.count - 1 ? written : nil)
+            guard let encoder = try? channel.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
+            else {
+                for (index, text) in texts.enumerated() {
+                    let frame = WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: text))
+                    channel.write(frame, promise: index == texts.count - 1 ? written : nil)
+                }
+                return channel.flush()
             }
-            channel.flush()
+            let chunks = FrameBatch.textFrames(texts, allocator: channel.allocator)
+            for (index, chunk) in chunks.enumerated() {
+                encoder.write(NIOAny(chunk), promise: index == chunks.count - 1 ? written : nil)
+            }
+            encoder.flush()
         }
         try await written.futureResult.get()
     }
