@@ -18,11 +18,16 @@ import EventAckProtocol
 /// actions it returns. All protocol behaviour is in the machine.
 public actor EventAckClient {
     /// Events for the app, each seq of the session once, in order. Finishes when the client is closed.
-    public nonisolated let events: AsyncStream<Delivery>
+    public nonisolated let events: DeliveryStream
     /// Connection changes, stalls and failures. Finishes when the client is closed.
     public nonisolated let signals: AsyncStream<ClientSignal>
 
-    private let eventsContinuation: AsyncStream<Delivery>.Continuation
+    private let deliveries = BatchQueue<Delivery>()
+    /// Deliveries of the burst of frames being processed, handed to ``events`` together when it ends: one wake-up
+    /// of the app's task per burst, not per event.
+    private var burstDeliveries: [Delivery] = []
+    /// Whether a burst of frames is being processed (deliveries wait for its end).
+    private var inBurst = false
     private let signalsContinuation: AsyncStream<ClientSignal>.Continuation
     private let transport: any ClientTransport
     private let clock: any EventAckClock
@@ -73,7 +78,7 @@ public actor EventAckClient {
             snapshot.map { ClientStateMachine(configuration: configuration, restoring: $0) }
             ?? ClientStateMachine(configuration: configuration)
         self.random = SplitMix64(seed: jitterSeed)
-        (events, eventsContinuation) = AsyncStream.makeStream()
+        events = DeliveryStream(deliveries)
         (signals, signalsContinuation) = AsyncStream.makeStream()
     }
 
@@ -139,13 +144,15 @@ public actor EventAckClient {
         var lastError = ""
         while !closed && !Task.isCancelled {
             do {
-                let connection = try await transport.connect()
+                let inbound = InboundFrames()
+                let connection = try await transport.connect(handingFramesTo: inbound)
                 guard !closed else {
+                    inbound.end()
                     await connection.close()
                     return
                 }
                 failures = 0
-                await run(connection)
+                await run(connection, inbound: inbound)
             } catch {
                 failures += 1
                 lastError = "\(error)"
@@ -163,7 +170,7 @@ public actor EventAckClient {
     }
 
     /// Runs one connection until it ends.
-    private func run(_ connection: any ClientConnection) async {
+    private func run(_ connection: any ClientConnection, inbound: InboundFrames) async {
         self.connection = connection
         let (frames, continuation) = AsyncStream<String>.makeStream()
         outbound = continuation
@@ -174,28 +181,21 @@ public actor EventAckClient {
         }
         self.writer = writer
         perform(machine.connected(now: clock.nowMs()))
-        // A reader off the actor moves frames into `inbox`; the actor takes every frame that arrived in one turn
-        // (one hop per burst, not per frame) and, when none is left, tells the machine the burst is drained.
-        let inbox = BatchQueue<String>()
-        let reader = Task.detached {
-            do {
-                for try await frame in connection.inbound {
-                    if inbox.push(frame) == .finished { break }
-                }
-                inbox.finish()
-            } catch {
-                inbox.finish(throwing: error)  // the connection failed: handled as closed below
-            }
-        }
+        // The transport hands frames to `inbox`; the actor takes every frame that arrived in one turn (one hop per
+        // burst, not per frame) and, when none is left, tells the machine the burst is drained.
+        let inbox = inbound.queue
         reading: while let frames = await inbox.next() {
+            inBurst = true
             for frame in frames {
                 perform(machine.frameReceived(frame, now: clock.nowMs()))
-                if self.connection == nil { break reading }
+                if self.connection == nil { break }
             }
+            inBurst = false
+            handOverDeliveries()
+            if self.connection == nil { break reading }
             if inbox.isEmpty { perform(machine.inboundDrained(now: clock.nowMs())) }
         }
         inbox.finish()
-        reader.cancel()
         perform(machine.connectionClosed(now: clock.nowMs()))
         continuation.finish()
         outbound = nil
@@ -211,7 +211,7 @@ public actor EventAckClient {
             case .send(let message):
                 outbound?.yield(codec.encode(message))
             case .deliver(let event):
-                eventsContinuation.yield(Delivery(event: event, client: self))
+                burstDeliveries.append(Delivery(event: event, client: self))
             case .signal(let signal):
                 signalsContinuation.yield(signal)
             case .closeConnection:
@@ -225,7 +225,15 @@ public actor EventAckClient {
                 finishClose(report)
             }
         }
+        if !inBurst { handOverDeliveries() }
         rearmTimer()
+    }
+
+    /// Hands what was delivered to ``events``.
+    private func handOverDeliveries() {
+        guard !burstDeliveries.isEmpty else { return }
+        _ = deliveries.push(contentsOf: burstDeliveries)
+        burstDeliveries.removeAll(keepingCapacity: true)
     }
 
     /// The machine finished its close (`bye` already queued): stop reconnecting, let the writer drain, close the
@@ -244,7 +252,8 @@ public actor EventAckClient {
             await writer?.value
             await connection?.close()
         }
-        eventsContinuation.finish()
+        handOverDeliveries()  // a close in the middle of a burst keeps what the burst delivered
+        deliveries.finish()
         signalsContinuation.finish()
         for waiter in closeWaiters { waiter.resume(returning: report) }
         closeWaiters = []

@@ -27,12 +27,24 @@ public final class FailoverTransport: ClientTransport {
     /// Connects through the transport that last worked, or the next ones in turn; throws the last error when none
     /// can connect (the client's reconnect policy then waits and tries again, starting with the next one).
     public func connect() async throws -> any ClientConnection {
+        try await connectInTurn { try await $0.connect() }
+    }
+
+    /// As ``connect()``, handing frames over through the transport that connects (a failed attempt does not touch
+    /// `inbound`).
+    public func connect(handingFramesTo inbound: InboundFrames) async throws -> any ClientConnection {
+        try await connectInTurn { try await $0.connect(handingFramesTo: inbound) }
+    }
+
+    private func connectInTurn(
+        _ connect: (any ClientTransport) async throws -> any ClientConnection
+    ) async throws -> any ClientConnection {
         let start = current.withLock { $0 }
         var lastError: (any Error)?
         for offset in 0..<transports.count {
             let index = (start + offset) % transports.count
             do {
-                let connection = try await transports[index].connect()
+                let connection = try await connect(transports[index])
                 current.withLock { $0 = index }
                 return connection
             } catch {

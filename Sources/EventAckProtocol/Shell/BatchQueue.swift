@@ -15,21 +15,29 @@ package final class BatchQueue<Element: Sendable>: Sendable {
         case finished
     }
 
-    private struct State {
-        var queue: [Element] = []
-        var waiter: CheckedContinuation<[Element]?, Never>?
-        var isFinished = false
-        var isCancelled = false
-        var failure: (any Error)?
+    // Inlinable, so that each module using it gets a copy specialized for its element: unspecialized, every push
+    // and take looked up generic metadata at run time — a tenth of the client's CPU at high rates.
+    @usableFromInline
+    struct State {
+        @usableFromInline var queue: [Element] = []
+        @usableFromInline var waiter: CheckedContinuation<[Element]?, Never>?
+        @usableFromInline var isFinished = false
+        @usableFromInline var isCancelled = false
+        @usableFromInline var failure: (any Error)?
+
+        @inlinable init() {}
     }
 
     package let limit: Int
-    private let state = LockedState(State())
+    @usableFromInline let state: LockedState<State>
 
+    @inlinable
     package init(limit: Int = .max) {
         self.limit = limit
+        self.state = LockedState(State())
     }
 
+    @inlinable
     package func push(_ element: Element) -> Push {
         let (result, waiter) = state.withLock { state -> (Push, CheckedContinuation<[Element]?, Never>?) in
             guard !state.isFinished else { return (.finished, nil) }
@@ -45,7 +53,27 @@ package final class BatchQueue<Element: Sendable>: Sendable {
         return result
     }
 
+    /// Queues `elements` together, waking the taker once: what a producer that knows its bursts should use.
+    /// All or nothing against the limit.
+    @inlinable
+    package func push(contentsOf elements: [Element]) -> Push {
+        guard !elements.isEmpty else { return .enqueued(depth: isEmpty ? 0 : 1) }
+        let (result, waiter) = state.withLock { state -> (Push, CheckedContinuation<[Element]?, Never>?) in
+            guard !state.isFinished else { return (.finished, nil) }
+            guard state.queue.count + elements.count <= limit else { return (.dropped, nil) }
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return (.enqueued(depth: elements.count), waiter)
+            }
+            state.queue.append(contentsOf: elements)
+            return (.enqueued(depth: state.queue.count), nil)
+        }
+        waiter?.resume(returning: elements)
+        return result
+    }
+
     /// No more pushes; the taker still gets what is queued, then `nil`. `failure` is kept for ``failure``.
+    @inlinable
     package func finish(throwing failure: (any Error)? = nil) {
         let waiter = state.withLock { state -> CheckedContinuation<[Element]?, Never>? in
             guard !state.isFinished else { return nil }
@@ -58,13 +86,16 @@ package final class BatchQueue<Element: Sendable>: Sendable {
     }
 
     /// Whether nothing waits to be taken.
+    @inlinable
     package var isEmpty: Bool { state.withLock { $0.queue.isEmpty } }
 
     /// What the queue was finished with, if it failed.
+    @inlinable
     package var failure: (any Error)? { state.withLock { $0.failure } }
 
     /// Everything queued, waiting for at least one element; `nil` once finished and empty, or when the calling task
     /// is cancelled.
+    @inlinable
     package func next() async -> [Element]? {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<[Element]?, Never>) in
@@ -76,6 +107,8 @@ package final class BatchQueue<Element: Sendable>: Sendable {
                         return .some(batch)
                     }
                     if state.isFinished { return .some(nil) }
+                    // Like AsyncStream: a second taker at once is a programming error, not a silent hang.
+                    precondition(state.waiter == nil, "a BatchQueue is taken from by one task at a time")
                     state.waiter = continuation
                     return .none
                 }

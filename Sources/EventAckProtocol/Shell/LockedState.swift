@@ -12,8 +12,8 @@
 /// access it protects is reported as a race and real races would drown in the noise. With pthreads,
 /// `swift test --sanitize=thread` checks the service for real.
 package final class LockedState<Value>: @unchecked Sendable {
-    private var value: Value
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline var value: Value
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
     package init(_ value: Value) {
         self.value = value
@@ -27,6 +27,7 @@ package final class LockedState<Value>: @unchecked Sendable {
         mutex.deallocate()
     }
 
+    @inlinable
     package func withLock<Result, Failure: Error>(_ body: (inout Value) throws(Failure) -> Result) throws(Failure)
         -> Result
     {

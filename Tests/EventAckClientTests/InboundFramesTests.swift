@@ -1,0 +1,115 @@
+import EventAckProtocol
+import EventAckTesting
+import Testing
+
+@testable import EventAckClient
+
+/// Transports that hand frames straight to the client (`connect(handingFramesTo:)`), and the `events` stream
+/// the client hands them on through.
+@Suite("Inbound frames and deliveries", .timeLimit(.minutes(1)))
+struct InboundFramesTests {
+    let codec = MessageCodec()
+
+    func burst(events count: Seq) -> [String] {
+        var frames = [codec.encode(.welcome(Welcome(session: "s1", token: "t1", resumed: false, heartbeatMs: 60_000)))]
+        for seq in 1...count {
+            frames.append(
+                codec.encode(
+                    .event(
+                        Event(seq: seq, run: "r1", kind: "agent_thinking", ts: 0, confirm: .receipt, payload: .empty))
+                ))
+        }
+        return frames
+    }
+
+    @Test("a transport that hands frames over itself: one burst, delivered in order, acked once when drained")
+    func directHandOver() async throws {
+        let transport = HandingTransport(frames: burst(events: 20))
+        let client = EventAckClient(
+            transport: transport, reconnect: ReconnectPolicy(baseMs: 0, capMs: 0), clock: ManualClock(), jitterSeed: 1)
+        await client.start()
+        var seen: [Seq] = []
+        for await delivery in client.events {
+            seen.append(delivery.event.seq)
+            if seen.count == 20 { break }
+        }
+        #expect(seen == Array(1...20))
+        var sent = transport.sent.makeAsyncIterator()
+        var acks: [Ack] = []
+        while acks.last?.receipt != AckSet(upTo: 20), let text = await sent.next() {
+            if case .ack(let ack) = try codec.decode(text) { acks.append(ack) }
+        }
+        // The whole burst was handed over before the client looked: one drained burst, one ack.
+        #expect(acks.map(\.receipt) == [AckSet(upTo: 20)])
+        #expect(transport.streamConnects.withLock { $0 } == 0, "the client never asked for the stream")
+        _ = await client.close(timeoutMs: 0)
+    }
+
+    @Test("FailoverTransport hands frames over through the node that connects; a refused node leaves them alone")
+    func failoverHandsOver() async throws {
+        let refusing = HandingTransport(frames: [], refuses: true)
+        let working = HandingTransport(frames: burst(events: 3))
+        let client = EventAckClient(
+            transport: FailoverTransport([refusing, working]), reconnect: ReconnectPolicy(baseMs: 0, capMs: 0),
+            clock: ManualClock(), jitterSeed: 1)
+        await client.start()
+        var seen: [Seq] = []
+        for await delivery in client.events {
+            seen.append(delivery.event.seq)
+            if seen.count == 3 { break }
+        }
+        #expect(seen == [1, 2, 3])
+        #expect(refusing.handingConnects.withLock { $0 } == 1)
+        #expect(working.handingConnects.withLock { $0 } == 1)
+        #expect(working.streamConnects.withLock { $0 } == 0)
+        _ = await client.close(timeoutMs: 0)
+    }
+
+    @Test("events hand out every delivery before they finish at close, across bursts")
+    func eventsFinishAfterEverything() async throws {
+        let transport = HandingTransport(frames: burst(events: 50))
+        let client = EventAckClient(
+            transport: transport, reconnect: ReconnectPolicy(baseMs: 0, capMs: 0), clock: ManualClock(), jitterSeed: 1)
+        await client.start()
+        var iterator = client.events.makeAsyncIterator()
+        var seen: [Seq] = []
+        for _ in 0..<10 { if let delivery = await iterator.next() { seen.append(delivery.event.seq) } }
+        // The rest of the burst is already delivered to the stream; closing must not drop it.
+        var sent = transport.sent.makeAsyncIterator()
+        while let text = await sent.next() {
+            if case .ack(let ack) = try codec.decode(text), ack.receipt == AckSet(upTo: 50) { break }
+        }
+        _ = await client.close(timeoutMs: 0)
+        while let delivery = await iterator.next() { seen.append(delivery.event.seq) }
+        #expect(seen == Array(1...50))
+    }
+}
+
+/// A transport whose one connection hands a burst of frames to the client before `connect` returns, and records
+/// what the client sends and which way it connected.
+final class HandingTransport: ClientTransport {
+    let frames: [String]
+    let refuses: Bool
+    let sent: AsyncStream<String>
+    private let toTest: AsyncStream<String>.Continuation
+    let handingConnects = LockedState(0)
+    let streamConnects = LockedState(0)
+
+    init(frames: [String], refuses: Bool = false) {
+        self.frames = frames
+        self.refuses = refuses
+        (sent, toTest) = AsyncStream.makeStream()
+    }
+
+    func connect() async throws -> any ClientConnection {
+        streamConnects.withLock { $0 += 1 }
+        throw InMemoryTransportError.refused
+    }
+
+    func connect(handingFramesTo inbound: InboundFrames) async throws -> any ClientConnection {
+        handingConnects.withLock { $0 += 1 }
+        if refuses { throw InMemoryTransportError.refused }
+        for frame in frames { inbound.receive(frame) }
+        return BurstTransport.Connection(inbound: AsyncThrowingStream { $0.finish() }, toTest: toTest)
+    }
+}
