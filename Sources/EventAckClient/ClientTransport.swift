@@ -1,4 +1,4 @@
-import EventAckProtocol
+@_spi(Shell) import EventAckProtocol
 
 /// Opens connections to an EventAck server. Implement it over any ordered, message-framed channel (a WebSocket
 /// with subprotocol `eventack.v1`); `Examples/` has one over swift-websocket.

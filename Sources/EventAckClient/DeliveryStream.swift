@@ -1,4 +1,4 @@
-import EventAckProtocol
+@_spi(Shell) import EventAckProtocol
 
 /// The events of an ``EventAckClient`` (``EventAckClient/events``): each seq of the session once, in order, as an
 /// `AsyncSequence` for one task to iterate. It finishes, after everything already delivered, when the client is

@@ -1,4 +1,4 @@
-import EventAckProtocol
+@_spi(Shell) import EventAckProtocol
 
 /// An EventAck client: connects through a ``ClientTransport``, delivers each event exactly once and in order on
 /// ``events``, acknowledges receipt automatically, lets the app confirm display and value, reports everything that

@@ -1,4 +1,4 @@
-import EventAckProtocol
+@_spi(Shell) import EventAckProtocol
 
 /// Write-ahead (§ 15): with a ``ReconcilerService/store``, an input's actions wait until the records they depend on
 /// are appended; the appends of many inputs are grouped (group commit), sessions are loaded back from the store, and

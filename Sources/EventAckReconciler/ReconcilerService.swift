@@ -1,4 +1,4 @@
-import EventAckProtocol
+@_spi(Shell) import EventAckProtocol
 
 /// The reconciler's shell: owns a ``Reconciler``, serves connections, runs its timers on an injected clock, and
 /// exposes emitting, the report and the live stream of ``ReconciliationEvent``s.

@@ -1,4 +1,4 @@
-import EventAckProtocol
+@_spi(Shell) import EventAckProtocol
 
 /// Where a reconciler writes its sessions ahead of acting on them, so that any node can take a session over after a
 /// crash (§ 15 of the spec).

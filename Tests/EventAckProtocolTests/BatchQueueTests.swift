@@ -1,4 +1,4 @@
-import EventAckProtocol
+@_spi(Shell) import EventAckProtocol
 import Testing
 
 /// The shells' batch queue: what queues while the taker is busy comes out as one batch, in order, and bounded.

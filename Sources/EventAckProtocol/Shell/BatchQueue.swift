@@ -5,8 +5,8 @@
 /// processes them in one turn of its actor — and knows when the burst is drained (``isEmpty``), which is when its
 /// coalesced receipt ack goes (EA-DEL-3). Bounded: a full queue refuses the push, which the reconciler reads as a
 /// peer that does not read.
-package final class BatchQueue<Element: Sendable>: Sendable {
-    package enum Push: Equatable, Sendable {
+@_spi(Shell) public final class BatchQueue<Element: Sendable>: Sendable {
+    public enum Push: Equatable, Sendable {
         /// Queued; `depth` elements now wait.
         case enqueued(depth: Int)
         /// The queue is full: refused.
@@ -16,7 +16,8 @@ package final class BatchQueue<Element: Sendable>: Sendable {
     }
 
     // Inlinable, so that each module using it gets a copy specialized for its element: unspecialized, every push
-    // and take looked up generic metadata at run time — a tenth of the client's CPU at high rates.
+    // and take looked up generic metadata at run time — a tenth of the client's and the server's CPU at high
+    // rates. SPI rather than `package`: Swift 6.3 does not inline `@inlinable package` code across modules.
     @usableFromInline
     struct State {
         @usableFromInline var queue: [Element] = []
@@ -28,17 +29,17 @@ package final class BatchQueue<Element: Sendable>: Sendable {
         @inlinable init() {}
     }
 
-    package let limit: Int
+    public let limit: Int
     @usableFromInline let state: LockedState<State>
 
     @inlinable
-    package init(limit: Int = .max) {
+    public init(limit: Int = .max) {
         self.limit = limit
         self.state = LockedState(State())
     }
 
     @inlinable
-    package func push(_ element: Element) -> Push {
+    public func push(_ element: Element) -> Push {
         let (result, waiter) = state.withLock { state -> (Push, CheckedContinuation<[Element]?, Never>?) in
             guard !state.isFinished else { return (.finished, nil) }
             guard state.queue.count < limit else { return (.dropped, nil) }
@@ -56,7 +57,7 @@ package final class BatchQueue<Element: Sendable>: Sendable {
     /// Queues `elements` together, waking the taker once: what a producer that knows its bursts should use.
     /// All or nothing against the limit.
     @inlinable
-    package func push(contentsOf elements: [Element]) -> Push {
+    public func push(contentsOf elements: [Element]) -> Push {
         guard !elements.isEmpty else { return .enqueued(depth: isEmpty ? 0 : 1) }
         let (result, waiter) = state.withLock { state -> (Push, CheckedContinuation<[Element]?, Never>?) in
             guard !state.isFinished else { return (.finished, nil) }
@@ -74,7 +75,7 @@ package final class BatchQueue<Element: Sendable>: Sendable {
 
     /// No more pushes; the taker still gets what is queued, then `nil`. `failure` is kept for ``failure``.
     @inlinable
-    package func finish(throwing failure: (any Error)? = nil) {
+    public func finish(throwing failure: (any Error)? = nil) {
         let waiter = state.withLock { state -> CheckedContinuation<[Element]?, Never>? in
             guard !state.isFinished else { return nil }
             state.isFinished = true
@@ -87,16 +88,16 @@ package final class BatchQueue<Element: Sendable>: Sendable {
 
     /// Whether nothing waits to be taken.
     @inlinable
-    package var isEmpty: Bool { state.withLock { $0.queue.isEmpty } }
+    public var isEmpty: Bool { state.withLock { $0.queue.isEmpty } }
 
     /// What the queue was finished with, if it failed.
     @inlinable
-    package var failure: (any Error)? { state.withLock { $0.failure } }
+    public var failure: (any Error)? { state.withLock { $0.failure } }
 
     /// Everything queued, waiting for at least one element; `nil` once finished and empty, or when the calling task
     /// is cancelled.
     @inlinable
-    package func next() async -> [Element]? {
+    public func next() async -> [Element]? {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<[Element]?, Never>) in
                 let batch = state.withLock { state -> [Element]?? in

@@ -6,16 +6,16 @@
     import Darwin
 #endif
 
-/// A value behind a pthread mutex, for the shells' state (`package`: the client and the reconciler use it).
+/// A value behind a pthread mutex, for the shells' state (SPI `Shell`: the client and the reconciler use it).
 ///
 /// Why not `Synchronization.Mutex`: on Linux it parks on raw futexes, which ThreadSanitizer cannot see, so every
 /// access it protects is reported as a race and real races would drown in the noise. With pthreads,
 /// `swift test --sanitize=thread` checks the service for real.
-package final class LockedState<Value>: @unchecked Sendable {
+@_spi(Shell) public final class LockedState<Value>: @unchecked Sendable {
     @usableFromInline var value: Value
     @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
-    package init(_ value: Value) {
+    public init(_ value: Value) {
         self.value = value
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
@@ -28,7 +28,7 @@ package final class LockedState<Value>: @unchecked Sendable {
     }
 
     @inlinable
-    package func withLock<Result, Failure: Error>(_ body: (inout Value) throws(Failure) -> Result) throws(Failure)
+    public func withLock<Result, Failure: Error>(_ body: (inout Value) throws(Failure) -> Result) throws(Failure)
         -> Result
     {
         pthread_mutex_lock(mutex)
