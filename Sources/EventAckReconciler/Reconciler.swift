@@ -258,8 +258,16 @@ public struct Reconciler: Sendable {
         _ body: (inout SessionMachine, inout SessionContext) throws(Failure) -> Result
     ) throws(Failure) -> Result {
         var session = sessions.removeValue(forKey: key)!
-        defer { sessions[key] = session }
-        return try body(&session, &context)
+        // No `defer { sessions[key] = consume session }`: Swift 6.3 miscompiles it (a use after free); a plain
+        // assignment in a `defer` copies the whole session instead of moving it.
+        do {
+            let result = try body(&session, &context)
+            sessions[key] = consume session
+            return result
+        } catch {
+            sessions[key] = consume session
+            throw error
+        }
     }
 
     /// Answers an invalid frame with an `error` (and closes the connection when `fatal`).

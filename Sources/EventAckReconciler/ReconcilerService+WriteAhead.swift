@@ -51,11 +51,9 @@ extension ReconcilerService {
                 return state.isShutDown ? [] : state.waiting
             }
             if batch.isEmpty { return }
-            let records = batch.flatMap { actions in
-                actions.flatMap { action -> [SessionRecord] in
-                    if case .persist(let records) = action { return records }
-                    return []
-                }
+            var records: [SessionRecord] = []
+            for actions in batch {
+                for case .persist(let persisted) in actions { records.append(contentsOf: persisted) }
             }
             var fenced: Set<SessionID> = []
             var retryMs: UInt64 = 10

@@ -70,8 +70,9 @@ public final class PostgresSessionStore: SessionStore {
         var runs: [(session: String, report: RunReport)] = []
         var ended: [String] = []
         var origins: [(session: String, id: Int64)] = []
-        var localEmits: [(session: String, request: Forwarded)] = []
-        for record in records {
+        // Indices into `records` of local emits: forwarded only if their session moved, which is rare.
+        var localEmits: [Int] = []
+        for (index, record) in records.enumerated() {
             let id = record.session.rawValue
             if grouped[id] == nil { order.append(id) }
             grouped[id, default: []].append(record)
@@ -85,13 +86,11 @@ public final class PostgresSessionStore: SessionStore {
                 runs.append((id, report))
             case .ended:
                 ended.append(id)
-            case .emitted(_, let run, let kind, _, let confirm, let endsRun, let payload, let origin):
+            case .emitted(_, _, _, _, _, _, _, let origin):
                 if let origin, let number = Int64(origin) {
                     origins.append((id, number))
                 } else {
-                    let request = Forwarded.event(
-                        run: run, kind: kind, payload: payload.json, confirm: confirm, endsRun: endsRun)
-                    localEmits.append((id, request))
+                    localEmits.append(index)
                 }
             case .confirmed, .failed, .runRequested:
                 break
@@ -163,8 +162,14 @@ public final class PostgresSessionStore: SessionStore {
             // An agent here emitted to a copy of a session that has moved: its events go to the owner, in order,
             // instead of being lost with the refused records (EA-DUR-4, EA-DUR-5).
             // Encoded only now: nearly always every session is written and nothing moves.
-            let moved = try localEmits.filter { !written.contains($0.session) }.map { emit in
-                (session: emit.session, body: String(decoding: try JSONEncoder().encode(emit.request), as: UTF8.self))
+            let moved = try localEmits.compactMap { index -> (session: String, body: String)? in
+                let record = records[index]
+                guard !written.contains(record.session.rawValue),
+                    case .emitted(_, let run, let kind, _, let confirm, let endsRun, let payload, _) = record.change
+                else { return nil }
+                let request = Forwarded.event(
+                    run: run, kind: kind, payload: payload.json, confirm: confirm, endsRun: endsRun)
+                return (record.session.rawValue, String(decoding: try JSONEncoder().encode(request), as: UTF8.self))
             }
             if !moved.isEmpty {
                 try await connection.query(

@@ -53,7 +53,12 @@ enum Schema {
             )
             """,
             "CREATE INDEX eventack_forwarded_session ON eventack_forwarded (session_id, id)",
-        ]
+        ],
+        [
+            // A commit's records are tens of kilobytes: compressing them with pglz was most of PostgreSQL's CPU per
+            // event. Stored out of line, uncompressed; records are written once and read only on recovery.
+            "ALTER TABLE eventack_records ALTER COLUMN body SET STORAGE EXTERNAL"
+        ],
     ]
 
     /// Applies the migrations this database has not seen.
