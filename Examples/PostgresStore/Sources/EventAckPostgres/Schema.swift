@@ -55,9 +55,12 @@ enum Schema {
             "CREATE INDEX eventack_forwarded_session ON eventack_forwarded (session_id, id)",
         ],
         [
-            // A commit's records are tens of kilobytes: compressing them with pglz was most of PostgreSQL's CPU per
-            // event. Stored out of line, uncompressed; records are written once and read only on recovery.
-            "ALTER TABLE eventack_records ALTER COLUMN body SET STORAGE EXTERNAL"
+            // At high rates a commit's records are tens of kilobytes: compressing them with pglz was most of
+            // PostgreSQL's CPU per event. Stored uncompressed; records are written once and read only on recovery.
+            "ALTER TABLE eventack_records ALTER COLUMN body SET STORAGE EXTERNAL",
+            // Rows up to a page stay inline: at low rates a commit holds a few records, and moving those to the
+            // TOAST table cost more than it saved.
+            "ALTER TABLE eventack_records SET (toast_tuple_target = 8160)",
         ],
     ]
 
