@@ -71,23 +71,23 @@ extension ClientStateMachine {
     /// only while it is live.
     public var nextDeadline: UInt64? {
         if case .closed = connection { return nil }
-        var candidates: [UInt64] = []
-        if let runDeadline = runs.nextDeadline { candidates.append(runDeadline) }
-        if let closing { candidates.append(closing.deadline) }
+        // A running minimum, not an array of candidates: this is asked after every input.
+        var earliest = UInt64.max
+        if let runDeadline = runs.nextDeadline { earliest = min(earliest, runDeadline) }
+        if let closing { earliest = min(earliest, closing.deadline) }
         switch connection {
         case .connected(let link):
-            if let due = delivery.ackDue { candidates.append(due) }
-            candidates.append(link.lastSentAt + link.heartbeatMs)
-            candidates.append(link.lastReceivedAt + 2 * link.heartbeatMs)
+            if let due = delivery.ackDue { earliest = min(earliest, due) }
+            earliest = min(earliest, link.lastSentAt + link.heartbeatMs, link.lastReceivedAt + 2 * link.heartbeatMs)
             if let since = confirmations.awaitingEchoSince {
-                candidates.append(since + configuration.confirmationResendMs)
+                earliest = min(earliest, since + configuration.confirmationResendMs)
             }
         case .handshaking(let since):
-            candidates.append(since + configuration.handshakeTimeoutMs)
+            earliest = min(earliest, since + configuration.handshakeTimeoutMs)
         case .disconnected, .closed:
             break
         }
-        return candidates.min()
+        return earliest == .max ? nil : earliest
     }
 
     /// Time passed: send the due ack, re-send confirmations whose echo is overdue (EA-SYNC-4), report stalled runs,

@@ -192,6 +192,7 @@ public actor EventAckClient {
             }
             inBurst = false
             handOverDeliveries()
+            rearmTimer()
             if self.connection == nil { break reading }
             if inbox.isEmpty { perform(machine.inboundDrained(now: clock.nowMs())) }
         }
@@ -225,8 +226,11 @@ public actor EventAckClient {
                 finishClose(report)
             }
         }
-        if !inBurst { handOverDeliveries() }
-        rearmTimer()
+        // Within a burst both wait for its end: nothing can fire or read in between.
+        if !inBurst {
+            handOverDeliveries()
+            rearmTimer()
+        }
     }
 
     /// Hands what was delivered to ``events``.
