@@ -251,23 +251,14 @@ public struct Reconciler: Sendable {
         return context.takeActions()
     }
 
-    /// Runs `body` on the session of `key` with the context lent to it. The session leaves the table meanwhile:
-    /// changing it in place through the table would copy it whole (the postgres-nio `.modifying` idea).
+    /// Runs `body` on the session of `key` with the context lent to it, in place: one hash lookup, and no copy of
+    /// the session (the postgres-nio `.modifying` idea).
     mutating func modifying<Result, Failure: Error>(
         _ key: UInt64,
         _ body: (inout SessionMachine, inout SessionContext) throws(Failure) -> Result
     ) throws(Failure) -> Result {
-        var session = sessions.removeValue(forKey: key)!
-        // No `defer { sessions[key] = consume session }`: Swift 6.3 miscompiles it (a use after free); a plain
-        // assignment in a `defer` copies the whole session instead of moving it.
-        do {
-            let result = try body(&session, &context)
-            sessions[key] = consume session
-            return result
-        } catch {
-            sessions[key] = consume session
-            throw error
-        }
+        let index = sessions.index(forKey: key)!
+        return try body(&sessions.values[index], &context)
     }
 
     /// Answers an invalid frame with an `error` (and closes the connection when `fatal`).

@@ -31,7 +31,6 @@ public final class ReconcilerService: Sendable {
         /// Connections being served (``serve(_:principal:observe:)`` has not returned).
         var serving = 0
         /// Frames queued for each connection at its last send.
-        var queueDepth: [ConnectionID: Int] = [:]
         var closedNotReading = 0
         /// Connections closed because their peer does not read: their writer is cancelled, not drained.
         var abandoned: Set<ConnectionID> = []
@@ -142,7 +141,6 @@ public final class ReconcilerService: Sendable {
         let abandoned = state.withLock { state in
             perform(state.machine.connectionClosed(id, now: clock.nowMs()), &state)
             state.writers.removeValue(forKey: id)?.finish()
-            state.queueDepth[id] = nil
             return state.abandoned.remove(id) != nil
         }
         // What is queued goes out first (a `bye`, a fatal error), but never for longer than a few seconds: a peer that
@@ -224,7 +222,7 @@ public final class ReconcilerService: Sendable {
         public var detached: Int
         /// Events retained for confirmation, over all sessions.
         public var retainedEvents: Int
-        /// The most frames queued for one connection at its last send.
+        /// The most frames waiting in one connection's outbound queue now.
         public var deepestOutboundQueue: Int
         /// Connections closed because their peer stopped reading, since the start.
         public var closedNotReading: Int
@@ -237,7 +235,8 @@ public final class ReconcilerService: Sendable {
             return Sizes(
                 attached: attached, detached: state.machine.sessionCount - attached,
                 retainedEvents: state.machine.retainedEventCount,
-                deepestOutboundQueue: state.queueDepth.values.max() ?? 0, closedNotReading: state.closedNotReading)
+                deepestOutboundQueue: state.writers.values.map(\.count).max() ?? 0,
+                closedNotReading: state.closedNotReading)
         }
     }
 
@@ -289,14 +288,9 @@ public final class ReconcilerService: Sendable {
             case .load(let session):
                 Task { await self.load(session) }
             case .send(let message, let connection):
-                switch state.writers[connection]?.push(message) {
-                case .dropped: notReading.append(connection)
-                case .enqueued(let depth): state.queueDepth[connection] = depth
-                default: break
-                }
+                if state.writers[connection]?.push(message) == .dropped { notReading.append(connection) }
             case .close(let connection, _):
                 state.writers.removeValue(forKey: connection)?.finish()
-                state.queueDepth[connection] = nil
             case .report(let event):
                 eventsContinuation.yield(event)
             }
@@ -305,7 +299,6 @@ public final class ReconcilerService: Sendable {
             // The peer stopped reading: its queue is full. Close it rather than hold what it will never read; its
             // session detaches and waits for a resume, which replays what is unacknowledged.
             state.writers.removeValue(forKey: connection)?.finish()
-            state.queueDepth[connection] = nil
             state.closedNotReading += 1
             state.abandoned.insert(connection)
             let reason = "peer not reading: \(maxQueuedFrames) frames queued"

@@ -90,6 +90,10 @@
     @inlinable
     public var isEmpty: Bool { state.withLock { $0.queue.isEmpty } }
 
+    /// How many elements wait to be taken.
+    @inlinable
+    public var count: Int { state.withLock { $0.queue.count } }
+
     /// What the queue was finished with, if it failed.
     @inlinable
     public var failure: (any Error)? { state.withLock { $0.failure } }
