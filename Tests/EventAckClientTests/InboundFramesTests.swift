@@ -22,18 +22,29 @@ struct InboundFramesTests {
         return frames
     }
 
-    @Test("a transport that hands frames over itself: one burst, delivered in order, acked once when drained")
-    func directHandOver() async throws {
-        let transport = HandingTransport(frames: burst(events: 20))
+    /// A started client over `transport` with a clock that never moves.
+    func startedClient(over transport: some ClientTransport) async -> EventAckClient {
         let client = EventAckClient(
             transport: transport, reconnect: ReconnectPolicy(baseMs: 0, capMs: 0), clock: ManualClock(), jitterSeed: 1)
         await client.start()
+        return client
+    }
+
+    /// The seqs of the first `count` deliveries.
+    func firstSeqs(_ count: Int, of client: EventAckClient) async -> [Seq] {
         var seen: [Seq] = []
         for await delivery in client.events {
             seen.append(delivery.event.seq)
-            if seen.count == 20 { break }
+            if seen.count == count { break }
         }
-        #expect(seen == Array(1...20))
+        return seen
+    }
+
+    @Test("a transport that hands frames over itself: one burst, delivered in order, acked once when drained")
+    func directHandOver() async throws {
+        let transport = HandingTransport(frames: burst(events: 20))
+        let client = await startedClient(over: transport)
+        #expect(await firstSeqs(20, of: client) == Array(1...20))
         var sent = transport.sent.makeAsyncIterator()
         var acks: [Ack] = []
         while acks.last?.receipt != AckSet(upTo: 20), let text = await sent.next() {
@@ -49,16 +60,8 @@ struct InboundFramesTests {
     func failoverHandsOver() async throws {
         let refusing = HandingTransport(frames: [], refuses: true)
         let working = HandingTransport(frames: burst(events: 3))
-        let client = EventAckClient(
-            transport: FailoverTransport([refusing, working]), reconnect: ReconnectPolicy(baseMs: 0, capMs: 0),
-            clock: ManualClock(), jitterSeed: 1)
-        await client.start()
-        var seen: [Seq] = []
-        for await delivery in client.events {
-            seen.append(delivery.event.seq)
-            if seen.count == 3 { break }
-        }
-        #expect(seen == [1, 2, 3])
+        let client = await startedClient(over: FailoverTransport([refusing, working]))
+        #expect(await firstSeqs(3, of: client) == [1, 2, 3])
         #expect(refusing.handingConnects.withLock { $0 } == 1)
         #expect(working.handingConnects.withLock { $0 } == 1)
         #expect(working.streamConnects.withLock { $0 } == 0)
@@ -68,9 +71,7 @@ struct InboundFramesTests {
     @Test("events hand out every delivery before they finish at close, across bursts")
     func eventsFinishAfterEverything() async throws {
         let transport = HandingTransport(frames: burst(events: 50))
-        let client = EventAckClient(
-            transport: transport, reconnect: ReconnectPolicy(baseMs: 0, capMs: 0), clock: ManualClock(), jitterSeed: 1)
-        await client.start()
+        let client = await startedClient(over: transport)
         var iterator = client.events.makeAsyncIterator()
         var seen: [Seq] = []
         for _ in 0..<10 { if let delivery = await iterator.next() { seen.append(delivery.event.seq) } }
