@@ -17,7 +17,8 @@
 /// The actor is a thin shell over ``ClientStateMachine``: it feeds it frames and clock ticks and performs the
 /// actions it returns. All protocol behaviour is in the machine.
 public actor EventAckClient {
-    /// Events for the app, each seq of the session once, in order. Finishes when the client is closed.
+    /// Events for the app, each seq of the session once, in order, handed over a burst at a time; iterate from one
+    /// task. Finishes, after everything delivered, when the client is closed.
     public nonisolated let events: DeliveryStream
     /// Connection changes, stalls and failures. Finishes when the client is closed.
     public nonisolated let signals: AsyncStream<ClientSignal>
