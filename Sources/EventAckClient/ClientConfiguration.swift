@@ -35,6 +35,10 @@ public struct ClientConfiguration: Sendable, Hashable {
     /// How long ``ClientStateMachine/close(now:timeoutMs:)`` waits for the server's `synced` to cover every
     /// confirmation before it says `bye` anyway (EA-BYE-2).
     public var closeTimeoutMs: UInt64
+    /// The most bytes of received frames that may wait for the client to process them (``InboundFrames``): a server
+    /// that sends faster than that is cut, and the client reconnects and resumes. At least 2 MiB (above the largest
+    /// frame), 128 MiB by default.
+    public var maxPendingInboundBytes: Int
 
     /// Creates a configuration; the defaults suit an interactive agent UI.
     public init(
@@ -48,7 +52,8 @@ public struct ClientConfiguration: Sendable, Hashable {
         terminalKinds: Set<String> = ["agent_completed", "agent_failed"],
         confirmationResendMs: UInt64 = 3_000,
         handshakeTimeoutMs: UInt64 = 10_000,
-        closeTimeoutMs: UInt64 = 5_000
+        closeTimeoutMs: UInt64 = 5_000,
+        maxPendingInboundBytes: Int = 128 << 20
     ) {
         self.client = client
         self.versions = versions
@@ -61,11 +66,13 @@ public struct ClientConfiguration: Sendable, Hashable {
         self.confirmationResendMs = confirmationResendMs
         self.handshakeTimeoutMs = handshakeTimeoutMs
         self.closeTimeoutMs = closeTimeoutMs
+        self.maxPendingInboundBytes = maxPendingInboundBytes
         self = normalized()
     }
 
     /// The one place where values are brought into range: batch size 1…4096, reorder buffer 1…65,536 events,
-    /// timeouts and intervals at least 1 ms and at most a day, window 1…2^53 − 1, and at least one version offered.
+    /// timeouts and intervals at least 1 ms and at most a day, window 1…2^53 − 1, at least one version offered, and
+    /// at least 2 MiB of inbound frames waiting.
     public func normalized() -> ClientConfiguration {
         let day: UInt64 = 86_400_000
         var copy = self
@@ -77,6 +84,7 @@ public struct ClientConfiguration: Sendable, Hashable {
         copy.closeTimeoutMs = min(closeTimeoutMs, day)
         copy.window = window.map { min(max(1, $0), ProtocolLimits.maxSeq) }
         if copy.versions.isEmpty { copy.versions = [.current] }
+        copy.maxPendingInboundBytes = max(maxPendingInboundBytes, 2 << 20)
         return copy
     }
 }

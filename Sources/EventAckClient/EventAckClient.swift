@@ -145,7 +145,7 @@ public actor EventAckClient {
         var lastError = ""
         while !closed && !Task.isCancelled {
             do {
-                let inbound = InboundFrames()
+                let inbound = InboundFrames(maxPendingBytes: machine.configuration.maxPendingInboundBytes)
                 let connection = try await transport.connect(handingFramesTo: inbound)
                 guard !closed else {
                     inbound.end()
@@ -182,10 +182,9 @@ public actor EventAckClient {
         }
         self.writer = writer
         perform(machine.connected(now: clock.nowMs()))
-        // The transport hands frames to `inbox`; the actor takes every frame that arrived in one turn (one hop per
+        // The transport hands frames to `inbound`; the actor takes every frame that arrived in one turn (one hop per
         // burst, not per frame) and, when none is left, tells the machine the burst is drained.
-        let inbox = inbound.queue
-        reading: while let frames = await inbox.next() {
+        reading: while let frames = await inbound.take() {
             inBurst = true
             for frame in frames {
                 perform(machine.frameReceived(frame, now: clock.nowMs()))
@@ -195,10 +194,14 @@ public actor EventAckClient {
             handOverDeliveries()
             rearmTimer()
             if self.connection == nil { break reading }
-            if inbox.isEmpty { perform(machine.inboundDrained(now: clock.nowMs())) }
+            if inbound.queue.isEmpty { perform(machine.inboundDrained(now: clock.nowMs())) }
         }
-        inbox.finish()
-        perform(machine.connectionClosed(now: clock.nowMs()))
+        inbound.end()
+        let reason =
+            inbound.didOverflow
+            ? "the server sent more than \(inbound.maxPendingBytes) bytes faster than they could be processed"
+            : "connection closed"
+        perform(machine.connectionClosed(now: clock.nowMs(), reason: reason))
         continuation.finish()
         outbound = nil
         await writer.value

@@ -86,6 +86,55 @@ struct InboundFramesTests {
     }
 }
 
+extension InboundFramesTests {
+    @Test("frames waiting past the byte bound are refused: the transport is told to stop, what waits is still taken")
+    func boundedHandOver() async throws {
+        let inbound = InboundFrames(maxPendingBytes: 100)
+        #expect(inbound.receive(String(repeating: "a", count: 60)))
+        #expect(!inbound.receive(String(repeating: "b", count: 60)), "160 bytes would wait: refused")
+        #expect(!inbound.receive("c"), "ended: nothing more is taken")
+        #expect(inbound.didOverflow)
+        let taken = await inbound.take()
+        #expect(taken == [String(repeating: "a", count: 60)])
+        #expect(await inbound.take() == nil)
+    }
+
+    @Test("a server that floods the client is cut and the client reconnects, saying why (bounded memory)")
+    func floodIsCut() async throws {
+        // 40 events of ~100 KB handed over at once: past the 2 MiB bound (the smallest allowed).
+        var frames = [codec.encode(.welcome(Welcome(session: "s1", token: "t1", resumed: false, heartbeatMs: 60_000)))]
+        let text = String(repeating: "x", count: 100_000)
+        for seq in Seq(1)...40 {
+            let payload = try Payload(json: #"{"text":"\#(text)"}"#)
+            frames.append(
+                codec.encode(
+                    .event(
+                        Event(seq: seq, run: "r1", kind: "agent_thinking", ts: 0, confirm: .receipt, payload: payload))
+                ))
+        }
+        let transport = HandingTransport(frames: frames)
+        let client = EventAckClient(
+            transport: transport, configuration: ClientConfiguration(maxPendingInboundBytes: 1),
+            // A real pause between connections: every connection here floods again, and a reconnect loop without
+            // one would take a thread of the test process until the close.
+            reconnect: ReconnectPolicy(baseMs: 20, capMs: 20), clock: SystemEventAckClock(), jitterSeed: 1)
+        await client.start()
+        var reason: String?
+        var reconnected = false
+        for await signal in client.signals {
+            if case .disconnected(let why) = signal, reason == nil { reason = why }
+            if case .connected = signal, reason != nil {
+                reconnected = true
+                break
+            }
+        }
+        #expect(reason?.contains("faster than they could be processed") == true)
+        #expect(reconnected, "the client connected again")
+        #expect(transport.handingConnects.withLock { $0 } >= 2)
+        _ = await client.close(timeoutMs: 0)
+    }
+}
+
 /// A transport whose one connection hands a burst of frames to the client before `connect` returns, and records
 /// what the client sends and which way it connected.
 final class HandingTransport: ClientTransport {
