@@ -109,17 +109,19 @@ def reconnecting(token):
 
 
 def slow_reader(token):
-    """Starts runs and never reads: the server must close it (bounded queue) or keep it cheap."""
+    """Starts runs and never reads, with a small receive buffer, while asking for pongs as fast as it can: the
+    server's outbound queue fills and the server must cut it (a peer that does not read), then it comes back."""
     while not stop.is_set():
         try:
-            ws = wsclient.WebSocket(PORT, token)
+            ws = wsclient.WebSocket(PORT, token, rcvbuf=4096)
             session = ws.handshake()["session"]
             bump("connections")
             http("POST", "/runs", token, {"session": session, "scenario": "quick"})
             ws.sock.settimeout(2)
-            deadline = time.time() + 20
+            deadline = time.time() + 30
             while time.time() < deadline and not stop.is_set():
-                ws.send({"type": "ping", "id": 1})  # sends, never reads
+                for _ in range(50):
+                    ws.send({"type": "ping", "id": 1})  # sends, never reads
                 time.sleep(0.001)
             ws.close()
         except OSError:
@@ -178,6 +180,8 @@ print(f"soak: {len(normal_runs)} normal runs, {len(normal_runs) - len(not_confir
       f"{counts['connections']} connections; {counts['garbage_frames']} garbage frames", flush=True)
 if not normal_runs:
     problems.append("no normal run completed")
+if counts["slow_closed"] == 0:
+    problems.append("no slow reader was cut: the server's not-reading path was not exercised")
 if not_confirmed:
     problems.append(f"normal runs not confirmed: {not_confirmed[:10]}")
 # Plateau: the last third of the samples grows less than 10 % over the middle third's peak.
