@@ -38,38 +38,28 @@
         self.state = LockedState(State())
     }
 
+    /// Queues one element and wakes the taker if it waits.
     @inlinable
     public func push(_ element: Element) -> Push {
-        let (result, waiter) = state.withLock { state -> (Push, CheckedContinuation<[Element]?, Never>?) in
-            guard !state.isFinished else { return (.finished, nil) }
-            guard state.queue.count < limit else { return (.dropped, nil) }
-            if let waiter = state.waiter {
-                state.waiter = nil
-                return (.enqueued(depth: 1), waiter)
-            }
-            state.queue.append(element)
-            return (.enqueued(depth: state.queue.count), nil)
-        }
-        waiter?.resume(returning: [element])
-        return result
+        push(contentsOf: CollectionOfOne(element))
     }
 
     /// Queues `elements` together, waking the taker once: what a producer that knows its bursts should use.
     /// All or nothing against the limit.
     @inlinable
-    public func push(contentsOf elements: [Element]) -> Push {
-        guard !elements.isEmpty else { return .enqueued(depth: isEmpty ? 0 : 1) }
+    public func push(contentsOf elements: some Collection<Element>) -> Push {
         let (result, waiter) = state.withLock { state -> (Push, CheckedContinuation<[Element]?, Never>?) in
             guard !state.isFinished else { return (.finished, nil) }
             guard state.queue.count + elements.count <= limit else { return (.dropped, nil) }
-            if let waiter = state.waiter {
+            // An empty batch would wake the taker with nothing to take.
+            if let waiter = state.waiter, !elements.isEmpty {
                 state.waiter = nil
                 return (.enqueued(depth: elements.count), waiter)
             }
             state.queue.append(contentsOf: elements)
             return (.enqueued(depth: state.queue.count), nil)
         }
-        waiter?.resume(returning: elements)
+        waiter?.resume(returning: Array(elements))
         return result
     }
 
