@@ -262,16 +262,9 @@ public struct Reconciler: Sendable {
     }
 
     /// Answers an invalid frame with an `error` (and closes the connection when `fatal`).
-    mutating func rejectFrame(
-        _ error: EventAckError,
-        on connection: ConnectionID,
-        fatal: Bool,
-        session sessionID: SessionID? = nil,
-        now: UInt64
-    ) {
-        context.send(.error(ErrorMessage(error, fatal: fatal)), on: connection, now: now)
-        let session = sessionID ?? context.connections[connection]?.session.flatMap { sessions[$0]?.id }
-        context.report(.protocolError(connection, session: session, error: error, fatal: fatal))
+    mutating func rejectFrame(_ error: EventAckError, on connection: ConnectionID, fatal: Bool, now: UInt64) {
+        let session = context.connections[connection]?.session.flatMap { sessions[$0]?.id }
+        context.reject(error, on: connection, session: session, fatal: fatal, now: now)
         if fatal { close(connection, reason: error.code.rawValue, now: now) }
     }
 

@@ -55,10 +55,13 @@ struct SessionContext: Sendable {
         actions.append(.report(event))
     }
 
-    /// Answers a frame of `session` with a non-fatal `error` (EA-MSG-11); the connection stays.
-    mutating func reject(_ error: EventAckError, on connection: ConnectionID, session: SessionID, now: UInt64) {
-        send(.error(ErrorMessage(error, fatal: false)), on: connection, now: now)
-        report(.protocolError(connection, session: session, error: error, fatal: false))
+    /// Answers a frame with an `error` and reports it (EA-MSG-11). A non-fatal one leaves the connection open;
+    /// closing it after a fatal one is the reconciler's (``Reconciler/rejectFrame(_:on:fatal:now:)``).
+    mutating func reject(
+        _ error: EventAckError, on connection: ConnectionID, session: SessionID?, fatal: Bool = false, now: UInt64
+    ) {
+        send(.error(ErrorMessage(error, fatal: fatal)), on: connection, now: now)
+        report(.protocolError(connection, session: session, error: error, fatal: fatal))
     }
 
     /// Notes a change for the store; the input's actions put it before every other action.
