@@ -16,6 +16,16 @@ struct RetainedEvent: Sendable {
         case awaitingValue
         /// Confirmed at its level, or failed: nothing more to do.
         case resolved
+
+        /// The level a confirmation is awaited at by the client's app, with a deadline of its own (§ 8): display
+        /// or value; `nil` before the receipt and once resolved.
+        var awaitedLevel: ConfirmationLevel? {
+            switch self {
+            case .awaitingDisplay: .display
+            case .awaitingValue: .value
+            case .queued, .inFlight, .resolved: nil
+            }
+        }
     }
 
     /// The payload, until the receipt is acknowledged.

@@ -143,3 +143,15 @@ public struct LevelDeadline: Sendable, Hashable {
         return LevelDeadline(overdueAfterMs: overdue, failAfterMs: min(max(overdue, failAfterMs), day))
     }
 }
+
+extension ReconcilerConfiguration {
+    /// The deadline of a confirmation awaited at `level`: display or value (§ 8). A receipt has none of these: it
+    /// is retransmitted instead (``retransmission``).
+    func deadline(awaiting level: ConfirmationLevel) -> LevelDeadline? {
+        switch level {
+        case .receipt: nil
+        case .display: displayDeadline
+        case .value: valueDeadline
+        }
+    }
+}

@@ -146,10 +146,8 @@ extension SessionMachine {
             resolve(seq, now: now, context: &context)
             return
         }
-        let deadline =
-            target == .receipt ? context.configuration.displayDeadline : context.configuration.valueDeadline
         events[seq].stage = target == .receipt ? .awaitingDisplay : .awaitingValue
-        setEventDeadline(seq, to: deadline.map { now + $0.overdueAfterMs } ?? 0, context: &context)
+        armOverdueDeadline(seq, now: now, context: &context)
     }
 
     /// The event failed at the lowest level it asks for and has not reached; final (EA-NACK-2, § 8).

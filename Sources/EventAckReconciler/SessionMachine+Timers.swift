@@ -12,6 +12,12 @@ extension SessionMachine {
         if deadline != 0 { context.timers.schedule(.event(session: key, seq: seq), at: deadline) }
     }
 
+    /// Arms the first deadline of an event waiting for display or value: overdue, from `now` (§ 8).
+    mutating func armOverdueDeadline(_ seq: Seq, now: UInt64, context: inout SessionContext) {
+        let deadline = events[seq].stage.awaitedLevel.flatMap { context.configuration.deadline(awaiting: $0) }
+        setEventDeadline(seq, to: deadline.map { now + $0.overdueAfterMs } ?? 0, context: &context)
+    }
+
     /// The deadline of `seq` passed: resend it, or mark it overdue, or fail it.
     mutating func eventDeadlinePassed(_ seq: Seq, now: UInt64, context: inout SessionContext) {
         events[seq].deadline = 0
@@ -26,11 +32,9 @@ extension SessionMachine {
             resendOrFail(seq, on: connection, now: now, context: &context)
         case .awaitingDisplay, .awaitingValue:
             // § 8, EA-RTX-3: overdue (reported), then failed; never resent.
-            let level: ConfirmationLevel = retained.stage == .awaitingDisplay ? .display : .value
-            let configuration = context.configuration
-            guard let deadline = level == .display ? configuration.displayDeadline : configuration.valueDeadline else {
-                return
-            }
+            guard let level = retained.stage.awaitedLevel,
+                let deadline = context.configuration.deadline(awaiting: level)
+            else { return }
             if !retained.isOverdue && deadline.failAfterMs > deadline.overdueAfterMs {
                 events[seq].isOverdue = true
                 count(run: retained.runIndex, context: &context) { $0.overdue += 1 }
@@ -47,16 +51,12 @@ extension SessionMachine {
     /// After a recovery, deadlines start again: the waits before it are not known to have been the client's.
     /// Events waiting for display or value wait afresh; in-flight ones wait for the resume, which replays them.
     mutating func restartDeadlines(now: UInt64, context: inout SessionContext) {
-        let configuration = context.configuration
         var seq = events.firstSeq
         while seq < events.endSeq {
-            let retained = events[seq]
-            if retained.stage == .awaitingDisplay || retained.stage == .awaitingValue {
-                let deadline =
-                    retained.stage == .awaitingDisplay ? configuration.displayDeadline : configuration.valueDeadline
+            if events[seq].stage.awaitedLevel != nil {
                 events[seq].stageStartedAt = now
                 events[seq].isOverdue = false
-                setEventDeadline(seq, to: deadline.map { now + $0.overdueAfterMs } ?? 0, context: &context)
+                armOverdueDeadline(seq, now: now, context: &context)
             } else {
                 setEventDeadline(seq, to: 0, context: &context)
             }
