@@ -71,8 +71,7 @@ public struct Reconciler: Sendable {
     /// A text frame arrived on `connection`. Frames that fail validation are answered with an `error` carrying the
     /// spec's code and change nothing else (EA-MSG-11).
     public mutating func frameReceived(_ text: String, on connection: ConnectionID, now: UInt64) -> [ReconcilerAction] {
-        guard context.connections[connection] != nil else { return [] }
-        context.connections[connection]!.lastReceivedAt = now
+        guard noteFrame(on: connection, now: now) else { return [] }
         do {
             let message = try codec.decode(text)
             messageReceived(message, on: connection, now: now)
@@ -85,8 +84,7 @@ public struct Reconciler: Sendable {
     /// A binary frame arrived: EventAck messages are text frames (EA-MSG-1), so it is answered with a non-fatal
     /// `malformed_json` and changes nothing else (EA-MSG-12).
     public mutating func binaryFrameReceived(on connection: ConnectionID, now: UInt64) -> [ReconcilerAction] {
-        guard context.connections[connection] != nil else { return [] }
-        context.connections[connection]!.lastReceivedAt = now
+        guard noteFrame(on: connection, now: now) else { return [] }
         let error = EventAckError(code: .malformedJSON, message: "binary frames are not EventAck messages", path: "$")
         rejectFrame(error, on: connection, fatal: false, now: now)
         return takeActions()
@@ -97,8 +95,7 @@ public struct Reconciler: Sendable {
     public mutating func oversizedFrameReceived(
         byteCount: Int, on connection: ConnectionID, now: UInt64
     ) -> [ReconcilerAction] {
-        guard context.connections[connection] != nil else { return [] }
-        context.connections[connection]!.lastReceivedAt = now
+        guard noteFrame(on: connection, now: now) else { return [] }
         let error = EventAckError(
             code: .frameTooLarge, message: "frame of \(byteCount) bytes exceeds \(configuration.maxFrameBytes)",
             path: "$")
@@ -111,8 +108,7 @@ public struct Reconciler: Sendable {
     public mutating func frameReceived(
         bytes: some Collection<UInt8>, on connection: ConnectionID, now: UInt64
     ) -> [ReconcilerAction] {
-        guard context.connections[connection] != nil else { return [] }
-        context.connections[connection]!.lastReceivedAt = now
+        guard noteFrame(on: connection, now: now) else { return [] }
         do {
             let message = try codec.decode(bytes: bytes)
             messageReceived(message, on: connection, now: now)
@@ -243,6 +239,12 @@ public struct Reconciler: Sendable {
     }
 
     // MARK: Helpers shared by the extensions
+
+    /// A frame arrived on `connection`: notes when, for liveness (EA-LIVE-4). `false` when the connection is not
+    /// (or no longer) open, and the frame is ignored.
+    mutating func noteFrame(on connection: ConnectionID, now: UInt64) -> Bool {
+        (context.connections[connection]?.lastReceivedAt = now) != nil
+    }
 
     /// Ends an input: tidies the timers and hands over its actions, records first. Every session is back in the
     /// table here.

@@ -28,8 +28,8 @@ struct WebSocketServerConnection: ServerConnection {
     /// to the socket, which is the writer's backpressure. hummingbird-websocket's writer flushes every frame: one
     /// `writev` per event was most of the server's CPU at high rates. The frames are laid out, headers and all, in
     /// buffers of 16 KB written from the frame encoder's place in the pipeline (``FrameBatch``): one pipeline write
-    /// and one iovec per 50 events instead of two of each per frame. Data frames only — the library still writes pongs and
-    /// the close frame through the encoder, on the same event loop, in order.
+    /// and one iovec per 50 events instead of two of each per frame. Data frames only — the library still writes
+    /// pongs and the close frame through the encoder, on the same event loop, in order.
     func send(contentsOf texts: [String]) async throws {
         guard let channel, !texts.isEmpty else {
             for text in texts { try await send(text) }
