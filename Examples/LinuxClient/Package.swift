@@ -2,7 +2,7 @@
 import Foundation
 import PackageDescription
 
-// A command-line EventAck client over swift-websocket. Depends on the root package by path; the root package
+// A command-line EventAck client over SwiftNIO's WebSocket. Depends on the root package by path; the root package
 // itself stays dependency-free.
 
 // A local package's identity is its directory's name, which depends on where the repository was cloned.
@@ -14,7 +14,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(path: "../.."),
-        .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
@@ -24,7 +24,10 @@ let package = Package(
             dependencies: [
                 .product(name: "EventAckClient", package: eventAck),
                 .product(name: "EventAckProtocol", package: eventAck),
-                .product(name: "WSClient", package: "swift-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

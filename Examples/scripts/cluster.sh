@@ -32,11 +32,7 @@ pg_start "$work"
 store="$pg_url"
 echo "postgres pid $pg_pid at $store"
 
-echo "=== building the examples (debug)"
-swift build --package-path Examples/AgentServer 2>&1 | tail -1
-swift build --package-path Examples/LinuxClient 2>&1 | tail -1
-server_bin="$(swift build --package-path Examples/AgentServer --show-bin-path)/AgentServer"
-client_bin="$(swift build --package-path Examples/LinuxClient --show-bin-path)/LinuxClient"
+source Examples/scripts/binaries.sh
 
 tokens="alice-token=alice,bob-token=bob,carol-token=carol,dave-token=dave"
 ports=("$(free_port)" "$(free_port)" "$(free_port)")

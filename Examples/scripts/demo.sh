@@ -6,10 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs="${DEMO_RUNS:-quick,tool_error}"
 echo "building the examples (the first build takes a few minutes)…" >&2
-swift build --package-path Examples/AgentServer 2>&1 | tail -1 >&2
-swift build --package-path Examples/LinuxClient 2>&1 | tail -1 >&2
-server_bin="$(swift build --package-path Examples/AgentServer --show-bin-path)/AgentServer"
-client_bin="$(swift build --package-path Examples/LinuxClient --show-bin-path)/LinuxClient"
+source Examples/scripts/binaries.sh
 log="$(mktemp /tmp/eventack-demo.XXXXXX)"
 "$server_bin" --port 0 --operator-token demo-operator > "$log" 2>&1 &
 server_pid=$!

@@ -21,11 +21,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "=== building the examples (debug)"
-swift build --package-path Examples/AgentServer 2>&1 | tail -1
-swift build --package-path Examples/LinuxClient 2>&1 | tail -1
-server_bin="$(swift build --package-path Examples/AgentServer --show-bin-path)/AgentServer"
-client_bin="$(swift build --package-path Examples/LinuxClient --show-bin-path)/LinuxClient"
+source Examples/scripts/binaries.sh
 
 echo "=== starting the server on a free port"
 tokens="alice-token=alice,bob-token=bob,carol-token=carol,dave-token=dave"

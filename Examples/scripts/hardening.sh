@@ -10,8 +10,7 @@ server_pid=""
 cleanup() { [ -z "$server_pid" ] || kill -9 "$server_pid" 2>/dev/null || true; }
 trap cleanup EXIT
 
-swift build --package-path Examples/AgentServer 2>&1 | tail -1
-server_bin="$(swift build --package-path Examples/AgentServer --show-bin-path)/AgentServer"
+source Examples/scripts/binaries.sh
 tokens="alice-token=alice,bob-token=bob"
 
 start_server() { # log, extra args…

@@ -7,9 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds="${SOAK_SECONDS:-150}"
 [ "$seconds" -le 300 ] || seconds=300
-build="${SOAK_BUILD:-debug}"
-swift build -c "$build" --package-path Examples/AgentServer 2>&1 | tail -1
-server_bin="$(swift build -c "$build" --package-path Examples/AgentServer --show-bin-path)/AgentServer"
+if [ -n "${SOAK_BUILD:-}" ]; then
+    # A build of its own: binaries handed down by .ci/run are debug ones.
+    unset EVENTACK_SERVER_BIN EVENTACK_CLIENT_BIN
+    EXAMPLES_CONFIG="$SOAK_BUILD"
+fi
+source Examples/scripts/binaries.sh
 log="$(mktemp /tmp/eventack-soak.XXXXXX)"
 tokens="normal0-token=normal0,normal1-token=normal1,normal2-token=normal2,normal3-token=normal3"
 tokens="$tokens,churn0-token=churn0,churn1-token=churn1,slow-token=slow,bad-token=bad"

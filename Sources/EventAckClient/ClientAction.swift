@@ -41,6 +41,9 @@ public enum ClientSignal: Sendable, Hashable {
     case eventsLost(ClosedRange<Seq>)
     /// Nothing arrived for twice the heartbeat interval; the connection is being closed and will be resumed.
     case connectionDead(silentMs: UInt64)
+    /// Connecting failed (no server, a refused upgrade or token): `attempt` failures in a row so far. The client tries
+    /// again after its reconnect delay; a wrong URL or token shows here rather than as silence.
+    case connectFailed(attempt: Int, error: String)
     /// Reconnecting failed `attempts` times in a row; the client stopped (only with a bounded reconnect policy).
     case gaveUp(attempts: Int, lastError: String)
 }

@@ -2,7 +2,7 @@
 import Synchronization
 
 /// Opens connections to an EventAck server. Implement it over any ordered, message-framed channel (a WebSocket
-/// with subprotocol `eventack.v1`); `Examples/` has one over swift-websocket.
+/// with subprotocol `eventack.v1`); `Examples/LinuxClient` has one over SwiftNIO's WebSocket.
 ///
 /// The client always calls ``connect(handingFramesTo:)``. A transport that implements only ``connect()`` works:
 /// the client then reads ``ClientConnection/inbound`` through a task of its own. A transport that hands each

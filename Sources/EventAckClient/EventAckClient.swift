@@ -163,6 +163,7 @@ public actor EventAckClient {
                     perform(machine.close(now: clock.nowMs(), timeoutMs: 0))
                     return
                 }
+                signalsContinuation.yield(.connectFailed(attempt: failures, error: lastError))
             }
             guard !closed else { return }
             let delay = reconnect.delayMs(attempt: max(0, failures - 1), random: random.next())

@@ -175,7 +175,7 @@ struct EventAckClientTests {
         #expect(report.unechoedReceipts == [1...1])
     }
 
-    @Test("a bounded reconnect policy gives up with a signal")
+    @Test("a bounded reconnect policy signals each failed attempt, then gives up with a signal")
     func givingUp() async throws {
         let transport = InMemoryClientTransport()
         transport.refuseNextConnects(3)
@@ -185,8 +185,10 @@ struct EventAckClientTests {
         await client.start()
         var signals: [ClientSignal] = []
         for await signal in client.signals { signals.append(signal) }
-        #expect(signals.count == 1)
-        guard case .gaveUp(let attempts, _) = signals.first else { throw TestFailure("no gaveUp: \(signals)") }
+        // Each failure that is retried says so; the last one gives up.
+        #expect(signals.count == 3)
+        #expect(signals.prefix(2).map(\.connectFailedAttempt) == [1, 2])
+        guard case .gaveUp(let attempts, _) = signals.last else { throw TestFailure("no gaveUp: \(signals)") }
         #expect(attempts == 3)
     }
 
@@ -232,5 +234,13 @@ final class BurstTransport: ClientTransport {
         let (inbound, continuation) = AsyncThrowingStream<String, any Error>.makeStream()
         for frame in frames { continuation.yield(frame) }
         return Connection(inbound: inbound, toTest: toTest)
+    }
+}
+
+extension ClientSignal {
+    /// The attempt a `connectFailed` signal counts; `nil` for any other signal.
+    fileprivate var connectFailedAttempt: Int? {
+        if case .connectFailed(let attempt, _) = self { return attempt }
+        return nil
     }
 }

@@ -107,6 +107,7 @@ struct ClientTranscriptRunner: TranscriptRunner {
         case .sessionReset: "sessionReset"
         case .connectionDead: "connectionDead"
         case .gaveUp: "gaveUp"
+        case .connectFailed: "connectFailed"
         case .eventsLost: "eventsLost"
         }
     }

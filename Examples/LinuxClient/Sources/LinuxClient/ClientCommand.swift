@@ -35,6 +35,13 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "The bearer token (a principal of the server's token table).")
     var token = "alice-token"
 
+    /// Refuses at once a URL the WebSocket transport cannot open, rather than retrying it for ever.
+    func validate() throws {
+        for url in urls {
+            do { _ = try WebSocketTarget(url) } catch { throw ValidationError("\(error)") }
+        }
+    }
+
     /// The HTTP base of the first server: `ws://host:port/eventack` gives `http://host:port`.
     var httpBase: String { Self.httpBase(of: urls.first ?? url) }
 

@@ -1,11 +1,6 @@
 import EventAckClient
 import Synchronization
 
-/// EventAck's connection protocol; swift-websocket also has a `ClientConnection`, and `EventAckClient` names both
-/// the module and its actor, so the protocol is reached through this alias (declared where WSClient is not
-/// imported).
-typealias EventAckConnection = ClientConnection
-
 /// For demonstrations and tests: wraps a transport and cuts its first `times` connections, without a close
 /// handshake, after each delivered `afterFrames` frames, as a flaky network would. The client must then reconnect
 /// and resume.

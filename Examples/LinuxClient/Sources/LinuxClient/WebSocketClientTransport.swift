@@ -1,107 +1,147 @@
 import EventAckClient
-import Logging
-import Synchronization
-import WSClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
 
-/// EventAck's `ClientTransport` over swift-websocket's `WebSocketClient`: one WebSocket per connection, subprotocol
-/// `eventack.v1`, authenticated with a bearer token. Copy this file into your app; it is the whole adapter.
+/// EventAck's `ClientTransport` over SwiftNIO's WebSocket: one WebSocket per connection, subprotocol `eventack.v1`,
+/// authenticated with a bearer token. Copy this file and `WebSocketFrameHandler.swift` into your app; they are the
+/// whole adapter.
 ///
-/// `WebSocketClient` runs a handler for the lifetime of a connection, while EventAck wants a connection object
-/// (frames in, `send`, `close`). The adapter runs the handler in a task: received frames go straight to the client's
-/// `InboundFrames` (or, through `connect()`, to a stream), frames to send come through a stream; `connect` returns
-/// once the upgrade succeeded, or throws if it failed (refused token, no server).
+/// Received text frames go from the channel's handler straight to the client's `InboundFrames`, on the event
+/// loop: no task, stream or actor hop per frame, which is most of what a client spends per event besides decoding
+/// it. `connect` returns once the upgrade succeeded, or throws if it failed (refused token, no server).
+///
+/// Plain `ws://` only: terminate TLS in front of the server, or put a `NIOSSLClientHandler` first in the pipeline
+/// (swift-nio-ssl) — left out so that this example builds SwiftNIO alone.
 struct WebSocketClientTransport: ClientTransport {
     var url: String
     var token: String
+    /// The largest message accepted, fragments included.
     var maxFrameBytes = 1 << 20
-    var logger = Logger(label: "eventack.websocket")
+    /// How long a TCP connect may take.
+    var connectTimeout = TimeAmount.seconds(10)
 
-    func connect(handingFramesTo inbound: InboundFrames) async throws -> any EventAckConnection {
+    func connect(handingFramesTo inbound: InboundFrames) async throws -> any ClientConnection {
         try await open(
-            WebSocketConnection.Inbound(
-                receive: { inbound.receive($0) }, end: { inbound.end(throwing: $0) }, stream: nil))
+            WebSocketFrameHandler.Inbound(receive: { inbound.receive($0) }, end: { inbound.end(throwing: $0) }))
     }
 
-    func connect() async throws -> any EventAckConnection {
+    func connect() async throws -> any ClientConnection {
         let (frames, received) = AsyncThrowingStream<String, any Error>.makeStream()
-        return try await open(
-            WebSocketConnection.Inbound(
+        let connection = try await open(
+            WebSocketFrameHandler.Inbound(
                 receive: {
                     if case .terminated = received.yield($0) { return false }
                     return true
-                }, end: { received.finish(throwing: $0) }, stream: frames))
+                }, end: { received.finish(throwing: $0) }))
+        return WebSocketConnection(channel: connection.channel, inbound: frames)
     }
 
-    private func open(_ inbound: WebSocketConnection.Inbound) async throws -> any EventAckConnection {
-        let (outgoing, toSend) = AsyncStream<String>.makeStream()
-        var configuration = WebSocketClientConfiguration(maxFrameSize: maxFrameBytes)
-        configuration.additionalHeaders[.authorization] = "Bearer \(token)"
-        configuration.additionalHeaders[.secWebSocketProtocol] = "eventack.v1"
-        let (opened, open) = AsyncThrowingStream<Void, any Error>.makeStream()
-        let (url, logger, maxFrameBytes) = (url, logger, maxFrameBytes)
-        let task = Task {
-            // Only a connection that opened ends `inbound`: a failed attempt leaves it to the next one (failover).
-            let upgraded = Mutex(false)
-            do {
-                try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) {
-                    frames, outbound, _ in
-                    upgraded.withLock { $0 = true }
-                    open.yield()
-                    open.finish()
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        group.addTask {
-                            for await text in outgoing { try await outbound.write(.text(text)) }
-                            // `close()` finished the stream: close the WebSocket properly.
-                            try await outbound.close(.normalClosure, reason: nil)
-                        }
-                        for try await message in frames.messages(maxSize: maxFrameBytes) {
-                            if case .text(let text) = message, !inbound.receive(text) { break }
-                        }
-                        group.cancelAll()
-                    }
+    private enum Upgrade: Sendable {
+        case upgraded(any Channel)
+        case refused
+    }
+
+    private func open(_ inbound: WebSocketFrameHandler.Inbound) async throws -> WebSocketConnection {
+        let target = try WebSocketTarget(url)
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: target.hostHeader)
+        headers.add(name: "Authorization", value: "Bearer \(token)")
+        headers.add(name: "Sec-WebSocket-Protocol", value: "eventack.v1")
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target.path, headers: headers)
+        let maxFrameBytes = self.maxFrameBytes
+        let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(
+            maxFrameSize: maxFrameBytes,
+            upgradePipelineHandler: { channel, _ in
+                channel.eventLoop.makeCompletedFuture {
+                    let operations = channel.pipeline.syncOperations
+                    try operations.addHandler(
+                        NIOWebSocketFrameAggregator(
+                            minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1 << 16,
+                            maxAccumulatedFrameSize: maxFrameBytes))
+                    try operations.addHandler(WebSocketFrameHandler(inbound))
+                    return .upgraded(channel)
                 }
-                if upgraded.withLock({ $0 }) { inbound.end(nil) }
-            } catch {
-                if upgraded.withLock({ $0 }) { inbound.end(error) }
+            })
+        let upgrade = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(connectTimeout)
+            .connect(host: target.host, port: target.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
+                        configuration: NIOUpgradableHTTPClientPipelineConfiguration(
+                            upgradeConfiguration: NIOTypedHTTPClientUpgradeConfiguration(
+                                upgradeRequestHead: head, upgraders: [upgrader],
+                                notUpgradingCompletionHandler: { channel in
+                                    channel.eventLoop.makeSucceededFuture(.refused)
+                                })))
+                }
             }
-            open.finish(throwing: ConnectionEnded())
+        switch try await upgrade.get() {
+        case .upgraded(let channel):
+            return WebSocketConnection(channel: channel, inbound: AsyncThrowingStream { $0.finish() })
+        case .refused:
+            throw UpgradeRefused(url: url)
         }
-        do {
-            for try await _ in opened { break }
-        } catch {
-            task.cancel()
-            throw error
-        }
-        return WebSocketConnection(
-            inbound: inbound.stream ?? AsyncThrowingStream { $0.finish() }, toSend: toSend, task: task)
     }
 }
 
 /// One open WebSocket, as EventAck sees it.
-struct WebSocketConnection: EventAckConnection {
-    /// Where received frames go: the client's `InboundFrames`, or the stream of `connect()`.
-    struct Inbound: Sendable {
-        /// Hands over a frame; `false` when nobody reads any more.
-        let receive: @Sendable (String) -> Bool
-        let end: @Sendable ((any Error)?) -> Void
-        let stream: AsyncThrowingStream<String, any Error>?
-    }
-
+struct WebSocketConnection: ClientConnection {
+    let channel: any Channel
     let inbound: AsyncThrowingStream<String, any Error>
-    let toSend: AsyncStream<String>.Continuation
-    let task: Task<Void, Never>
 
     func send(_ text: String) async throws {
-        if case .terminated = toSend.yield(text) { throw ConnectionEnded() }
+        guard channel.isActive else { throw ConnectionEnded() }
+        // Not awaited: the event loop writes frames in the order they are handed over, and the client's acks are
+        // coalesced, so waiting for each write would only add a hop to every ack.
+        channel.writeAndFlush(WebSocketFrame.text(text, allocator: channel.allocator), promise: nil)
     }
 
     func close() async {
-        toSend.finish()
-        await task.value
+        // A close frame, answered by the server's; the handler closes the channel then, or after a grace period.
+        channel.pipeline.fireUserInboundEventTriggered(WebSocketFrameHandler.CloseRequested())
+        try? await channel.closeFuture.get()
     }
 }
 
-/// The connection ended before the upgrade completed or before a frame could be sent.
+/// Where a `ws://` URL points.
+struct WebSocketTarget {
+    var host: String
+    var port: Int
+    /// Path and query, as the request line has them.
+    var path: String
+    var hostHeader: String
+
+    init(_ url: String) throws {
+        guard let components = URLComponents(string: url), components.scheme == "ws", let host = components.host,
+            !host.isEmpty
+        else { throw UnsupportedURL(url: url) }
+        self.host = host
+        port = components.port ?? 80
+        let query = components.percentEncodedQuery.map { "?\($0)" } ?? ""
+        path = (components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath) + query
+        hostHeader = components.port.map { "\(host):\($0)" } ?? host
+    }
+}
+
+/// The server answered the upgrade with something other than `101 Switching Protocols` (an unknown token, or not an
+/// EventAck endpoint).
+struct UpgradeRefused: Error, CustomStringConvertible {
+    var url: String
+    var description: String { "the server at \(url) refused the WebSocket upgrade (unknown token?)" }
+}
+
+/// A URL this transport cannot open.
+struct UnsupportedURL: Error, CustomStringConvertible {
+    var url: String
+    var description: String {
+        "not a ws://host[:port]/path URL: \(url) (wss:// needs TLS, which this example leaves to a proxy in front)"
+    }
+}
+
+/// The connection ended before a frame could be sent.
 struct ConnectionEnded: Error, CustomStringConvertible {
     var description: String { "the WebSocket connection ended" }
 }

@@ -1,0 +1,16 @@
+# Sourced by the example scripts: builds Examples/AgentServer and Examples/LinuxClient (debug unless
+# EXAMPLES_CONFIG=release) and sets server_bin and client_bin. When EVENTACK_SERVER_BIN and EVENTACK_CLIENT_BIN are
+# set (.ci/run builds once and exports them), uses those: even a build with nothing to do costs SwiftPM ~10-20 s of
+# planning per package, per script.
+examples_config="${EXAMPLES_CONFIG:-debug}"
+if [ -n "${EVENTACK_SERVER_BIN:-}" ] && [ -n "${EVENTACK_CLIENT_BIN:-}" ]; then
+    server_bin="$EVENTACK_SERVER_BIN"
+    client_bin="$EVENTACK_CLIENT_BIN"
+else
+    echo "=== building the examples ($examples_config)" >&2
+    for package in AgentServer LinuxClient; do
+        swift build -c "$examples_config" --package-path "Examples/$package" 2>&1 | tail -1 >&2
+    done
+    server_bin="$(swift build -c "$examples_config" --package-path Examples/AgentServer --show-bin-path)/AgentServer"
+    client_bin="$(swift build -c "$examples_config" --package-path Examples/LinuxClient --show-bin-path)/LinuxClient"
+fi
