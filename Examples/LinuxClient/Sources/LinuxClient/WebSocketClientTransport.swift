@@ -22,6 +22,9 @@ struct WebSocketClientTransport: ClientTransport {
     var maxFrameBytes = 1 << 20
     /// How long a TCP connect may take.
     var connectTimeout = TimeAmount.seconds(10)
+    /// How long the server may take to answer the upgrade request: a server that accepts and then says nothing
+    /// must fail the attempt (and so show as `connectFailed`), not hang the client.
+    var upgradeTimeout = TimeAmount.seconds(10)
 
     func connect(handingFramesTo inbound: InboundFrames) async throws -> any ClientConnection {
         try await open(
@@ -51,7 +54,7 @@ struct WebSocketClientTransport: ClientTransport {
         headers.add(name: "Authorization", value: "Bearer \(token)")
         headers.add(name: "Sec-WebSocket-Protocol", value: "eventack.v1")
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target.path, headers: headers)
-        let maxFrameBytes = self.maxFrameBytes
+        let (maxFrameBytes, upgradeTimeout) = (self.maxFrameBytes, self.upgradeTimeout)
         let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(
             maxFrameSize: maxFrameBytes,
             upgradePipelineHandler: { channel, _ in
@@ -69,13 +72,19 @@ struct WebSocketClientTransport: ClientTransport {
             .connectTimeout(connectTimeout)
             .connect(host: target.host, port: target.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
+                    let upgraded = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
                         configuration: NIOUpgradableHTTPClientPipelineConfiguration(
                             upgradeConfiguration: NIOTypedHTTPClientUpgradeConfiguration(
                                 upgradeRequestHead: head, upgraders: [upgrader],
                                 notUpgradingCompletionHandler: { channel in
                                     channel.eventLoop.makeSucceededFuture(.refused)
                                 })))
+                    let timeout = channel.eventLoop.scheduleTask(in: upgradeTimeout) {
+                        channel.pipeline.fireErrorCaught(UpgradeTimedOut(after: upgradeTimeout))
+                        channel.close(promise: nil)
+                    }
+                    upgraded.whenComplete { _ in timeout.cancel() }
+                    return upgraded
                 }
             }
         switch try await upgrade.get() {
@@ -131,6 +140,14 @@ struct WebSocketTarget {
 struct UpgradeRefused: Error, CustomStringConvertible {
     var url: String
     var description: String { "the server at \(url) refused the WebSocket upgrade (unknown token?)" }
+}
+
+/// The server accepted the connection but did not answer the upgrade request in time.
+struct UpgradeTimedOut: Error, CustomStringConvertible {
+    var after: TimeAmount
+    var description: String {
+        "the server did not answer the WebSocket upgrade within \(after.nanoseconds / 1_000_000_000) s"
+    }
 }
 
 /// A URL this transport cannot open.
