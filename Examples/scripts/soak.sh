@@ -22,7 +22,7 @@ trap 'kill -9 $server_pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do grep -q "agent-server listening on" "$log" && break; sleep 0.1; done
 port="$(grep -o 'agent-server listening on [0-9]*' "$log" | awk '{print $4}')"
 [ -n "$port" ] || { cat "$log"; echo "server did not start"; exit 1; }
-echo "soak: server pid $server_pid on port $port, $seconds s, $build build"
+echo "soak: server pid $server_pid on port $port, $seconds s, $server_bin"
 python3 Examples/scripts/soak.py "$port" "$server_pid" "$seconds"
 kill -TERM "$server_pid"
 wait "$server_pid"

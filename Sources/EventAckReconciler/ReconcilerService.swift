@@ -46,7 +46,7 @@ public final class ReconcilerService: Sendable {
     let state: LockedState<State>
     let clock: any EventAckClock
     let eventsContinuation: AsyncStream<ReconciliationEvent>.Continuation
-    private let codec: MessageCodec
+    let codec: MessageCodec
     /// Where sessions are written ahead, if anywhere.
     public let store: (any SessionStore)?
 
@@ -92,67 +92,16 @@ public final class ReconcilerService: Sendable {
         principal: String,
         observe: (@Sendable (SessionID?, String) -> Void)? = nil
     ) async {
-        let writer = BatchQueue<Message>(limit: maxQueuedFrames)
-        let id: ConnectionID? = state.withLock { state in
-            guard !state.isShutDown else { return nil }
-            let id = state.machine.open(principal: principal, now: clock.nowMs())
-            state.writers[id] = writer
-            state.serving += 1
-            rearmTimer(&state)
-            return id
-        }
-        guard let id else {
+        guard let served = open(connection, principal: principal, observe: observe) else {
             await connection.close()
             return
         }
-        defer { state.withLock { $0.serving -= 1 } }
-        let codec = self.codec
-        let writing = Task {
-            while let batch = await writer.next() {
-                do { try await connection.send(contentsOf: batch.map(codec.encode)) } catch { break }
-            }
-            await connection.close()
-        }
         do {
-            for try await frame in connection.frames {
-                let open = state.withLock { state in
-                    let now = clock.nowMs()
-                    switch frame {
-                    case .text(let text):
-                        perform(state.machine.frameReceived(text, on: id, now: now), &state)
-                        observe?(state.machine.session(on: id), text)
-                    case .textBytes(let bytes):
-                        perform(state.machine.frameReceived(bytes: bytes, on: id, now: now), &state)
-                        if let observe {
-                            observe(state.machine.session(on: id), String(decoding: bytes, as: UTF8.self))
-                        }
-                    case .binary:
-                        perform(state.machine.binaryFrameReceived(on: id, now: now), &state)
-                    case .oversized(let byteCount):
-                        perform(state.machine.oversizedFrameReceived(byteCount: byteCount, on: id, now: now), &state)
-                    }
-                    return state.writers[id] != nil
-                }
-                if !open { break }
-            }
+            for try await frame in connection.frames where !served.receive(frame) { break }
         } catch {
             // A failed connection ends like a closed one.
         }
-        let abandoned = state.withLock { state in
-            perform(state.machine.connectionClosed(id, now: clock.nowMs()), &state)
-            state.writers.removeValue(forKey: id)?.finish()
-            return state.abandoned.remove(id) != nil
-        }
-        // What is queued goes out first (a `bye`, a fatal error), but never for longer than a few seconds: a peer that
-        // does not read would otherwise hold the writer, and with it the connection and what it buffers, for ever.
-        // One known not to read is cut at once.
-        let bound = Task {
-            if !abandoned { try? await Task.sleep(for: .seconds(5)) }
-            writing.cancel()
-            await connection.abort()
-        }
-        await writing.value
-        if !abandoned { bound.cancel() } else { await bound.value }
+        await served.end()
     }
 
     /// Emits an event to `session`; see ``Reconciler/emit(run:kind:payload:confirm:endsRun:to:origin:now:)``.

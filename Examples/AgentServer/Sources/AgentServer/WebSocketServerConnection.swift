@@ -11,13 +11,12 @@ import NIOWebSocket
 /// repaired), a message over the frame limit is discarded unread and answered with `frame_too_large` (the
 /// connection survives; no 1009 close), and a binary message is answered with `malformed_json`.
 struct WebSocketServerConnection: ServerConnection {
-    let frames: AsyncThrowingStream<InboundFrame, any Error>
     let outbound: WebSocketOutboundWriter
     /// The socket, to drop a peer that does not read: a WebSocket close would wait to write its frame.
     let channel: (any Channel)?
 
     var inbound: AsyncThrowingStream<String, any Error> {
-        AsyncThrowingStream { $0.finish() }  // `frames` carries everything
+        AsyncThrowingStream { $0.finish() }  // frames are handed to the service by `serve`
     }
 
     func send(_ text: String) async throws {
@@ -63,7 +62,9 @@ struct WebSocketServerConnection: ServerConnection {
         try? await channel.close().get()
     }
 
-    /// Serves one upgraded WebSocket with `service`, for `principal`, until it closes.
+    /// Serves one upgraded WebSocket with `service`, for `principal`, until it closes. Each message goes from
+    /// hummingbird-websocket's inbound loop straight to the service (``ReconcilerService/open(_:principal:observe:)``),
+    /// without a stream and a task of the service's own in between.
     static func serve(
         _ service: ReconcilerService,
         principal: String,
@@ -73,22 +74,20 @@ struct WebSocketServerConnection: ServerConnection {
         channel: (any Channel)? = nil,
         observe: (@Sendable (SessionID?, String) -> Void)? = nil
     ) async throws {
-        let (frames, continuation) = AsyncThrowingStream<InboundFrame, any Error>.makeStream()
-        let connection = WebSocketServerConnection(frames: frames, outbound: outbound, channel: channel)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            // The service reads `frames` in its own task; this task feeds it from the socket.
-            group.addTask { await service.serve(connection, principal: principal, observe: observe) }
-            do {
-                var assembler = MessageAssembler(limit: maxFrameBytes)
-                for try await frame in inbound {
-                    if let message = try assembler.add(frame) { continuation.yield(message) }
-                }
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
-            }
-            try await group.waitForAll()
+        let connection = WebSocketServerConnection(outbound: outbound, channel: channel)
+        guard let served = service.open(connection, principal: principal, observe: observe) else {
+            await connection.close()
+            return
         }
+        do {
+            var assembler = MessageAssembler(limit: maxFrameBytes)
+            for try await frame in inbound {
+                if let message = try assembler.add(frame), !served.receive(message) { break }
+            }
+        } catch {
+            // A protocol violation or a failed connection ends like a closed one.
+        }
+        await served.end()
     }
 }
 
