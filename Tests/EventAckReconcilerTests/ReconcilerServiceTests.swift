@@ -122,3 +122,35 @@ struct NonReadingPeerTests {
         service.shutdown()
     }
 }
+
+/// A connection that keeps what the service sends to it.
+final class RecordingConnection: ServerConnection {
+    let sent = Mutex<[String]>([])
+    var inbound: AsyncThrowingStream<String, any Error> { AsyncThrowingStream { $0.finish() } }
+
+    func send(_ text: String) async throws { sent.withLock { $0.append(text) } }
+
+    func close() async {}
+}
+
+@Suite("ReconcilerService with frames handed over by the host")
+struct ServedConnectionTests {
+    @Test("receive answers each frame, says false once the service closed the connection, and end returns")
+    func hostFedConnection() async throws {
+        let service = ReconcilerService(random: SplitMix64(seed: 12))
+        let connection = RecordingConnection()
+        let served = try #require(service.open(connection, principal: "alice"))
+        // A binary frame is answered with a non-fatal error: the connection stays.
+        #expect(served.receive(.binary))
+        // Anything but hello before the handshake is fatal (EA-HS-1): the service closes the connection.
+        #expect(served.receive(.text(MessageCodec().encode(.ping(id: 1)))) == false)
+        await served.end()
+        let codes = try connection.sent.withLock { $0 }.map { text -> String in
+            guard case .error(let error) = try MessageCodec().decode(text) else { return "not an error" }
+            return error.code.rawValue
+        }
+        #expect(codes == ["malformed_json", "handshake_required"])
+        service.shutdown()
+        #expect(service.open(connection, principal: "alice") == nil)
+    }
+}
