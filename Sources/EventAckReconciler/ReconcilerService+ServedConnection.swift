@@ -30,7 +30,7 @@ extension ReconcilerService {
         }
         guard let id else { return nil }
         let codec = self.codec
-        let writing = Task {
+        let writing = Task(executorPreference: connection.writerExecutor) {
             while let batch = await writer.next() {
                 do { try await connection.send(contentsOf: batch.map(codec.encode)) } catch { break }
             }

@@ -32,10 +32,16 @@ public protocol ServerConnection: Sendable {
     /// Drops the connection at once, with no closing handshake: for a peer that does not read, to which nothing more
     /// can be written. By default ``close()``; adapters whose close writes a frame should close the socket here.
     func abort() async
+    /// Where the service's writer task for this connection should run: the connection's own I/O thread (its event
+    /// loop), so that a frame the reconciler queues wakes that thread alone instead of a task on the global pool and
+    /// then the I/O thread. `nil` (the default) runs it on the global executor.
+    var writerExecutor: (any TaskExecutor)? { get }
 }
 
 extension ServerConnection {
     public func abort() async { await close() }
+
+    public var writerExecutor: (any TaskExecutor)? { nil }
 
     public func send(contentsOf texts: [String]) async throws {
         for text in texts { try await send(text) }
