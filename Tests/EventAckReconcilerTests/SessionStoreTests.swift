@@ -258,6 +258,14 @@ struct SessionStoreTests {
         let array = try SessionRecord.jsonArray(records)
         #expect(try JSONDecoder().decode([SessionRecord].self, from: Data(array.utf8)) == records)
         #expect(try SessionRecord.jsonArray([]) == "[]")
+        // Grouped by session: each group is its session's records, in order, and sessions keep their first order.
+        let other = SessionID("s_other")
+        let mixed = [records[0], SessionRecord(session: other, change: .ended(at: 1)), records[1], records[2]]
+        let groups = try SessionRecord.jsonArraysBySession(mixed)
+        #expect(groups.map(\.session) == [SessionID(session), other])
+        #expect(try JSONDecoder().decode([SessionRecord].self, from: Data(groups[0].json)) == Array(records[0...2]))
+        #expect(try JSONDecoder().decode([SessionRecord].self, from: Data(groups[1].json)) == [mixed[1]])
+        #expect(try SessionRecord.jsonArraysBySession([]).isEmpty)
     }
 
     @Test("the direct JSON writer escapes what JSON requires, member for member like Codable")

@@ -63,10 +63,6 @@ public final class PostgresSessionStore: SessionStore {
     public func append(_ records: [SessionRecord]) async throws -> Set<SessionID> {
         var opened: (ids: [String], principals: [String]) = ([], [])
         var resumed: [String] = []
-        // One row per session per commit: its records as a JSON array, in order. A row per record cost PostgreSQL
-        // a tuple, an index entry and a foreign-key check each.
-        var order: [String] = []
-        var grouped: [String: [SessionRecord]] = [:]
         var runs: [(session: String, report: RunReport)] = []
         var ended: [String] = []
         var origins: [(session: String, id: Int64)] = []
@@ -74,8 +70,6 @@ public final class PostgresSessionStore: SessionStore {
         var localEmits: [Int] = []
         for (index, record) in records.enumerated() {
             let id = record.session.rawValue
-            if grouped[id] == nil { order.append(id) }
-            grouped[id, default: []].append(record)
             switch record.change {
             case .opened(let principal, _, _, _, _):
                 opened.ids.append(id)
@@ -96,7 +90,11 @@ public final class PostgresSessionStore: SessionStore {
                 break
             }
         }
-        let batches = try order.map { try SessionRecord.jsonArray(grouped[$0]!) }
+        // One row per session per commit: its records as a JSON array, in order. A row per record cost PostgreSQL
+        // a tuple, an index entry and a foreign-key check each.
+        let rows = try SessionRecord.jsonArraysBySession(records)
+        let order = rows.map(\.session.rawValue)
+        let batches = rows.map { RecordsText(utf8: $0.json) }
         var epochs = seen.withLock { $0 }
         let node = self.node
         let logger = self.logger
@@ -330,5 +328,21 @@ public final class PostgresSessionStore: SessionStore {
             if run.verdict != .confirmed, report.unconfirmedRuns.count < 500 { report.unconfirmedRuns.append(run) }
         }
         return report
+    }
+}
+
+/// One session's records of a commit, as the JSON text stored in `eventack_records.body`: the bytes go to PostgreSQL
+/// as they are, with no `String` made of them first (and no UTF-8 check of what ``SessionRecord`` wrote as UTF-8).
+struct RecordsText: PostgresNonThrowingEncodable, PostgresArrayEncodable {
+    var utf8: [UInt8]
+
+    static var psqlType: PostgresDataType { .text }
+    static var psqlFormat: PostgresFormat { .binary }
+    static var psqlArrayType: PostgresDataType { .textArray }
+
+    func encode<JSONEncoder: PostgresJSONEncoder>(
+        into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>
+    ) {
+        byteBuffer.writeBytes(utf8)
     }
 }
