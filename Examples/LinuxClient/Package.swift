@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import Foundation
 import PackageDescription
 
@@ -12,9 +12,14 @@ let eventAck = URL(fileURLWithPath: Context.packageDirectory).deletingLastPathCo
 let package = Package(
     name: "LinuxClient",
     platforms: [.macOS(.v15)],
+    traits: [
+        // Off by default: swift-nio-ssl compiles BoringSSL, which would triple the example's build time.
+        .trait(name: "TLS", description: "wss:// URLs through swift-nio-ssl (swift build --traits TLS)")
+    ],
     dependencies: [
         .package(path: "../.."),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
@@ -28,6 +33,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl", condition: .when(traits: ["TLS"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

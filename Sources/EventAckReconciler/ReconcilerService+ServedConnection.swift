@@ -1,4 +1,5 @@
 @_spi(Shell) import EventAckProtocol
+import Synchronization
 
 extension ReconcilerService {
     /// Starts serving `connection`, authenticated by the host as `principal`, for a host that hands over the frames
@@ -48,6 +49,8 @@ public final class ServedConnection: Sendable {
     /// The writer: encodes and sends what the reconciler queued for the connection, in order.
     let writing: Task<Void, Never>
     let observe: (@Sendable (SessionID?, String) -> Void)?
+    /// Whether ``end()`` ran: a second call must not count the connection out twice.
+    private let ended = Atomic<Bool>(false)
 
     init(
         service: ReconcilerService, id: ConnectionID, connection: any ServerConnection, writing: Task<Void, Never>,
@@ -86,8 +89,10 @@ public final class ServedConnection: Sendable {
     /// The connection's inbound side ended (or ``receive(_:)`` returned `false`): detaches its session, which waits
     /// for a resume, and returns once the writer is done. What is queued goes out first (a `bye`, a fatal error),
     /// but never for longer than a few seconds: a peer that does not read would otherwise hold the writer, and with
-    /// it the connection and what it buffers, for ever. One known not to read is cut at once. Call it once.
+    /// it the connection and what it buffers, for ever. One known not to read is cut at once. Later calls return at
+    /// once.
     public func end() async {
+        guard !ended.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let (service, id, connection, writing) = (service, id, connection, writing)
         let abandoned = service.state.withLock { state in
             service.perform(state.machine.connectionClosed(id, now: service.clock.nowMs()), &state)

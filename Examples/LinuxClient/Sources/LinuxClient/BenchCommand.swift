@@ -38,7 +38,7 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = EventAckClient(transport: WebSocketClientTransport(url: server.url, token: server.token))
+        let client = EventAckClient(transport: server.transport(to: server.url))
         let cpuBefore = Self.cpuMicros()
         await client.start()
         var session: String?

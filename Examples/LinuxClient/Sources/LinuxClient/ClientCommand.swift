@@ -35,6 +35,14 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "The bearer token (a principal of the server's token table).")
     var token = "alice-token"
 
+    @Option(help: "For wss:// (a build with --traits TLS): a PEM file of the CAs to trust instead of the system's.")
+    var caFile: String?
+
+    /// The transport to one node.
+    func transport(to url: String) -> WebSocketClientTransport {
+        WebSocketClientTransport(url: url, token: token, caFile: caFile)
+    }
+
     /// Refuses at once a URL the WebSocket transport cannot open, rather than retrying it for ever.
     func validate() throws {
         for url in urls {

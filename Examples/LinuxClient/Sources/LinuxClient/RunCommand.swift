@@ -33,7 +33,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         var scenarios = runs.split(separator: ",").map { String($0) }
-        let nodes = self.server.urls.map { WebSocketClientTransport(url: $0, token: self.server.token) }
+        let nodes = self.server.urls.map { self.server.transport(to: $0) }
         let failover = nodes.count == 1 ? nil : FailoverTransport(nodes)
         var transport: any ClientTransport = failover ?? nodes[0]
         if let cutAfter { transport = CuttingTransport(base: transport, afterFrames: cutAfter, times: cuts) }

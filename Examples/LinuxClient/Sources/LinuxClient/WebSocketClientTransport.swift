@@ -13,8 +13,8 @@ import NIOWebSocket
 /// loop: no task, stream or actor hop per frame, which is most of what a client spends per event besides decoding
 /// it. `connect` returns once the upgrade succeeded, or throws if it failed (refused token, no server).
 ///
-/// Plain `ws://` only: terminate TLS in front of the server, or put a `NIOSSLClientHandler` first in the pipeline
-/// (swift-nio-ssl) — left out so that this example builds SwiftNIO alone.
+/// `wss://` with the package trait `TLS` (`swift build --traits TLS`, swift-nio-ssl; `WebSocketTLS.swift`); by
+/// default the example builds SwiftNIO alone and takes `ws://` only.
 struct WebSocketClientTransport: ClientTransport {
     var url: String
     var token: String
@@ -25,6 +25,8 @@ struct WebSocketClientTransport: ClientTransport {
     /// How long the server may take to answer the upgrade request: a server that accepts and then says nothing
     /// must fail the attempt (and so show as `connectFailed`), not hang the client.
     var upgradeTimeout = TimeAmount.seconds(10)
+    /// For `wss://`: a PEM file of the certificate authorities to trust instead of the system's.
+    var caFile: String?
 
     func connect(handingFramesTo inbound: InboundFrames) async throws -> any ClientConnection {
         try await open(
@@ -54,7 +56,7 @@ struct WebSocketClientTransport: ClientTransport {
         headers.add(name: "Authorization", value: "Bearer \(token)")
         headers.add(name: "Sec-WebSocket-Protocol", value: "eventack.v1")
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target.path, headers: headers)
-        let (maxFrameBytes, upgradeTimeout) = (self.maxFrameBytes, self.upgradeTimeout)
+        let (maxFrameBytes, upgradeTimeout, caFile) = (self.maxFrameBytes, self.upgradeTimeout, self.caFile)
         let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(
             maxFrameSize: maxFrameBytes,
             upgradePipelineHandler: { channel, _ in
@@ -72,6 +74,10 @@ struct WebSocketClientTransport: ClientTransport {
             .connectTimeout(connectTimeout)
             .connect(host: target.host, port: target.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if target.isSecure {
+                        try channel.pipeline.syncOperations.addHandler(
+                            WebSocketTLS.handler(host: target.host, caFile: caFile))
+                    }
                     let upgraded = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
                         configuration: NIOUpgradableHTTPClientPipelineConfiguration(
                             upgradeConfiguration: NIOTypedHTTPClientUpgradeConfiguration(
@@ -115,20 +121,23 @@ struct WebSocketConnection: ClientConnection {
     }
 }
 
-/// Where a `ws://` URL points.
+/// Where a `ws://` (or, with the `TLS` trait, `wss://`) URL points.
 struct WebSocketTarget {
     var host: String
     var port: Int
+    var isSecure: Bool
     /// Path and query, as the request line has them.
     var path: String
     var hostHeader: String
 
     init(_ url: String) throws {
-        guard let components = URLComponents(string: url), components.scheme == "ws", let host = components.host,
-            !host.isEmpty
+        let schemes = WebSocketTLS.isAvailable ? ["ws", "wss"] : ["ws"]
+        guard let components = URLComponents(string: url), let scheme = components.scheme, schemes.contains(scheme),
+            let host = components.host, !host.isEmpty
         else { throw UnsupportedURL(url: url) }
         self.host = host
-        port = components.port ?? 80
+        isSecure = scheme == "wss"
+        port = components.port ?? (isSecure ? 443 : 80)
         let query = components.percentEncodedQuery.map { "?\($0)" } ?? ""
         path = (components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath) + query
         hostHeader = components.port.map { "\(host):\($0)" } ?? host
@@ -154,7 +163,9 @@ struct UpgradeTimedOut: Error, CustomStringConvertible {
 struct UnsupportedURL: Error, CustomStringConvertible {
     var url: String
     var description: String {
-        "not a ws://host[:port]/path URL: \(url) (wss:// needs TLS, which this example leaves to a proxy in front)"
+        WebSocketTLS.isAvailable
+            ? "not a ws:// or wss://host[:port]/path URL: \(url)"
+            : "not a ws://host[:port]/path URL: \(url) (wss:// needs the example built with --traits TLS)"
     }
 }
 

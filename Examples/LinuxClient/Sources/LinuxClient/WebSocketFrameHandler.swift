@@ -35,7 +35,7 @@ final class WebSocketFrameHandler: ChannelInboundHandler {
         case .text where !closeSent:
             // Server frames are not masked; `unmaskedData` is the payload either way.
             if !inbound.receive(String(buffer: frame.unmaskedData)) { context.close(promise: nil) }
-        case .ping:
+        case .ping where !closeSent:
             send(.pong, frame.unmaskedData, context: context)
         case .connectionClose:
             if closeSent {
