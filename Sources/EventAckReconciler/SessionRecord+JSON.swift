@@ -11,8 +11,9 @@ extension SessionRecord {
     /// back with `JSONDecoder` as `[SessionRecord]`).
     ///
     /// Written directly rather than through `JSONEncoder`, which cost a durable server more per event than the rest
-    /// of its write path: a store that keeps a session's records of one commit as one row calls this once per row.
-    /// Only a run's verdict (`runFinished`, once per run) goes through `JSONEncoder`.
+    /// of its write path. Only a run's verdict (`runFinished`, once per run) goes through `JSONEncoder`. A store that
+    /// keeps a session's records of one commit as one row uses ``jsonArraysBySession(_:)``, which groups and writes in
+    /// one pass.
     public static func jsonArray(_ records: some Collection<SessionRecord>) throws -> String {
         var writer = JSONWriter(capacity: 2 + records.count * 400)
         writer.beginArray()
@@ -32,28 +33,24 @@ extension SessionRecord {
     public static func jsonArraysBySession(
         _ records: some Collection<SessionRecord>
     ) throws -> [(session: SessionID, json: [UInt8])] {
-        var sessions: [SessionID] = []
-        var writers: [JSONWriter] = []
+        var groups: [(session: SessionID, writer: JSONWriter)] = []
         var indexOf: [SessionID: Int] = [:]
         for record in records {
             if let index = indexOf[record.session] {
-                writers[index].comma()
-                try record.write(into: &writers[index])
+                groups[index].writer.comma()
+                try record.write(into: &groups[index].writer)
             } else {
-                indexOf[record.session] = writers.count
-                sessions.append(record.session)
+                indexOf[record.session] = groups.count
                 // Most commits carry one busy session: start large for the first, small for the others.
-                var writer = JSONWriter(capacity: writers.isEmpty ? 2 + records.count * 400 : 1024)
+                var writer = JSONWriter(capacity: groups.isEmpty ? 2 + records.count * 400 : 1024)
                 writer.beginArray()
                 try record.write(into: &writer)
-                writers.append(writer)
+                groups.append((record.session, writer))
             }
         }
-        return zip(sessions, writers).map { session, writer in
-            var writer = writer
-            writer.endArray()
-            return (session, writer.bytes)
-        }
+        // Closed in place: closing a copy would copy each group's bytes.
+        for index in groups.indices { groups[index].writer.endArray() }
+        return groups.map { ($0.session, $0.writer.bytes) }
     }
 
     /// The record as compact JSON, in the format of its `Codable` conformance.
