@@ -19,10 +19,9 @@ cd "$(dirname "$0")/../.."
 root="$PWD"
 events="${BENCH_EVENTS:-${N:-200000}}"
 runs="${BENCH_RUNS:-3}"
-swift build -c release --package-path Examples/AgentServer 2>&1 | tail -1 >&2
-swift build -c release --package-path Examples/LinuxClient 2>&1 | tail -1 >&2
-server_bin="$(swift build -c release --package-path Examples/AgentServer --show-bin-path)/AgentServer"
-client_bin="$(swift build -c release --package-path Examples/LinuxClient --show-bin-path)/LinuxClient"
+# Release builds of its own, whatever binaries the environment hands down.
+unset EVENTACK_SERVER_BIN EVENTACK_CLIENT_BIN
+EXAMPLES_CONFIG=release source Examples/scripts/binaries.sh
 log="$(mktemp /tmp/eventack-bench.XXXXXX)"
 system=eventack
 store_options=()

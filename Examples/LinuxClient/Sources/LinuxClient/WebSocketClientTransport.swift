@@ -29,19 +29,20 @@ struct WebSocketClientTransport: ClientTransport {
     var caFile: String?
 
     func connect(handingFramesTo inbound: InboundFrames) async throws -> any ClientConnection {
-        try await open(
+        let channel = try await open(
             WebSocketFrameHandler.Inbound(receive: { inbound.receive($0) }, end: { inbound.end(throwing: $0) }))
+        return WebSocketConnection(channel: channel, inbound: AsyncThrowingStream { $0.finish() })
     }
 
     func connect() async throws -> any ClientConnection {
         let (frames, received) = AsyncThrowingStream<String, any Error>.makeStream()
-        let connection = try await open(
+        let channel = try await open(
             WebSocketFrameHandler.Inbound(
                 receive: {
                     if case .terminated = received.yield($0) { return false }
                     return true
                 }, end: { received.finish(throwing: $0) }))
-        return WebSocketConnection(channel: connection.channel, inbound: frames)
+        return WebSocketConnection(channel: channel, inbound: frames)
     }
 
     private enum Upgrade: Sendable {
@@ -49,7 +50,8 @@ struct WebSocketClientTransport: ClientTransport {
         case refused
     }
 
-    private func open(_ inbound: WebSocketFrameHandler.Inbound) async throws -> WebSocketConnection {
+    /// Connects and upgrades; returns the channel, its handler handing received messages to `inbound`.
+    private func open(_ inbound: WebSocketFrameHandler.Inbound) async throws -> any Channel {
         let target = try WebSocketTarget(url)
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: target.hostHeader)
@@ -95,7 +97,7 @@ struct WebSocketClientTransport: ClientTransport {
             }
         switch try await upgrade.get() {
         case .upgraded(let channel):
-            return WebSocketConnection(channel: channel, inbound: AsyncThrowingStream { $0.finish() })
+            return channel
         case .refused:
             throw UpgradeRefused(url: url)
         }
@@ -105,6 +107,7 @@ struct WebSocketClientTransport: ClientTransport {
 /// One open WebSocket, as EventAck sees it.
 struct WebSocketConnection: ClientConnection {
     let channel: any Channel
+    /// The frames received, for `connect()`; finished at once when the handler hands them to `InboundFrames`.
     let inbound: AsyncThrowingStream<String, any Error>
 
     func send(_ text: String) async throws {
