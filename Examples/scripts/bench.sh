@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The load benchmark: one agent server, one client, N events of a 200-byte payload over one loopback WebSocket,
-# receipt-acked, as fast as the window allows (max) and paced at RATE (10,000) events/s, 3 runs each. Prints one
+# receipt-acked, as fast as the window allows (max) and paced at RATE (10,000) events/s — each event when it is due,
+# as the peers' producers send — 3 runs each. The server's emitter runs on the event loop of the session's connection
+# (as its agents do: ReconcilerService.writerExecutor(of:)). Prints one
 # tab-separated row per run and the medians:
 #   system variant msgs seconds msgs/s p50_us p99_us notes
 # and, for the peers' harness (EXTRA_CMD='bash Examples/scripts/bench.sh' ../shared/bench/peers/run.sh), each median

@@ -180,6 +180,11 @@ public struct Reconciler: Sendable {
         context.connections[connection]?.session.flatMap { sessions[$0]?.id }
     }
 
+    /// The connection `session` is attached to, if any.
+    public func connection(of session: SessionID) -> ConnectionID? {
+        sessionKeys[session].flatMap { sessions[$0]?.connection }
+    }
+
     /// The sessions of `principal`, attached or waiting for a resume.
     public func sessions(of principal: String) -> [SessionID] {
         (sessionsByPrincipal[principal] ?? []).compactMap { sessions[$0]?.id }.sorted { $0.rawValue < $1.rawValue }

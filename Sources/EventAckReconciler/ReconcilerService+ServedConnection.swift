@@ -21,17 +21,18 @@ extension ReconcilerService {
         observe: (@Sendable (SessionID?, String) -> Void)? = nil
     ) -> ServedConnection? {
         let writer = BatchQueue<Message>(limit: maxQueuedFrames)
+        let executor = connection.writerExecutor
         let id: ConnectionID? = state.withLock { state in
             guard !state.isShutDown else { return nil }
             let id = state.machine.open(principal: principal, now: clock.nowMs())
-            state.writers[id] = writer
+            state.writers[id] = Writer(queue: writer, executor: executor)
             state.serving += 1
             rearmTimer(&state)
             return id
         }
         guard let id else { return nil }
         let codec = self.codec
-        let writing = Task(executorPreference: connection.writerExecutor) {
+        let writing = Task(executorPreference: executor) {
             while let batch = await writer.next() {
                 do { try await connection.send(contentsOf: batch.map(codec.encode)) } catch { break }
             }
@@ -96,7 +97,7 @@ public final class ServedConnection: Sendable {
         let (service, id, connection, writing) = (service, id, connection, writing)
         let abandoned = service.state.withLock { state in
             service.perform(state.machine.connectionClosed(id, now: service.clock.nowMs()), &state)
-            state.writers.removeValue(forKey: id)?.finish()
+            state.writers.removeValue(forKey: id)?.queue.finish()
             return state.abandoned.remove(id) != nil
         }
         let bound = Task {

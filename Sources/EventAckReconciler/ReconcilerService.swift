@@ -25,7 +25,7 @@ public final class ReconcilerService: Sendable {
 
     struct State: Sendable {
         var machine: Reconciler
-        var writers: [ConnectionID: BatchQueue<Message>] = [:]
+        var writers: [ConnectionID: Writer] = [:]
         var timer: (deadline: UInt64, task: Task<Void, Never>)?
         var isShutDown = false
         /// Connections being served (``serve(_:principal:observe:)`` has not returned).
@@ -41,6 +41,12 @@ public final class ReconcilerService: Sendable {
         /// Batches appended so far, and who waits for a number of them (``writesSettled()``).
         var batchesSettled: UInt64 = 0
         var settledWaiters: [(batch: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+    }
+
+    /// A connection's outbound queue, and the executor its writer task prefers.
+    struct Writer: Sendable {
+        var queue: BatchQueue<Message>
+        var executor: (any TaskExecutor)?
     }
 
     let state: LockedState<State>
@@ -141,6 +147,16 @@ public final class ReconcilerService: Sendable {
         }
     }
 
+    /// The executor of the connection `session` is attached to (its ``ServerConnection/writerExecutor``), if it
+    /// has one. Code that emits many events to one session — an agent's run — can run there
+    /// (`withTaskExecutorPreference`): each emit then reaches the connection's writer on the thread that writes
+    /// it, instead of waking that thread. `nil` when the session is detached or unknown here, or its connection
+    /// has no executor. A session that moves to another connection later keeps working from anywhere, at the cost
+    /// of that wake-up.
+    public func writerExecutor(of session: SessionID) -> (any TaskExecutor)? {
+        state.withLock { state in state.machine.connection(of: session).flatMap { state.writers[$0]?.executor } }
+    }
+
     /// Whether `session` is held by this service (attached or waiting for a resume here). With a store, a session
     /// not held here may live on another node: emit to it through the store.
     public func holds(_ session: SessionID) -> Bool {
@@ -184,7 +200,7 @@ public final class ReconcilerService: Sendable {
             return Sizes(
                 attached: attached, detached: state.machine.sessionCount - attached,
                 retainedEvents: state.machine.retainedEventCount,
-                deepestOutboundQueue: state.writers.values.map(\.count).max() ?? 0,
+                deepestOutboundQueue: state.writers.values.map(\.queue.count).max() ?? 0,
                 closedNotReading: state.closedNotReading)
         }
     }
@@ -215,7 +231,7 @@ public final class ReconcilerService: Sendable {
             state.isShutDown = true
             state.timer?.task.cancel()
             state.timer = nil
-            for writer in state.writers.values { writer.finish() }
+            for writer in state.writers.values { writer.queue.finish() }
             state.writers = [:]
             Self.settleWaiters(upTo: .max, &state)
             return state.machine.report(now: clock.nowMs())
@@ -237,9 +253,9 @@ public final class ReconcilerService: Sendable {
             case .load(let session):
                 Task { await self.load(session) }
             case .send(let message, let connection):
-                if state.writers[connection]?.push(message) == .dropped { notReading.append(connection) }
+                if state.writers[connection]?.queue.push(message) == .dropped { notReading.append(connection) }
             case .close(let connection, _):
-                state.writers.removeValue(forKey: connection)?.finish()
+                state.writers.removeValue(forKey: connection)?.queue.finish()
             case .report(let event):
                 eventsContinuation.yield(event)
             }
@@ -247,7 +263,7 @@ public final class ReconcilerService: Sendable {
         for connection in notReading where state.writers[connection] != nil {
             // The peer stopped reading: its queue is full. Close it rather than hold what it will never read; its
             // session detaches and waits for a resume, which replays what is unacknowledged.
-            state.writers.removeValue(forKey: connection)?.finish()
+            state.writers.removeValue(forKey: connection)?.queue.finish()
             state.closedNotReading += 1
             state.abandoned.insert(connection)
             let reason = "peer not reading: \(maxQueuedFrames) frames queued"

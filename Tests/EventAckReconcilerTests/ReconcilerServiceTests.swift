@@ -1,3 +1,4 @@
+import Dispatch
 import EventAckClient
 import EventAckProtocol
 import EventAckReconciler
@@ -152,5 +153,60 @@ struct ServedConnectionTests {
         #expect(codes == ["malformed_json", "handshake_required"])
         service.shutdown()
         #expect(service.open(connection, principal: "alice") == nil)
+    }
+}
+
+/// Runs every job it is given on a global dispatch queue, counting them: a stand-in for a connection's event loop.
+final class CountingTaskExecutor: TaskExecutor {
+    let jobs = Atomic<Int>(0)
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        jobs.add(1, ordering: .relaxed)
+        let job = UnownedJob(job)
+        DispatchQueue.global().async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
+
+/// An in-memory connection whose writer runs on a given executor.
+struct ExecutorConnection: ServerConnection {
+    let base: InMemoryServerEndConnection
+    let executor: CountingTaskExecutor
+    var inbound: AsyncThrowingStream<String, any Error> { base.inbound }
+    var writerExecutor: (any TaskExecutor)? { executor }
+    func send(_ text: String) async throws { try await base.send(text) }
+    func close() async { await base.close() }
+}
+
+@Suite("ReconcilerService and the connections' executors")
+struct WriterExecutorTests {
+    @Test("a session names the executor of the connection it is attached to, and none once detached")
+    func writerExecutorOfSession() async throws {
+        let service = ReconcilerService(random: SplitMix64(seed: 13))
+        let transport = InMemoryClientTransport()
+        let executor = CountingTaskExecutor()
+        let ends = Mutex<[InMemoryServerEnd]>([])
+        let acceptor = Task {
+            for await end in transport.accepted {
+                ends.withLock { $0.append(end) }
+                let connection = ExecutorConnection(base: InMemoryServerEndConnection(end: end), executor: executor)
+                Task { await service.serve(connection, principal: "alice") }
+            }
+        }
+        // The client never reconnects: once cut, the session stays detached.
+        let client = EventAckClient(
+            transport: transport, reconnect: ReconnectPolicy(baseMs: 60_000, capMs: 60_000), jitterSeed: 2)
+        await client.start()
+        #expect(await ReconcilerServiceTests.eventually { !service.sessions(of: "alice").isEmpty })
+        let session = try #require(service.sessions(of: "alice").first)
+        let named = try #require(service.writerExecutor(of: session))
+        #expect(named === executor as AnyObject)
+        #expect(executor.jobs.load(ordering: .relaxed) > 0)  // the writer ran there (the welcome frame)
+        #expect(service.writerExecutor(of: "s_unknown") == nil)
+
+        ends.withLock { $0.first?.close() }
+        #expect(await ReconcilerServiceTests.eventually { service.writerExecutor(of: session) == nil })
+        #expect(service.holds(session))  // detached, waiting for a resume: held, with no connection
+        service.shutdown()
+        acceptor.cancel()
     }
 }

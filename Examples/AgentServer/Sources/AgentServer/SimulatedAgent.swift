@@ -57,10 +57,11 @@ final class SimulatedAgent: Sendable {
             throw error
         }
         let logger = logger
-        Task {
+        // On the event loop of the session's connection, when it is here: each emit reaches its writer there.
+        Task(executorPreference: router.service.writerExecutor(of: session)) {
             defer { self.finished(in: session) }
             do {
-                try await perform(scenario, run: name, session: session)
+                try await self.perform(scenario, run: name, session: session)
                 logger.info("run finished emitting", metadata: ["run": "\(name)", "scenario": "\(scenario.rawValue)"])
             } catch {
                 logger.error(
