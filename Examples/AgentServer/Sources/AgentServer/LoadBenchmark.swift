@@ -58,7 +58,25 @@ final class LoadBenchmark: Sendable {
         var waiter: CheckedContinuation<Void, Never>?
     }
 
-    private let runs = Mutex<[SessionID: Run]>([:])
+    /// A run in progress, shared by its emitter (which holds it, and so takes no lookup per event) and the acks of its
+    /// session (found through ``runs``).
+    private final class RunState: Sendable {
+        let run: Mutex<Run>
+
+        init(count: Int) {
+            run = Mutex(Run(emittedAt: .init(repeating: 0, count: count), ackedAt: .init(repeating: 0, count: count)))
+        }
+
+        /// Wakes the parked emitter, if any.
+        func wake() {
+            run.withLock { run in
+                defer { run.waiter = nil }
+                return run.waiter
+            }?.resume()
+        }
+    }
+
+    private let runs = Mutex<[SessionID: RunState]>([:])
     private let service: ReconcilerService
     private let window: Int
 
@@ -69,19 +87,17 @@ final class LoadBenchmark: Sendable {
     }
 
     /// Called with every frame a connection receives, and its session: records receipt acks of that session's run.
-    /// It runs under the reconciler service's lock, so it must stay cheap: the run is changed in place in its table
-    /// (`&runs[session]!`), never copied out and back — a copy of its two 200,000-entry arrays per ack is what made
-    /// this benchmark measure itself instead of the server.
+    /// It runs under the reconciler service's lock, so it must stay cheap: the run is changed in place, never copied
+    /// out and back — a copy of its two 200,000-entry arrays per ack is what made this benchmark measure itself
+    /// instead of the server.
     func frameArrived(session: SessionID?, text: String) {
         // A cheap filter before decoding: any JSON spelling of an ack names the type "ack".
         guard let session, text.contains(#""ack""#) else { return }
-        guard case .ack(let ack)? = try? MessageCodec().decode(text), let receipt = ack.receipt else { return }
+        guard case .ack(let ack)? = try? MessageCodec().decode(text), let receipt = ack.receipt,
+            let state = runs.withLock({ $0[session] })
+        else { return }
         let now = Self.nanoseconds()
-        let waiter = runs.withLock { runs -> CheckedContinuation<Void, Never>? in
-            guard runs[session]?.firstSeq != nil else { return nil }
-            return Self.record(receipt, at: now, in: &runs[session]!)
-        }
-        waiter?.resume()
+        state.run.withLock { Self.record(receipt, at: now, in: &$0) }?.resume()
     }
 
     /// Marks the events `receipt` newly covers as acked at `now`; returns the parked emitter to wake, if any.
@@ -127,21 +143,21 @@ final class LoadBenchmark: Sendable {
         try Self.validate(request)
         let session = SessionID(request.session)
         let count = request.events
+        let state = RunState(count: count)
         let claimed = runs.withLock { runs -> Bool in
             guard runs[session] == nil else { return false }
-            runs[session] = Run(
-                emittedAt: .init(repeating: 0, count: count), ackedAt: .init(repeating: 0, count: count))
+            runs[session] = state
             return true
         }
         guard claimed else {
             throw Refusal(status: 409, code: "conflict", message: "a benchmark already runs on this session")
         }
         // Whatever happens below, the session's entry goes: nothing is left for the next run to trip on.
-        let watchdog = watchdog(session)
+        let watchdog = watchdog(state)
         defer {
             watchdog.cancel()
-            let waiter = runs.withLock { $0.removeValue(forKey: session)?.waiter }
-            waiter?.resume()
+            runs.withLock { _ = $0.removeValue(forKey: session) }
+            state.wake()
         }
         let payload = StampedPayload(bytes: request.payloadBytes ?? 200)
         let run = "bench_\(Self.nanoseconds())"
@@ -159,26 +175,25 @@ final class LoadBenchmark: Sendable {
                 let due = start + UInt64(Double(emitted) * 1e9 / Double(rate))
                 let now = Self.nanoseconds()
                 if due > now { try await Task.sleep(for: .nanoseconds(due - now), tolerance: .zero) }
-                try emit(emitted, run: run, payload: payload, session: session)
+                try emit(emitted, run: run, payload: payload, session: session, state: state)
                 emitted += 1
             } else {
                 // Max: keep the window full.
-                if await waitForRoom(session: session, emitted: emitted, until: giveUp) {
-                    try emit(emitted, run: run, payload: payload, session: session)
+                if await waitForRoom(state, emitted: emitted) {
+                    try emit(emitted, run: run, payload: payload, session: session, state: state)
                     emitted += 1
                 }
             }
         }
-        while runs.withLock({ ($0[session]?.acked ?? count) < count }) {
+        while state.run.withLock({ $0.acked }) < count {
             guard ContinuousClock.now < giveUp else { throw Self.timedOut(emitted: emitted) }
             try await Task.sleep(for: .milliseconds(1))
         }
         let cpuAfter = Self.cpuMicros()
-        guard let state = runs.withLock({ $0.removeValue(forKey: session) }), let last = state.ackedAt.max() else {
-            throw Self.timedOut(emitted: emitted)
-        }
-        let latencies = zip(state.emittedAt, state.ackedAt).map { Double($1 - min($1, $0)) / 1000 }.sorted()
-        let seconds = max(1e-9, Double(last - state.emittedAt[0]) / 1e9)
+        let (emittedAt, ackedAt) = state.run.withLock { ($0.emittedAt, $0.ackedAt) }
+        guard let last = ackedAt.max() else { throw Self.timedOut(emitted: emitted) }
+        let latencies = zip(emittedAt, ackedAt).map { Double($1 - min($1, $0)) / 1000 }.sorted()
+        let seconds = max(1e-9, Double(last - emittedAt[0]) / 1e9)
         return Result(
             variant: request.variant, events: count, seconds: seconds, eventsPerSecond: Double(count) / seconds,
             p50Micros: latencies[latencies.count / 2],
@@ -192,43 +207,40 @@ final class LoadBenchmark: Sendable {
             message: "the client did not acknowledge in time (\(emitted) events emitted); is it reading?")
     }
 
-    private func emit(_ index: Int, run: String, payload: StampedPayload, session: SessionID) throws {
+    private func emit(
+        _ index: Int, run: String, payload: StampedPayload, session: SessionID, state: RunState
+    ) throws {
         let now = Self.nanoseconds()
         let seq = try service.emit(run: run, kind: "bench_event", payload: payload.stamped(now), to: session)
-        runs.withLock { runs in
-            if runs[session]?.firstSeq == nil { runs[session]?.firstSeq = seq }
-            runs[session]?.emittedAt[index] = now
+        state.run.withLock { run in
+            if run.firstSeq == nil { run.firstSeq = seq }
+            run.emittedAt[index] = now
         }
     }
 
     /// Waits until the window has room for one more event; `false` if woken without room (check the deadline).
-    private func waitForRoom(session: SessionID, emitted: Int, until giveUp: ContinuousClock.Instant) async -> Bool {
+    private func waitForRoom(_ state: RunState, emitted: Int) async -> Bool {
         // Only `acked` is read, never the whole run: a copy held outside the lock would make the next in-place
         // change copy the run's arrays.
         let full = { (acked: Int) in emitted - acked >= self.window }
-        if let acked = runs.withLock({ $0[session]?.acked }), !full(acked) { return true }
+        if !full(state.run.withLock({ $0.acked })) { return true }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let parked = runs.withLock { runs -> Bool in
-                guard let acked = runs[session]?.acked, full(acked) else { return false }
-                runs[session]?.waiter = continuation
+            let parked = state.run.withLock { run -> Bool in
+                guard full(run.acked) else { return false }
+                run.waiter = continuation
                 return true
             }
             if !parked { continuation.resume() }
         }
-        return runs.withLock { $0[session]?.acked }.map { !full($0) } ?? false
+        return !full(state.run.withLock { $0.acked })
     }
 
     /// Wakes the run's parked emitter every 50 ms, so that a silent client cannot park it for ever.
-    private func watchdog(_ session: SessionID) -> Task<Void, Never> {
+    private func watchdog(_ state: RunState) -> Task<Void, Never> {
         Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(50))
-                let waiter = runs.withLock { runs -> CheckedContinuation<Void, Never>? in
-                    let waiter = runs[session]?.waiter
-                    runs[session]?.waiter = nil
-                    return waiter
-                }
-                waiter?.resume()
+                state.wake()
             }
         }
     }
