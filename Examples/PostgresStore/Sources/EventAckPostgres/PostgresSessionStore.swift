@@ -7,7 +7,8 @@ import Synchronization
 
 /// A ``SessionStore`` on PostgreSQL, for several nodes.
 ///
-/// **Durability**: ``append(_:)`` returns once its transaction committed; with PostgreSQL's default
+/// **Durability**: ``append(_:)`` returns once its transaction (or, for events and confirmations only, its single
+/// statement) committed; with PostgreSQL's default
 /// `synchronous_commit = on`, that is once the WAL is flushed to disk. Each call is one transaction over every record
 /// the service gathered while the previous one was committing (group commit): one round trip per statement kind,
 /// not per event.
@@ -61,44 +62,17 @@ public final class PostgresSessionStore: SessionStore {
     // MARK: SessionStore
 
     public func append(_ records: [SessionRecord]) async throws -> Set<SessionID> {
-        var opened: (ids: [String], principals: [String]) = ([], [])
-        var resumed: [String] = []
-        var runs: [(session: String, report: RunReport)] = []
-        var ended: [String] = []
-        var origins: [(session: String, id: Int64)] = []
-        // Indices into `records` of local emits: forwarded only if their session moved, which is rare.
-        var localEmits: [Int] = []
-        for (index, record) in records.enumerated() {
-            let id = record.session.rawValue
-            switch record.change {
-            case .opened(let principal, _, _, _, _):
-                opened.ids.append(id)
-                opened.principals.append(principal)
-            case .resumed:
-                if !resumed.contains(id) { resumed.append(id) }
-            case .runFinished(let report):
-                runs.append((id, report))
-            case .ended:
-                ended.append(id)
-            case .emitted(_, _, _, _, _, _, _, let origin):
-                if let origin, let number = Int64(origin) {
-                    origins.append((id, number))
-                } else {
-                    localEmits.append(index)
-                }
-            case .confirmed, .failed, .runRequested:
-                break
-            }
-        }
+        let (opened, resumed, runs, ended, origins, localEmits) = Self.classify(records)
+        let rows = try SessionRecord.jsonArraysBySession(records)
         // One row per session per commit: its records as a JSON array, in order. A row per record cost PostgreSQL
         // a tuple, an index entry and a foreign-key check each.
-        let rows = try SessionRecord.jsonArraysBySession(records)
         let order = rows.map(\.session.rawValue)
         let batches = rows.map { RecordsText(utf8: $0.json) }
-        var epochs = seen.withLock { $0 }
         let node = self.node
         let logger = self.logger
-        let written: Set<String> = try await client.withTransaction(logger: logger) { connection in
+        let seenEpochs = seen.withLock { $0 }
+        func write(on connection: PostgresConnection) async throws -> (written: Set<String>, epochs: [String: Int64]) {
+            var epochs = seenEpochs
             if !opened.ids.isEmpty {
                 let rows = try await connection.query(
                     """
@@ -177,8 +151,16 @@ public final class PostgresSessionStore: SessionStore {
                         WITH ORDINALITY AS u(s, b, o) ORDER BY u.o
                     """, logger: logger)
             }
-            return written
+            return (written, epochs)
         }
+        // The steady state, events and confirmations only, is one statement: atomic on its own, it spares the round
+        // trips of BEGIN and COMMIT. (If some sessions were fenced, forwarding their local emits follows as a
+        // statement of its own: nothing was written for them that it must be atomic with.)
+        let recordsOnly = opened.ids.isEmpty && resumed.isEmpty && runs.isEmpty && ended.isEmpty && origins.isEmpty
+        let (written, epochs) =
+            recordsOnly
+            ? try await client.withConnection { try await write(on: $0) }
+            : try await client.withTransaction(logger: logger) { try await write(on: $0) }
         let fenced = Set(order).subtracting(written)
         seen.withLock { seen in
             for (id, epoch) in epochs where written.contains(id) { seen[id] = epoch }
@@ -187,6 +169,44 @@ public final class PostgresSessionStore: SessionStore {
         }
         if !origins.isEmpty { claimed.withLock { $0.subtract(origins.map(\.id)) } }
         return Set(fenced.map { SessionID($0) })
+    }
+
+    /// What a commit's records ask of the tables besides the records themselves.
+    private static func classify(_ records: [SessionRecord]) -> (
+        opened: (ids: [String], principals: [String]), resumed: [String],
+        runs: [(session: String, report: RunReport)], ended: [String], origins: [(session: String, id: Int64)],
+        localEmits: [Int]
+    ) {
+        var opened: (ids: [String], principals: [String]) = ([], [])
+        var resumed: [String] = []
+        var runs: [(session: String, report: RunReport)] = []
+        var ended: [String] = []
+        var origins: [(session: String, id: Int64)] = []
+        // Indices into `records` of local emits: forwarded only if their session moved, which is rare.
+        var localEmits: [Int] = []
+        for (index, record) in records.enumerated() {
+            let id = record.session.rawValue
+            switch record.change {
+            case .opened(let principal, _, _, _, _):
+                opened.ids.append(id)
+                opened.principals.append(principal)
+            case .resumed:
+                if !resumed.contains(id) { resumed.append(id) }
+            case .runFinished(let report):
+                runs.append((id, report))
+            case .ended:
+                ended.append(id)
+            case .emitted(_, _, _, _, _, _, _, let origin):
+                if let origin, let number = Int64(origin) {
+                    origins.append((id, number))
+                } else {
+                    localEmits.append(index)
+                }
+            case .confirmed, .failed, .runRequested:
+                break
+            }
+        }
+        return (opened, resumed, runs, ended, origins, localEmits)
     }
 
     public func load(_ session: SessionID) async throws -> [SessionRecord]? {
