@@ -2,7 +2,8 @@
 # End to end over real WebSockets on loopback: builds Examples/AgentServer and Examples/LinuxClient, starts the
 # server on a free port, runs 20 concurrent clients for 4 users (some cut mid-run and must resume, two reject the
 # value of their answers, one runs the 40-second analysis), kills one client process mid-run and starts it again
-# (it resumes its session from its state file), then checks the server's /report:
+# (it resumes its session from its state file), connects one through a proxy that splits every message the server
+# sends into fragments with a ping between them (fragmenting_proxy.py), then checks the server's /report:
 #   - every run is confirmed, except the deliberately rejected ones;
 #   - no event is pending or failed for any other reason;
 #   - each client received only events of the runs it started (no cross-user delivery);
@@ -15,9 +16,10 @@ work="$(mktemp -d /tmp/eventack-e2e.XXXXXX)"
 timeout_s="${E2E_TIMEOUT:-300}"
 pids=()
 server_pid=""
+proxy_pid=""
 
 cleanup() {
-    for pid in "${pids[@]}" $server_pid; do kill -9 "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}" $server_pid $proxy_pid; do kill -9 "$pid" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 
@@ -49,11 +51,22 @@ echo "unknown token: HTTP $refused; alice-token: HTTP $accepted"
 [ "$refused" != "101" ] || { echo "an unknown token was upgraded"; exit 1; }
 [ "$accepted" = "101" ] || { echo "a known token was not upgraded"; exit 1; }
 
+echo "=== a proxy that fragments every message the server sends"
+python3 "$root/Examples/scripts/fragmenting_proxy.py" 0 "$port" > "$work/proxy.log" 2>&1 &
+proxy_pid=$!
+for _ in $(seq 1 50); do
+    grep -q "proxy listening on" "$work/proxy.log" && break
+    sleep 0.1
+done
+proxy_port="$(awk '/proxy listening on/ {print $4}' "$work/proxy.log")"
+[ -n "$proxy_port" ] || { cat "$work/proxy.log"; echo "the proxy did not start"; exit 1; }
+
 users=(alice bob carol dave)
-start_client() { # name user args…
+start_client() { # name user args… (CLIENT_URL: connect there instead, starting runs on the server itself)
     local name="$1" user="$2"
     shift 2
-    "$client_bin" run --url "$url" --token "$user-token" --timeout "$timeout_s" "$@" > "$work/$name.log" 2>&1 &
+    "$client_bin" run --url "${CLIENT_URL:-$url}" --runs-url "$url" --token "$user-token" --timeout "$timeout_s" \
+        "$@" > "$work/$name.log" 2>&1 &
     pids+=($!)
     echo "$name $user $* (pid $!)"
 }
@@ -66,6 +79,7 @@ for i in $(seq 1 19); do
         2 | 3) start_client "c$i" "$user" --runs quick --reject ;;          # deliberately rejected
         4 | 5 | 6 | 7 | 8) start_client "c$i" "$user" --runs quick,tool_error --cut-after 4 --cuts 2 ;;
         9 | 10) start_client "c$i" "$user" --runs tool_error,quick ;;
+        11) CLIENT_URL="ws://127.0.0.1:$proxy_port/eventack" start_client "c$i" "$user" --runs quick,tool_error ;;
         *) start_client "c$i" "$user" --runs quick,quick ;;
     esac
 done

@@ -19,11 +19,16 @@ struct RunLiveness: Sendable {
     var restored: [String] = []
 
     mutating func activity(run name: String, now: UInt64, timeoutMs: UInt64) -> [ClientAction] {
-        var actions: [ClientAction] = []
-        if runs[name] == nil, runs.count >= Self.maxRuns { actions += dropLeastRecentlyActive(now: now) }
-        let wasStalled = runs[name]?.stalled ?? false
-        runs[name] = Run(lastActivity: now, deadline: now + timeoutMs, stalled: false)
-        return wasStalled ? actions + [.signal(.runResumed(run: name))] : actions
+        let active = Run(lastActivity: now, deadline: now + timeoutMs, stalled: false)
+        // A run already followed — every event but a run's first — costs one lookup of its name, not three.
+        if let index = runs.index(forKey: name) {
+            let wasStalled = runs.values[index].stalled
+            runs.values[index] = active
+            return wasStalled ? [.signal(.runResumed(run: name))] : []
+        }
+        let actions = runs.count >= Self.maxRuns ? dropLeastRecentlyActive(now: now) : []
+        runs[name] = active
+        return actions
     }
 
     /// Runs seen without their end, in name order.

@@ -63,12 +63,8 @@ struct WebSocketClientTransport: ClientTransport {
             maxFrameSize: maxFrameBytes,
             upgradePipelineHandler: { channel, _ in
                 channel.eventLoop.makeCompletedFuture {
-                    let operations = channel.pipeline.syncOperations
-                    try operations.addHandler(
-                        NIOWebSocketFrameAggregator(
-                            minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1 << 16,
-                            maxAccumulatedFrameSize: maxFrameBytes))
-                    try operations.addHandler(WebSocketFrameHandler(inbound))
+                    try channel.pipeline.syncOperations.addHandler(
+                        WebSocketFrameHandler(inbound, maxMessageBytes: maxFrameBytes))
                     return .upgraded(channel)
                 }
             })
