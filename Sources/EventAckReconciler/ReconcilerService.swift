@@ -152,7 +152,9 @@ public final class ReconcilerService: Sendable {
     /// (`withTaskExecutorPreference`): each emit then reaches the connection's writer on the thread that writes
     /// it, instead of waking that thread. `nil` when the session is detached or unknown here, or its connection
     /// has no executor. A session that moves to another connection later keeps working from anywhere, at the cost
-    /// of that wake-up.
+    /// of that wake-up. The writer runs when the emitting task next suspends: a task that emits and then works on,
+    /// or arms a sleep (tens of µs), delays the event by that much — `await Task.yield()` after emitting lets it go
+    /// first.
     public func writerExecutor(of session: SessionID) -> (any TaskExecutor)? {
         state.withLock { state in state.machine.connection(of: session).flatMap { state.writers[$0]?.executor } }
     }

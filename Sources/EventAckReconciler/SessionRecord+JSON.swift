@@ -36,7 +36,11 @@ extension SessionRecord {
         var groups: [(session: SessionID, writer: JSONWriter)] = []
         var indexOf: [SessionID: Int] = [:]
         for record in records {
-            if let index = indexOf[record.session] {
+            // Consecutive records of one session, the common case, skip hashing its id.
+            if let last = groups.indices.last, groups[last].session == record.session {
+                groups[last].writer.comma()
+                try record.write(into: &groups[last].writer)
+            } else if let index = indexOf[record.session] {
                 groups[index].writer.comma()
                 try record.write(into: &groups[index].writer)
             } else {
