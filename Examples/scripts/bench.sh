@@ -46,8 +46,7 @@ rate="${RATE:-10000}"
     "${store_options[@]}" \
     > "$log" 2>&1 &
 server_pid=$!
-for _ in $(seq 1 100); do grep -q "agent-server listening on" "$log" && break; sleep 0.1; done
-port="$(grep -o 'agent-server listening on [0-9]*' "$log" | awk '{print $4}')"
+port="$(listening_port "$log" "agent-server listening on")"
 rows="$(mktemp)"
 printf 'system\tvariant\tmsgs\tseconds\tmsgs/s\tp50_us\tp99_us\tnotes\n'
 for variant in max paced; do

@@ -1,5 +1,5 @@
 # Sourced by the example scripts: builds Examples/AgentServer and Examples/LinuxClient (debug unless
-# EXAMPLES_CONFIG=release) and sets server_bin and client_bin. When EVENTACK_SERVER_BIN and EVENTACK_CLIENT_BIN are
+# EXAMPLES_CONFIG=release) and sets server_bin and client_bin; defines listening_port, which they share. When EVENTACK_SERVER_BIN and EVENTACK_CLIENT_BIN are
 # set (.ci/run builds once and exports them), uses those: even a build with nothing to do costs SwiftPM ~10-20 s of
 # planning per package, per script.
 examples_config="${EXAMPLES_CONFIG:-debug}"
@@ -14,3 +14,13 @@ else
     server_bin="$(swift build -c "$examples_config" --package-path Examples/AgentServer --show-bin-path)/AgentServer"
     client_bin="$(swift build -c "$examples_config" --package-path Examples/LinuxClient --show-bin-path)/LinuxClient"
 fi
+
+# Waits (up to TENTHS tenths of a second, 100 by default) for a process's log to say "PATTERN PORT"; prints the port
+# (nothing if it never did).
+listening_port() { # log pattern [tenths]
+    for _ in $(seq 1 "${3:-100}"); do
+        grep -q "$2" "$1" && break
+        sleep 0.1
+    done
+    grep -o "$2 [0-9]*" "$1" | awk '{print $NF}'
+}

@@ -25,21 +25,12 @@ trap cleanup EXIT
 
 source Examples/scripts/binaries.sh
 
-# Waits (up to 20 s) for a process's log to say "PATTERN PORT"; prints the port (nothing if it never did).
-listening_port() { # log pattern
-    for _ in $(seq 1 200); do
-        grep -q "$2" "$1" && break
-        sleep 0.1
-    done
-    grep -o "$2 [0-9]*" "$1" | awk '{print $NF}'
-}
-
 echo "=== starting the server on a free port"
 tokens="alice-token=alice,bob-token=bob,carol-token=carol,dave-token=dave"
 "$server_bin" --port 0 --tokens "$tokens" --operator-token e2e-operator --resume-window-ms 15000 \
     > "$work/server.log" 2>&1 &
 server_pid=$!
-port="$(listening_port "$work/server.log" "agent-server listening on")"
+port="$(listening_port "$work/server.log" "agent-server listening on" 200)"
 [ -n "$port" ] || { cat "$work/server.log"; echo "server did not start"; exit 1; }
 url="ws://127.0.0.1:$port/eventack"
 echo "server pid $server_pid on port $port"
@@ -59,7 +50,7 @@ echo "unknown token: HTTP $refused; alice-token: HTTP $accepted"
 echo "=== a proxy that fragments every message the server sends"
 python3 "$root/Examples/scripts/fragmenting_proxy.py" 0 "$port" > "$work/proxy.log" 2>&1 &
 proxy_pid=$!
-proxy_port="$(listening_port "$work/proxy.log" "proxy listening on")"
+proxy_port="$(listening_port "$work/proxy.log" "proxy listening on" 50)"
 [ -n "$proxy_port" ] || { cat "$work/proxy.log"; echo "the proxy did not start"; exit 1; }
 
 users=(alice bob carol dave)

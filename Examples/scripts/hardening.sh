@@ -18,11 +18,7 @@ start_server() { # log, extra args…
     shift
     "$server_bin" --port 0 --tokens "$tokens" --operator-token ops-token "$@" > "$log" 2>&1 &
     server_pid=$!
-    for _ in $(seq 1 100); do
-        grep -q "agent-server listening on" "$log" && break
-        sleep 0.1
-    done
-    port="$(grep -o 'agent-server listening on [0-9]*' "$log" | awk '{print $4}')"
+    port="$(listening_port "$log" "agent-server listening on")"
     [ -n "$port" ] || { cat "$log"; echo "server did not start"; exit 1; }
 }
 

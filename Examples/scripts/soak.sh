@@ -19,8 +19,7 @@ tokens="$tokens,churn0-token=churn0,churn1-token=churn1,slow-token=slow,bad-toke
 "$server_bin" --port 0 --tokens "$tokens" --operator-token soak-operator --resume-window-ms 10000 > "$log" 2>&1 &
 server_pid=$!
 trap 'kill -9 $server_pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do grep -q "agent-server listening on" "$log" && break; sleep 0.1; done
-port="$(grep -o 'agent-server listening on [0-9]*' "$log" | awk '{print $4}')"
+port="$(listening_port "$log" "agent-server listening on")"
 [ -n "$port" ] || { cat "$log"; echo "server did not start"; exit 1; }
 echo "soak: server pid $server_pid on port $port, $seconds s, $server_bin"
 python3 Examples/scripts/soak.py "$port" "$server_pid" "$seconds"

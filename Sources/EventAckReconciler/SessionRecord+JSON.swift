@@ -37,10 +37,8 @@ extension SessionRecord {
         var indexOf: [SessionID: Int] = [:]
         for record in records {
             // Consecutive records of one session, the common case, skip hashing its id.
-            if let last = groups.indices.last, groups[last].session == record.session {
-                groups[last].writer.comma()
-                try record.write(into: &groups[last].writer)
-            } else if let index = indexOf[record.session] {
+            let last = groups.indices.last.flatMap { groups[$0].session == record.session ? $0 : nil }
+            if let index = last ?? indexOf[record.session] {
                 groups[index].writer.comma()
                 try record.write(into: &groups[index].writer)
             } else {

@@ -7,11 +7,10 @@ import Synchronization
 
 /// A ``SessionStore`` on PostgreSQL, for several nodes.
 ///
-/// **Durability**: ``append(_:)`` returns once its transaction (or, for events and confirmations only, its single
-/// statement) committed; with PostgreSQL's default
-/// `synchronous_commit = on`, that is once the WAL is flushed to disk. Each call is one transaction over every record
-/// the service gathered while the previous one was committing (group commit): one round trip per statement kind,
-/// not per event.
+/// **Durability**: ``append(_:)`` returns once what it wrote committed; with PostgreSQL's default
+/// `synchronous_commit = on`, that is once the WAL is flushed to disk. Each call writes every record the service
+/// gathered while the previous one was committing (group commit) in one transaction — or, for events and
+/// confirmations only, in one statement: one round trip per statement kind, not per event.
 ///
 /// **Ownership**: `eventack_sessions.owner` and `epoch`. A session's `opened` record makes this node its owner at
 /// epoch 1; a `resumed` record takes it over with a compare-and-swap on the epoch this node last saw, adding one; every
@@ -63,9 +62,9 @@ public final class PostgresSessionStore: SessionStore {
 
     public func append(_ records: [SessionRecord]) async throws -> Set<SessionID> {
         let (opened, resumed, runs, ended, origins, localEmits) = Self.classify(records)
-        let rows = try SessionRecord.jsonArraysBySession(records)
         // One row per session per commit: its records as a JSON array, in order. A row per record cost PostgreSQL
         // a tuple, an index entry and a foreign-key check each.
+        let rows = try SessionRecord.jsonArraysBySession(records)
         let order = rows.map(\.session.rawValue)
         let batches = rows.map { RecordsText(utf8: $0.json) }
         let node = self.node
