@@ -1,3 +1,5 @@
+import EventAckProtocol
+
 /// A log-bucketed histogram of latencies in milliseconds: exact below 16 ms, then 8 buckets per power of two, so a
 /// percentile is within 12.5 % of the true value. Recording is O(1) and the memory grows only with the largest
 /// value (about 300 bytes for values up to 10 minutes). Histograms merge, so per-run, per-session and overall
@@ -112,5 +114,38 @@ public struct LatencyHistogram: Sendable, Hashable, Codable {
             [Self.upperBound(ofBucket: $0.offset), $0.element]
         }
         try container.encode(pairs, forKey: .buckets)
+    }
+
+    /// The ``encode(to:)`` format, written directly (``RunReport/json()``).
+    func write(into writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("count", first: true)
+        writer.integer(count)
+        writer.key("p50")
+        writer.integer(percentile(0.5))
+        writer.key("p90")
+        writer.integer(percentile(0.9))
+        writer.key("p99")
+        writer.integer(percentile(0.99))
+        writer.key("max")
+        writer.integer(max)
+        writer.key("mean")
+        writer.double((mean * 10).rounded() / 10)
+        writer.key("sum")
+        writer.integer(sum)
+        writer.key("buckets")
+        writer.beginArray()
+        var first = true
+        for (index, samples) in buckets.enumerated() where samples > 0 {
+            if !first { writer.comma() }
+            first = false
+            writer.beginArray()
+            writer.integer(Self.upperBound(ofBucket: index))
+            writer.comma()
+            writer.integer(samples)
+            writer.endArray()
+        }
+        writer.endArray()
+        writer.endObject()
     }
 }

@@ -52,8 +52,11 @@ extension ReconcilerService {
             }
             if batch.isEmpty { return }
             var records: [SessionRecord] = []
+            records.reserveCapacity(batch.count)
             for actions in batch {
-                for case .persist(let persisted) in actions { records.append(contentsOf: persisted) }
+                // Only an input's first action can be its records (``SessionContext/takeActions()``): matching the
+                // others would copy every message.
+                if case .persist(let persisted) = actions.first { records.append(contentsOf: persisted) }
             }
             var fenced: Set<SessionID> = []
             var retryMs: UInt64 = 10

@@ -79,9 +79,12 @@ struct SessionContext: Sendable {
     /// Hands over the input's actions, its records first: nothing they back may reach a peer before they are
     /// durable (write-ahead).
     mutating func takeActions() -> [ReconcilerAction] {
+        if !records.isEmpty {
+            // In place: a new array of the two would cost an allocation and a copy of every action, per input.
+            actions.insert(.persist(records), at: 0)
+            records = []
+        }
         defer { actions = [] }
-        guard !records.isEmpty else { return actions }
-        defer { records = [] }
-        return [.persist(records)] + actions
+        return actions
     }
 }

@@ -1,25 +1,19 @@
 import EventAckProtocol
 
-#if canImport(FoundationEssentials)
-    import FoundationEssentials
-#else
-    import Foundation
-#endif
-
 extension SessionRecord {
     /// Records as one compact JSON array, each record in the format of its `Codable` conformance (a store reads it
     /// back with `JSONDecoder` as `[SessionRecord]`).
     ///
     /// Written directly rather than through `JSONEncoder`, which cost a durable server more per event than the rest
-    /// of its write path. Only a run's verdict (`runFinished`, once per run) goes through `JSONEncoder`. A store that
+    /// of its write path (a run's verdict too: ``RunReport/json()``). A store that
     /// keeps a session's records of one commit as one row uses ``jsonArraysBySession(_:)``, which groups and writes in
     /// one pass.
-    public static func jsonArray(_ records: some Collection<SessionRecord>) throws -> String {
+    public static func jsonArray(_ records: some Collection<SessionRecord>) -> String {
         var writer = JSONWriter(capacity: 2 + records.count * 400)
         writer.beginArray()
         for (index, record) in records.enumerated() {
             if index > 0 { writer.comma() }
-            try record.write(into: &writer)
+            record.write(into: &writer)
         }
         writer.endArray()
         return String(decoding: writer.bytes, as: UTF8.self)
@@ -32,7 +26,7 @@ extension SessionRecord {
     /// nor making a `String` of each array: at high rates both cost a durable server more than writing the JSON.
     public static func jsonArraysBySession(
         _ records: some Collection<SessionRecord>
-    ) throws -> [(session: SessionID, json: [UInt8])] {
+    ) -> [(session: SessionID, json: [UInt8])] {
         var groups: [(session: SessionID, writer: JSONWriter)] = []
         var indexOf: [SessionID: Int] = [:]
         for record in records {
@@ -40,13 +34,13 @@ extension SessionRecord {
             let last = groups.indices.last.flatMap { groups[$0].session == record.session ? $0 : nil }
             if let index = last ?? indexOf[record.session] {
                 groups[index].writer.comma()
-                try record.write(into: &groups[index].writer)
+                record.write(into: &groups[index].writer)
             } else {
                 indexOf[record.session] = groups.count
                 // Most commits carry one busy session: start large for the first, small for the others.
                 var writer = JSONWriter(capacity: groups.isEmpty ? 2 + records.count * 400 : 1024)
                 writer.beginArray()
-                try record.write(into: &writer)
+                record.write(into: &writer)
                 groups.append((record.session, writer))
             }
         }
@@ -56,14 +50,14 @@ extension SessionRecord {
     }
 
     /// The record as compact JSON, in the format of its `Codable` conformance.
-    public func json() throws -> String {
+    public func json() -> String {
         var writer = JSONWriter(capacity: 400)
-        try write(into: &writer)
+        write(into: &writer)
         return String(decoding: writer.bytes, as: UTF8.self)
     }
 
     /// Members in the order `encode(to:)` writes them; optional members only when present, as `encodeIfPresent`.
-    func write(into writer: inout JSONWriter) throws {
+    func write(into writer: inout JSONWriter) {
         writer.beginObject()
         writer.key("session", first: true)
         writer.string(session.rawValue)
@@ -124,7 +118,7 @@ extension SessionRecord {
             writer.integer(at)
         case .runFinished(let report):
             writer.key("report")
-            writer.raw(bytes: try JSONEncoder().encode(report))
+            report.write(into: &writer)
         case .ended(let at):
             writer.key("at")
             writer.integer(at)

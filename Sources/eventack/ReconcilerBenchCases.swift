@@ -24,12 +24,13 @@ enum ReconcilerBenchCases {
     }
 
     /// A reconciler with one session whose window holds `window` events, and the session's connection.
-    static func connected(window: UInt64) -> (Reconciler, ConnectionID, SessionID) {
+    static func connected(window: UInt64, writesAhead: Bool = false) -> (Reconciler, ConnectionID, SessionID) {
         var configuration = ReconcilerConfiguration()
         configuration.window = window
         configuration.maxQueuedEvents = Int(window)
         configuration.reportsEachConfirmation = false
-        var reconciler = Reconciler(configuration: configuration, random: SystemRandomNumberGenerator())
+        var reconciler = Reconciler(
+            configuration: configuration, random: SystemRandomNumberGenerator(), writesAhead: writesAhead)
         let connection = reconciler.open(principal: "bench", now: 0)
         let hello = #"{"type":"hello","versions":["1.0"],"client":{"name":"bench","version":"1"},"window":"#
         _ = reconciler.frameReceived(hello + "\(window)}", on: connection, now: 0)
@@ -53,6 +54,32 @@ enum ReconcilerBenchCases {
                     }
                 }
                 blackHole(sent)
+            },
+            // The same with a store (write-ahead): each input's records are gathered, and every 256 events written
+            // as the PostgreSQL store writes them (one JSON array per session), as a durable server's flush does.
+            BenchCase(name: "reconciler.durable.emit-and-receipt", maxOperations: 1_000_000) { count in
+                var (reconciler, connection, session) = connected(window: 256, writesAhead: true)
+                var records: [SessionRecord] = []
+                var written = 0
+                func gather(_ actions: [ReconcilerAction]) {
+                    if case .persist(let persisted) = actions.first { records.append(contentsOf: persisted) }
+                }
+                for seq in 1...UInt64(count) {
+                    let event = agentEvent(seq)
+                    gather(
+                        try! reconciler.emit(
+                            run: event.run, kind: event.kind, payload: event.payload, to: session, now: seq / 100
+                        ).actions)
+                    if seq % 32 == 0 || seq == UInt64(count) {
+                        let ack = #"{"type":"ack","receipt":{"upTo":\#(seq)}}"#
+                        gather(reconciler.frameReceived(ack, on: connection, now: seq / 100))
+                    }
+                    if seq % 256 == 0 || seq == UInt64(count) {
+                        written += SessionRecord.jsonArraysBySession(records).count
+                        records.removeAll(keepingCapacity: true)
+                    }
+                }
+                blackHole(written)
             },
             // The three levels: each event asks for value; receipt, display and value acks come in batches of 32.
             BenchCase(name: "reconciler.emit-and-value", maxOperations: 1_000_000) { count in

@@ -255,17 +255,17 @@ struct SessionStoreTests {
             // The direct writer stores use must be read back by the same Codable conformance.
             #expect(try JSONDecoder().decode(SessionRecord.self, from: Data(record.json().utf8)) == record)
         }
-        let array = try SessionRecord.jsonArray(records)
+        let array = SessionRecord.jsonArray(records)
         #expect(try JSONDecoder().decode([SessionRecord].self, from: Data(array.utf8)) == records)
-        #expect(try SessionRecord.jsonArray([]) == "[]")
+        #expect(SessionRecord.jsonArray([]) == "[]")
         // Grouped by session: each group is its session's records, in order, and sessions keep their first order.
         let other = SessionID("s_other")
         let mixed = [records[0], SessionRecord(session: other, change: .ended(at: 1)), records[1], records[2]]
-        let groups = try SessionRecord.jsonArraysBySession(mixed)
+        let groups = SessionRecord.jsonArraysBySession(mixed)
         #expect(groups.map(\.session) == [SessionID(session), other])
         #expect(try JSONDecoder().decode([SessionRecord].self, from: Data(groups[0].json)) == Array(records[0...2]))
         #expect(try JSONDecoder().decode([SessionRecord].self, from: Data(groups[1].json)) == [mixed[1]])
-        #expect(try SessionRecord.jsonArraysBySession([]).isEmpty)
+        #expect(SessionRecord.jsonArraysBySession([]).isEmpty)
     }
 
     @Test("the direct JSON writer escapes what JSON requires, member for member like Codable")
@@ -286,7 +286,7 @@ struct SessionStoreTests {
             SessionRecord(session: SessionID("s"), change: .failed(seq: 9, reason: .valueTimeout, at: 3)),
         ]
         for record in records {
-            let text = try record.json()
+            let text = record.json()
             #expect(try JSONDecoder().decode(SessionRecord.self, from: Data(text.utf8)) == record)
             // Same members as JSONEncoder writes (its key order and escapes of "/" may differ).
             let direct = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? NSDictionary

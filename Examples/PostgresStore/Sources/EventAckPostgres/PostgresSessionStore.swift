@@ -64,7 +64,7 @@ public final class PostgresSessionStore: SessionStore {
         let (opened, resumed, runs, ended, origins, localEmits) = Self.classify(records)
         // One row per session per commit: its records as a JSON array, in order. A row per record cost PostgreSQL
         // a tuple, an index entry and a foreign-key check each.
-        let rows = try SessionRecord.jsonArraysBySession(records)
+        let rows = SessionRecord.jsonArraysBySession(records)
         let order = rows.map(\.session.rawValue)
         let batches = rows.map { RecordsText(utf8: $0.json) }
         let node = self.node
@@ -103,11 +103,8 @@ public final class PostgresSessionStore: SessionStore {
                 """, logger: logger)
             var written: Set<String> = []
             for try await id in inserted.decode(String.self) { written.insert(id) }
-            let keptRuns = try runs.filter { written.contains($0.session) }.map { run in
-                (
-                    session: run.session, report: run.report,
-                    body: String(decoding: try JSONEncoder().encode(run.report), as: UTF8.self)
-                )
+            let keptRuns = runs.filter { written.contains($0.session) }.map { run in
+                (session: run.session, report: run.report, body: run.report.json())
             }
             if !keptRuns.isEmpty {
                 try await connection.query(
