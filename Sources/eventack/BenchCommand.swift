@@ -39,7 +39,7 @@ enum BenchCommand {
         if arguments.contains("--memory") {
             for row in ReconcilerMemoryBench.run() {
                 print(
-                    row.name.padding(toLength: 34, withPad: " ", startingAt: 0) + "\(Int(row.bytes)) bytes\t\(row.note)"
+                    row.name.padding(toLength: 38, withPad: " ", startingAt: 0) + "\(Int(row.bytes)) bytes\t\(row.note)"
                 )
             }
             return 0
@@ -116,7 +116,7 @@ enum BenchCommand {
 
     static func row(_ columns: String...) -> String {
         columns.enumerated().map { index, column in
-            index == 0 ? column.padding(toLength: 34, withPad: " ", startingAt: 0) : column
+            index == 0 ? column.padding(toLength: 38, withPad: " ", startingAt: 0) : column
         }.joined(separator: "\t")
     }
 }
