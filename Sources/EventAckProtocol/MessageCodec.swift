@@ -43,7 +43,7 @@ public struct MessageCodec: Sendable {
     public func encode(_ message: Message) -> String {
         var writer = JSONWriter(capacity: Self.capacityHint(message))
         MessageEncoder.encode(message, into: &writer)
-        return String(decoding: writer.bytes, as: UTF8.self)
+        return writer.text
     }
 
     /// Encodes a message as the UTF-8 bytes of one compact JSON frame.

@@ -8,7 +8,7 @@ extension RunReport {
     public func json() -> String {
         var writer = JSONWriter(capacity: 1024)
         write(into: &writer)
-        return String(decoding: writer.bytes, as: UTF8.self)
+        return writer.text
     }
 
     func write(into writer: inout JSONWriter) {

@@ -16,7 +16,7 @@ extension SessionRecord {
             record.write(into: &writer)
         }
         writer.endArray()
-        return String(decoding: writer.bytes, as: UTF8.self)
+        return writer.text
     }
 
     /// Records grouped by session in one pass: each session's records as one compact JSON array (UTF-8, in their
@@ -53,7 +53,7 @@ extension SessionRecord {
     public func json() -> String {
         var writer = JSONWriter(capacity: 400)
         write(into: &writer)
-        return String(decoding: writer.bytes, as: UTF8.self)
+        return writer.text
     }
 
     /// Members in the order `encode(to:)` writes them; optional members only when present, as `encodeIfPresent`.
