@@ -17,6 +17,17 @@ struct InMemoryServerEndConnection: ServerConnection {
     func close() async { end.close() }
 }
 
+extension InMemoryClientTransport {
+    /// Hands every connection the transport accepts to `serve`, each on a task of its own. Runs until cancelled.
+    func serveEach(_ serve: @escaping @Sendable (InMemoryServerEnd) async -> Void) -> Task<Void, Never> {
+        Task {
+            for await end in accepted {
+                Task { await serve(end) }
+            }
+        }
+    }
+}
+
 /// The service shell end to end with the real client over in-memory connections.
 @Suite("ReconcilerService")
 struct ReconcilerServiceTests {
@@ -34,11 +45,9 @@ struct ReconcilerServiceTests {
         let service = ReconcilerService(random: SplitMix64(seed: 5))
         let transport = InMemoryClientTransport()
         let ends = Mutex<[InMemoryServerEnd]>([])
-        let acceptor = Task {
-            for await end in transport.accepted {
-                ends.withLock { $0.append(end) }
-                Task { await service.serve(InMemoryServerEndConnection(end: end), principal: "alice") }
-            }
+        let acceptor = transport.serveEach { end in
+            ends.withLock { $0.append(end) }
+            await service.serve(InMemoryServerEndConnection(end: end), principal: "alice")
         }
         let client = EventAckClient(transport: transport, reconnect: ReconnectPolicy(baseMs: 10), jitterSeed: 1)
         await client.start()
@@ -185,12 +194,10 @@ struct WriterExecutorTests {
         let transport = InMemoryClientTransport()
         let executor = CountingTaskExecutor()
         let ends = Mutex<[InMemoryServerEnd]>([])
-        let acceptor = Task {
-            for await end in transport.accepted {
-                ends.withLock { $0.append(end) }
-                let connection = ExecutorConnection(base: InMemoryServerEndConnection(end: end), executor: executor)
-                Task { await service.serve(connection, principal: "alice") }
-            }
+        let acceptor = transport.serveEach { end in
+            ends.withLock { $0.append(end) }
+            let connection = ExecutorConnection(base: InMemoryServerEndConnection(end: end), executor: executor)
+            await service.serve(connection, principal: "alice")
         }
         // The client never reconnects: once cut, the session stays detached.
         let client = EventAckClient(

@@ -30,14 +30,10 @@ final class StoreCluster: Sendable {
 
     init(_ first: ReconcilerService) {
         alive = Mutex(first)
-        Task { await self.accept() }
-    }
-
-    private func accept() async {
-        for await end in transport.accepted {
+        _ = transport.serveEach { [self] end in
             ends.withLock { $0.append(end) }
             let service = alive.withLock { $0 }
-            Task { await service.serve(InMemoryServerEndConnection(end: end), principal: "alice") }
+            await service.serve(InMemoryServerEndConnection(end: end), principal: "alice")
         }
     }
 

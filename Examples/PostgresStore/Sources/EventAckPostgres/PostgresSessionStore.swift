@@ -61,7 +61,7 @@ public final class PostgresSessionStore: SessionStore {
     // MARK: SessionStore
 
     public func append(_ records: [SessionRecord]) async throws -> Set<SessionID> {
-        let (opened, resumed, runs, ended, origins, localEmits) = Self.classify(records)
+        let demands = Demands(records)
         // One row per session per commit: its records as a JSON array, in order. A row per record cost PostgreSQL
         // a tuple, an index entry and a foreign-key check each.
         let rows = SessionRecord.jsonArraysBySession(records)
@@ -72,22 +72,22 @@ public final class PostgresSessionStore: SessionStore {
         let seenEpochs = seen.withLock { $0 }
         func write(on connection: PostgresConnection) async throws -> (written: Set<String>, epochs: [String: Int64]) {
             var epochs = seenEpochs
-            if !opened.ids.isEmpty {
+            if !demands.opened.ids.isEmpty {
                 let rows = try await connection.query(
                     """
                     INSERT INTO eventack_sessions (id, principal, owner, epoch)
-                    SELECT id, principal, \(node), 1 FROM unnest(\(opened.ids)::text[], \(opened.principals)::text[])
-                        AS u(id, principal)
+                    SELECT id, principal, \(node), 1
+                    FROM unnest(\(demands.opened.ids)::text[], \(demands.opened.principals)::text[]) AS u(id, principal)
                     ON CONFLICT (id) DO NOTHING RETURNING id
                     """, logger: logger)
                 for try await id in rows.decode(String.self) { epochs[id] = 1 }
             }
-            if !resumed.isEmpty {
-                let known = resumed.map { epochs[$0] ?? -1 }
+            if !demands.resumed.isEmpty {
+                let known = demands.resumed.map { epochs[$0] ?? -1 }
                 let rows = try await connection.query(
                     """
                     UPDATE eventack_sessions s SET owner = \(node), epoch = s.epoch + 1, touched_at = now()
-                    FROM unnest(\(resumed)::text[], \(known)::bigint[]) AS u(id, epoch)
+                    FROM unnest(\(demands.resumed)::text[], \(known)::bigint[]) AS u(id, epoch)
                     WHERE s.id = u.id AND s.epoch = u.epoch RETURNING s.id, s.epoch
                     """, logger: logger)
                 for try await (id, epoch) in rows.decode((String, Int64).self) { epochs[id] = epoch }
@@ -103,7 +103,7 @@ public final class PostgresSessionStore: SessionStore {
                 """, logger: logger)
             var written: Set<String> = []
             for try await id in inserted.decode(String.self) { written.insert(id) }
-            let keptRuns = runs.filter { written.contains($0.session) }.map { run in
+            let keptRuns = demands.runs.filter { written.contains($0.session) }.map { run in
                 (session: run.session, report: run.report, body: run.report.json())
             }
             if !keptRuns.isEmpty {
@@ -116,13 +116,13 @@ public final class PostgresSessionStore: SessionStore {
                         \(keptRuns.map(\.body))::text[]) AS u(s, r, p, v, b)
                     """, logger: logger)
             }
-            let keptEnded = ended.filter { written.contains($0) }
+            let keptEnded = demands.ended.filter { written.contains($0) }
             if !keptEnded.isEmpty {
                 try await connection.query(
                     "DELETE FROM eventack_sessions WHERE id = ANY(\(keptEnded)::text[]) AND owner = \(node)",
                     logger: logger)
             }
-            let retired = origins.filter { written.contains($0.session) }.map(\.id)
+            let retired = demands.origins.filter { written.contains($0.session) }.map(\.id)
             if !retired.isEmpty {
                 try await connection.query(
                     "DELETE FROM eventack_forwarded WHERE id = ANY(\(retired)::bigint[])", logger: logger)
@@ -130,7 +130,7 @@ public final class PostgresSessionStore: SessionStore {
             // An agent here emitted to a copy of a session that has moved: its events go to the owner, in order,
             // instead of being lost with the refused records (EA-DUR-4, EA-DUR-5).
             // Encoded only now: nearly always every session is written and nothing moves.
-            let moved = try localEmits.compactMap { index -> (session: String, body: String)? in
+            let moved = try demands.localEmits.compactMap { index -> (session: String, body: String)? in
                 let record = records[index]
                 guard !written.contains(record.session.rawValue),
                     case .emitted(_, let run, let kind, _, let confirm, let endsRun, let payload, _) = record.change
@@ -152,57 +152,60 @@ public final class PostgresSessionStore: SessionStore {
         // The steady state, events and confirmations only, is one statement: atomic on its own, it spares the round
         // trips of BEGIN and COMMIT. (If some sessions were fenced, forwarding their local emits follows as a
         // statement of its own: nothing was written for them that it must be atomic with.)
-        let recordsOnly = opened.ids.isEmpty && resumed.isEmpty && runs.isEmpty && ended.isEmpty && origins.isEmpty
         let (written, epochs) =
-            recordsOnly
+            demands.isRecordsOnly
             ? try await client.withConnection { try await write(on: $0) }
             : try await client.withTransaction(logger: logger) { try await write(on: $0) }
         let fenced = Set(order).subtracting(written)
         seen.withLock { seen in
             for (id, epoch) in epochs where written.contains(id) { seen[id] = epoch }
             for id in fenced { seen[id] = nil }
-            for id in ended { seen[id] = nil }
+            for id in demands.ended { seen[id] = nil }
         }
-        if !origins.isEmpty { claimed.withLock { $0.subtract(origins.map(\.id)) } }
+        if !demands.origins.isEmpty { claimed.withLock { $0.subtract(demands.origins.map(\.id)) } }
         return Set(fenced.map { SessionID($0) })
     }
 
     /// What a commit's records ask of the tables besides the records themselves.
-    private static func classify(_ records: [SessionRecord]) -> (
-        opened: (ids: [String], principals: [String]), resumed: [String],
-        runs: [(session: String, report: RunReport)], ended: [String], origins: [(session: String, id: Int64)],
-        localEmits: [Int]
-    ) {
+    private struct Demands {
         var opened: (ids: [String], principals: [String]) = ([], [])
         var resumed: [String] = []
         var runs: [(session: String, report: RunReport)] = []
         var ended: [String] = []
+        /// Forwarded requests that these records perform: retired with them.
         var origins: [(session: String, id: Int64)] = []
-        // Indices into `records` of local emits: forwarded only if their session moved, which is rare.
+        /// Indices into the records of local emits: forwarded only if their session moved, which is rare.
         var localEmits: [Int] = []
-        for (index, record) in records.enumerated() {
-            let id = record.session.rawValue
-            switch record.change {
-            case .opened(let principal, _, _, _, _):
-                opened.ids.append(id)
-                opened.principals.append(principal)
-            case .resumed:
-                if !resumed.contains(id) { resumed.append(id) }
-            case .runFinished(let report):
-                runs.append((id, report))
-            case .ended:
-                ended.append(id)
-            case .emitted(_, _, _, _, _, _, _, let origin):
-                if let origin, let number = Int64(origin) {
-                    origins.append((id, number))
-                } else {
-                    localEmits.append(index)
+
+        /// Events and confirmations only (the steady state): one statement, no transaction.
+        var isRecordsOnly: Bool {
+            opened.ids.isEmpty && resumed.isEmpty && runs.isEmpty && ended.isEmpty && origins.isEmpty
+        }
+
+        init(_ records: [SessionRecord]) {
+            for index in records.indices {
+                let id = records[index].session.rawValue
+                switch records[index].change {
+                case .opened(let principal, _, _, _, _):
+                    opened.ids.append(id)
+                    opened.principals.append(principal)
+                case .resumed:
+                    if !resumed.contains(id) { resumed.append(id) }
+                case .runFinished(let report):
+                    runs.append((id, report))
+                case .ended:
+                    ended.append(id)
+                case .emitted(_, _, _, _, _, _, _, let origin):
+                    if let origin, let number = Int64(origin) {
+                        origins.append((id, number))
+                    } else {
+                        localEmits.append(index)
+                    }
+                case .confirmed, .failed, .runRequested:
+                    break
                 }
-            case .confirmed, .failed, .runRequested:
-                break
             }
         }
-        return (opened, resumed, runs, ended, origins, localEmits)
     }
 
     public func load(_ session: SessionID) async throws -> [SessionRecord]? {
