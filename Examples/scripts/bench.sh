@@ -16,6 +16,8 @@
 # BENCH_STORE=postgres runs the same with sessions written ahead to a throwaway PostgreSQL 15 (synchronous_commit on;
 # rows `eventack-durable`, with PostgreSQL's CPU per event beside the server's): each event waits for a commit before
 # it is sent, so throughput is about window / (commit + ack delay).
+# PRIO (the harness's: empty, nice or rt) runs the server, the client and PostgreSQL at the priority the harness gives
+# the peers' servers and clients, as its README asks of a project's own rows.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
@@ -24,6 +26,12 @@ runs="${BENCH_RUNS:-3}"
 # Release builds of its own, whatever binaries the environment hands down.
 unset EVENTACK_SERVER_BIN EVENTACK_CLIENT_BIN
 EXAMPLES_CONFIG=release source Examples/scripts/binaries.sh
+case "${PRIO:-}" in
+"") prio=() ;;
+nice) prio=(nice -n -10) ;;
+rt) prio=(chrt -f 10) ;;
+*) echo "PRIO must be empty, nice or rt" >&2; exit 2 ;;
+esac
 log="$(mktemp /tmp/eventack-bench.XXXXXX)"
 system=eventack
 store_options=()
@@ -32,6 +40,13 @@ if [ "${BENCH_STORE:-}" = postgres ]; then
     source "$root/Examples/scripts/postgres.sh"
     pg_work="$(mktemp -d /tmp/eventack-bench-pg.XXXXXX)"
     pg_start "$pg_work"
+    # The postmaster and its helpers; the backends, forked when the server connects, inherit the priority.
+    for pid in "$pg_pid" $(pgrep -P "$pg_pid"); do
+        case "${PRIO:-}" in
+        nice) renice -n -10 -p "$pid" > /dev/null ;;
+        rt) chrt -f -p 10 "$pid" ;;
+        esac
+    done
     store_options=(--store "$pg_url" --node-id bench)
     system=eventack-durable
 fi
@@ -42,7 +57,7 @@ cleanup() {
 trap cleanup EXIT
 window="${BENCH_WINDOW:-${WINDOW:-1000}}"
 rate="${RATE:-10000}"
-"$server_bin" --port 0 --tokens "bench-token=bench" --window "$window" --max-queued-events 4096 --bench \
+"${prio[@]}" "$server_bin" --port 0 --tokens "bench-token=bench" --window "$window" --max-queued-events 4096 --bench \
     "${store_options[@]}" \
     > "$log" 2>&1 &
 server_pid=$!
@@ -52,7 +67,7 @@ printf 'system\tvariant\tmsgs\tseconds\tmsgs/s\tp50_us\tp99_us\tnotes\n'
 for variant in max paced; do
     for _ in $(seq 1 "$runs"); do
         ticks="$([ -n "${pg_pid:-}" ] && pg_cpu_ticks || echo 0)"
-        row="$("$client_bin" bench --url "ws://127.0.0.1:$port/eventack" --token bench-token --events "$events" \
+        row="$("${prio[@]}" "$client_bin" bench --url "ws://127.0.0.1:$port/eventack" --token bench-token --events "$events" \
             --variant "$variant" --rate "$rate")"
         if [ -n "${pg_pid:-}" ]; then
             used=$(($(pg_cpu_ticks) - ticks))
