@@ -11,8 +11,7 @@ log="$(mktemp /tmp/eventack-demo.XXXXXX)"
 "$server_bin" --port 0 --operator-token demo-operator > "$log" 2>&1 &
 server_pid=$!
 trap 'kill -9 $server_pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do grep -q "agent-server listening on" "$log" && break; sleep 0.1; done
-port="$(grep -o 'agent-server listening on [0-9]*' "$log" | awk '{print $4}')"
+port="$(listening_port "$log" "agent-server listening on")"
 echo "== agent-server on port $port; client: eventack-client run --runs $runs --cut-after 4"
 "$client_bin" run --url "ws://127.0.0.1:$port/eventack" --token alice-token --runs "$runs" --cut-after 4
 echo

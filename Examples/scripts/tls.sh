@@ -31,8 +31,7 @@ openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key
 echo "=== agent server, and a TLS proxy in front of it"
 "$server_bin" --port 0 --tokens "alice-token=alice" > "$work/server.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 1 100); do grep -q "agent-server listening on" "$work/server.log" && break; sleep 0.1; done
-port="$(grep -o 'agent-server listening on [0-9]*' "$work/server.log" | awk '{print $4}')"
+port="$(listening_port "$work/server.log" "agent-server listening on")"
 python3 - "$work" "$port" > "$work/proxy.log" 2>&1 <<'PY' &
 import asyncio, ssl, sys
 work, backend = sys.argv[1], int(sys.argv[2])
@@ -61,8 +60,7 @@ async def main():
 asyncio.run(main())
 PY
 proxy_pid=$!
-for _ in $(seq 1 100); do grep -q "proxy listening on" "$work/proxy.log" && break; sleep 0.1; done
-proxy="$(grep -o 'proxy listening on [0-9]*' "$work/proxy.log" | awk '{print $4}')"
+proxy="$(listening_port "$work/proxy.log" "proxy listening on")"
 
 echo "=== a client over wss://localhost:$proxy, trusting the CA: its run must be confirmed"
 "$tls_client" run --url "wss://localhost:$proxy/eventack" --runs-url "http://127.0.0.1:$port" --token alice-token \
