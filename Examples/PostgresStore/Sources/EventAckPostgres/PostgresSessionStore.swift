@@ -93,18 +93,15 @@ public final class PostgresSessionStore: SessionStore {
                 for try await (id, epoch) in rows.decode((String, Int64).self) { epochs[id] = epoch }
             }
             let rowEpochs = order.map { epochs[$0] ?? -1 }
-            // One session (a busy session's commit, the common case at high rates) skips the arrays: its records,
-            // tens of kilobytes, are not copied into an array and out again on either side.
-            let inserted =
-                order.count == 1
-                ? try await connection.query(
-                    """
-                    INSERT INTO eventack_records (session_id, body)
-                    SELECT s.id, \(batches[0])::text FROM eventack_sessions s
-                    WHERE s.id = \(order[0]) AND s.owner = \(node) AND s.epoch = \(rowEpochs[0])
-                    RETURNING session_id
-                    """, logger: logger)
-                : try await connection.query(
+            // One session (a busy session's commit, the common case at high rates) skips the arrays — its records,
+            // tens of kilobytes, are not copied into an array and out again on either side — and the parsing and
+            // planning of a statement: it is prepared once per connection.
+            var written: Set<String> = []
+            if order.count == 1 {
+                let insert = InsertSessionRow(session: order[0], body: batches[0], node: node, epoch: rowEpochs[0])
+                for try await id in try await connection.execute(insert, logger: logger) { written.insert(id) }
+            } else {
+                let inserted = try await connection.query(
                     """
                     INSERT INTO eventack_records (session_id, body)
                     SELECT u.id, u.body FROM unnest(\(order)::text[], \(batches)::text[], \(rowEpochs)::bigint[])
@@ -112,8 +109,8 @@ public final class PostgresSessionStore: SessionStore {
                     JOIN eventack_sessions s ON s.id = u.id AND s.owner = \(node) AND s.epoch = u.epoch
                     ORDER BY u.o RETURNING session_id
                     """, logger: logger)
-            var written: Set<String> = []
-            for try await id in inserted.decode(String.self) { written.insert(id) }
+                for try await id in inserted.decode(String.self) { written.insert(id) }
+            }
             let keptRuns = demands.runs.filter { written.contains($0.session) }.map { run in
                 (session: run.session, report: run.report, body: run.report.json())
             }
@@ -375,4 +372,31 @@ struct RecordsText: PostgresNonThrowingEncodable, PostgresArrayEncodable {
     ) {
         byteBuffer.writeBytes(utf8)
     }
+}
+
+/// A commit's row for one session, written only while this node owns the session at the epoch it knows (the fence);
+/// returns the session's id when written.
+struct InsertSessionRow: PostgresPreparedStatement {
+    static let sql = """
+        INSERT INTO eventack_records (session_id, body)
+        SELECT s.id, $2::text FROM eventack_sessions s WHERE s.id = $1 AND s.owner = $3 AND s.epoch = $4
+        RETURNING session_id
+        """
+    typealias Row = String
+
+    var session: String
+    var body: RecordsText
+    var node: String
+    var epoch: Int64
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 4)
+        bindings.append(session)
+        bindings.append(body)
+        bindings.append(node)
+        bindings.append(epoch)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> String { try row.decode(String.self) }
 }
