@@ -31,6 +31,11 @@ extension InMemoryClientTransport {
 /// The service shell end to end with the real client over in-memory connections.
 @Suite("ReconcilerService")
 struct ReconcilerServiceTests {
+    /// A client that waits for its `welcome` as long as a test may take: the synchronous tests beside these ones can
+    /// hold both threads of a 2-core machine for many seconds, and a handshake timeout firing meanwhile makes the client
+    /// start a second session, which no assertion here expects.
+    static let patient = ClientConfiguration(handshakeTimeoutMs: 120_000)
+
     /// Waits (polling, bounded) until `condition` holds; returns whether it did.
     static func eventually(_ condition: () -> Bool) async -> Bool {
         for _ in 0..<500 {
@@ -49,7 +54,8 @@ struct ReconcilerServiceTests {
             ends.withLock { $0.append(end) }
             await service.serve(InMemoryServerEndConnection(end: end), principal: "alice")
         }
-        let client = EventAckClient(transport: transport, reconnect: ReconnectPolicy(baseMs: 10), jitterSeed: 1)
+        let client = EventAckClient(
+            transport: transport, configuration: Self.patient, reconnect: ReconnectPolicy(baseMs: 10), jitterSeed: 1)
         await client.start()
         #expect(await Self.eventually { !service.sessions(of: "alice").isEmpty })
         let session = try #require(service.sessions(of: "alice").first)
@@ -201,7 +207,8 @@ struct WriterExecutorTests {
         }
         // The client never reconnects: once cut, the session stays detached.
         let client = EventAckClient(
-            transport: transport, reconnect: ReconnectPolicy(baseMs: 60_000, capMs: 60_000), jitterSeed: 2)
+            transport: transport, configuration: ReconcilerServiceTests.patient,
+            reconnect: ReconnectPolicy(baseMs: 60_000, capMs: 60_000), jitterSeed: 2)
         await client.start()
         #expect(await ReconcilerServiceTests.eventually { !service.sessions(of: "alice").isEmpty })
         let session = try #require(service.sessions(of: "alice").first)

@@ -51,7 +51,9 @@ struct SessionStoreServiceTests {
         let store = GatedStore(InMemorySessionStore())
         let service = ReconcilerService(random: SplitMix64(seed: 3), store: store)
         let cluster = StoreCluster(service)
-        let client = EventAckClient(transport: cluster.transport, reconnect: ReconnectPolicy(baseMs: 10), jitterSeed: 1)
+        let client = EventAckClient(
+            transport: cluster.transport, configuration: ReconcilerServiceTests.patient,
+            reconnect: ReconnectPolicy(baseMs: 10), jitterSeed: 1)
         await client.start()
         #expect(await ReconcilerServiceTests.eventually { !service.sessions(of: "alice").isEmpty })
         let session = try #require(service.sessions(of: "alice").first)
@@ -75,7 +77,9 @@ struct SessionStoreServiceTests {
         let service = ReconcilerService(random: SplitMix64(seed: 5), store: store)
         await service.writesSettled()  // nothing written: at once
         let cluster = StoreCluster(service)
-        let client = EventAckClient(transport: cluster.transport, reconnect: ReconnectPolicy(baseMs: 10), jitterSeed: 1)
+        let client = EventAckClient(
+            transport: cluster.transport, configuration: ReconcilerServiceTests.patient,
+            reconnect: ReconnectPolicy(baseMs: 10), jitterSeed: 1)
         await client.start()
         store.isOpen.withLock { $0 = true }
         #expect(await ReconcilerServiceTests.eventually { !service.sessions(of: "alice").isEmpty })
@@ -100,7 +104,9 @@ struct SessionStoreServiceTests {
         let storage = InMemorySessionStore.Storage()
         let a = ReconcilerService(random: SplitMix64(seed: 3), store: InMemorySessionStore(storage: storage, node: "a"))
         let cluster = StoreCluster(a)
-        let client = EventAckClient(transport: cluster.transport, reconnect: ReconnectPolicy(baseMs: 10), jitterSeed: 1)
+        let client = EventAckClient(
+            transport: cluster.transport, configuration: ReconcilerServiceTests.patient,
+            reconnect: ReconnectPolicy(baseMs: 10), jitterSeed: 1)
         await client.start()
         #expect(await ReconcilerServiceTests.eventually { !a.sessions(of: "alice").isEmpty })
         let session = try #require(a.sessions(of: "alice").first)
