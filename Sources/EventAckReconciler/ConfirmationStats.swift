@@ -114,6 +114,9 @@ public struct LevelStats: Sendable, Hashable, Codable {
     /// `confirmed / requested`, or 1 when nothing was requested.
     public var rate: Double { requested == 0 ? 1 : Double(confirmed) / Double(requested) }
 
+    /// ``rate`` as reports carry it: four decimals.
+    var reportedRate: Double { (rate * 10_000).rounded() / 10_000 }
+
     /// Adds `other`'s figures.
     public mutating func merge(_ other: LevelStats) {
         requested += other.requested
@@ -142,7 +145,7 @@ public struct LevelStats: Sendable, Hashable, Codable {
         try container.encode(confirmed, forKey: .confirmed)
         try container.encode(failed, forKey: .failed)
         try container.encode(pending, forKey: .pending)
-        try container.encode((rate * 10_000).rounded() / 10_000, forKey: .rate)
+        try container.encode(reportedRate, forKey: .rate)
         try container.encode(confirmedAtRequestedLevel, forKey: .confirmedAtRequestedLevel)
         try container.encode(latencyMs, forKey: .latencyMs)
     }

@@ -107,13 +107,17 @@ public struct LatencyHistogram: Sendable, Hashable, Codable {
         try container.encode(percentile(0.9), forKey: .p90)
         try container.encode(percentile(0.99), forKey: .p99)
         try container.encode(max, forKey: .max)
-        try container.encode((mean * 10).rounded() / 10, forKey: .mean)
+        try container.encode(reportedMean, forKey: .mean)
         try container.encode(sum, forKey: .sum)
-        // Sparse: [upper bound of the bucket, samples] for non-empty buckets.
-        let pairs = buckets.enumerated().filter { $0.element > 0 }.map {
-            [Self.upperBound(ofBucket: $0.offset), $0.element]
-        }
-        try container.encode(pairs, forKey: .buckets)
+        try container.encode(nonEmptyBuckets.map { [$0.bound, $0.samples] }, forKey: .buckets)
+    }
+
+    /// ``mean`` as reports carry it: one decimal.
+    var reportedMean: Double { (mean * 10).rounded() / 10 }
+
+    /// Sparse, as reports carry the buckets: the upper bound and the samples of each non-empty bucket.
+    var nonEmptyBuckets: [(bound: UInt64, samples: UInt64)] {
+        buckets.enumerated().filter { $0.element > 0 }.map { (Self.upperBound(ofBucket: $0.offset), $0.element) }
     }
 
     /// The ``encode(to:)`` format, written directly (``RunReport/json()``).
@@ -130,22 +134,11 @@ public struct LatencyHistogram: Sendable, Hashable, Codable {
         writer.key("max")
         writer.integer(max)
         writer.key("mean")
-        writer.double((mean * 10).rounded() / 10)
+        writer.double(reportedMean)
         writer.key("sum")
         writer.integer(sum)
         writer.key("buckets")
-        writer.beginArray()
-        var first = true
-        for (index, samples) in buckets.enumerated() where samples > 0 {
-            if !first { writer.comma() }
-            first = false
-            writer.beginArray()
-            writer.integer(Self.upperBound(ofBucket: index))
-            writer.comma()
-            writer.integer(samples)
-            writer.endArray()
-        }
-        writer.endArray()
+        writer.array(nonEmptyBuckets) { writer, bucket in writer.pair(bucket.bound, bucket.samples) }
         writer.endObject()
     }
 }

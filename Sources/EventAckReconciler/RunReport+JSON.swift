@@ -26,21 +26,11 @@ extension RunReport {
             writer.string(outcome.rawValue)
         }
         writer.key("failures")
-        writer.beginArray()
-        for (index, failure) in failures.enumerated() {
-            if index > 0 { writer.comma() }
-            failure.write(into: &writer)
-        }
-        writer.endArray()
+        writer.array(failures) { writer, failure in failure.write(into: &writer) }
         writer.key("omittedFailures")
         writer.integer(UInt64(max(0, omittedFailures)))  // a count
         writer.key("warnings")
-        writer.beginArray()
-        for (index, warning) in warnings.enumerated() {
-            if index > 0 { writer.comma() }
-            warning.write(into: &writer)
-        }
-        writer.endArray()
+        writer.array(warnings) { writer, warning in warning.write(into: &writer) }
         if let requestedAt {
             writer.key("requestedAt")
             writer.integer(requestedAt)
@@ -136,7 +126,7 @@ extension LevelStats {
         writer.key("pending")
         writer.integer(pending)
         writer.key("rate")
-        writer.double((rate * 10_000).rounded() / 10_000)
+        writer.double(reportedRate)
         writer.key("confirmedAtRequestedLevel")
         writer.integer(confirmedAtRequestedLevel)
         writer.key("latencyMs")

@@ -10,12 +10,7 @@ extension SessionRecord {
     /// one pass.
     public static func jsonArray(_ records: some Collection<SessionRecord>) -> String {
         var writer = JSONWriter(capacity: 2 + records.count * 400)
-        writer.beginArray()
-        for (index, record) in records.enumerated() {
-            if index > 0 { writer.comma() }
-            record.write(into: &writer)
-        }
-        writer.endArray()
+        writer.array(records) { writer, record in record.write(into: &writer) }
         return writer.text
     }
 

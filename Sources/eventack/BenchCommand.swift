@@ -38,9 +38,8 @@ enum BenchCommand {
         }
         if arguments.contains("--memory") {
             for row in ReconcilerMemoryBench.run() {
-                print(
-                    row.name.padding(toLength: 38, withPad: " ", startingAt: 0) + "\(Int(row.bytes)) bytes\t\(row.note)"
-                )
+                let name = row.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+                print(name + "\(Int(row.bytes)) bytes\t\(row.note)")
             }
             return 0
         }
@@ -114,9 +113,12 @@ enum BenchCommand {
         return "\(rounded)"
     }
 
+    /// The width of the case-name column: the longest name (35 characters) and room to spare.
+    static let nameWidth = 38
+
     static func row(_ columns: String...) -> String {
         columns.enumerated().map { index, column in
-            index == 0 ? column.padding(toLength: 38, withPad: " ", startingAt: 0) : column
+            index == 0 ? column.padding(toLength: nameWidth, withPad: " ", startingAt: 0) : column
         }.joined(separator: "\t")
     }
 }

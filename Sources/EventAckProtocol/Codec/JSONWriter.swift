@@ -16,7 +16,7 @@ package struct JSONWriter {
     private var base: UnsafeMutablePointer<UInt8>
     private var capacity: Int
     /// Bytes written.
-    package private(set) var count = 0
+    private var count = 0
 
     package init(capacity: Int) {
         self.capacity = max(capacity, 16)
@@ -28,7 +28,7 @@ package struct JSONWriter {
     package var bytes: [UInt8] { withBytes { Array($0) } }
 
     /// Lends the bytes written so far, without copying them.
-    package func withBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+    private func withBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
         try body(UnsafeBufferPointer(start: base, count: count))
     }
 
@@ -139,18 +139,32 @@ package struct JSONWriter {
         }
     }
 
-    /// Writes ranges as `[[low,high],…]`, the spelling of ack sets' `ranges`.
-    package mutating func ranges(_ ranges: [ClosedRange<UInt64>]) {
+    /// Writes `[e0,e1,…]`, each element by `element`.
+    package mutating func array<Elements: Sequence>(
+        _ elements: Elements, _ element: (inout JSONWriter, Elements.Element) -> Void
+    ) {
         beginArray()
-        for (index, range) in ranges.enumerated() {
-            if index > 0 { comma() }
-            beginArray()
-            integer(range.lowerBound)
-            comma()
-            integer(range.upperBound)
-            endArray()
+        var first = true
+        for item in elements {
+            if !first { comma() }
+            first = false
+            element(&self, item)
         }
         endArray()
+    }
+
+    /// Writes `[a,b]`: a pair of integers (a range's bounds, a histogram bucket's bound and count).
+    package mutating func pair(_ a: UInt64, _ b: UInt64) {
+        beginArray()
+        integer(a)
+        comma()
+        integer(b)
+        endArray()
+    }
+
+    /// Writes ranges as `[[low,high],…]`, the spelling of ack sets' `ranges`.
+    package mutating func ranges(_ ranges: [ClosedRange<UInt64>]) {
+        array(ranges) { writer, range in writer.pair(range.lowerBound, range.upperBound) }
     }
 
     package mutating func bool(_ value: Bool) {
