@@ -1,7 +1,7 @@
 # Sourced by the example scripts: builds Examples/AgentServer and Examples/LinuxClient (debug unless
-# EXAMPLES_CONFIG=release) and sets server_bin and client_bin; defines listening_port, which they share. When EVENTACK_SERVER_BIN and EVENTACK_CLIENT_BIN are
-# set (.ci/run builds once and exports them), uses those: even a build with nothing to do costs SwiftPM ~10-20 s of
-# planning per package, per script.
+# EXAMPLES_CONFIG=release) and sets server_bin and client_bin; defines listening_port, which they share. When
+# EVENTACK_SERVER_BIN and EVENTACK_CLIENT_BIN are set (.ci/run builds once and exports them), uses those: even a build
+# with nothing to do costs SwiftPM ~10-20 s of planning per package, per script.
 examples_config="${EXAMPLES_CONFIG:-debug}"
 if [ -n "${EVENTACK_SERVER_BIN:-}" ] && [ -n "${EVENTACK_CLIENT_BIN:-}" ]; then
     server_bin="$EVENTACK_SERVER_BIN"
