@@ -22,6 +22,9 @@ public struct ConfirmationStats: Sendable, Hashable, Codable {
     /// Confirmations and nacks received again for an event already settled at that level (resent after a
     /// reconnect or before a `synced` arrived); absorbed, as acks are idempotent (EA-ACK-3).
     public var duplicates: UInt64 = 0
+    /// Emits refused because their run had already ended in the session (`run_ended`, EA-RUN-1): a run id was
+    /// reused. Counted for sessions and overall; such an event belongs to no run.
+    public var refusedEmits: UInt64 = 0
 
     /// Nothing counted yet.
     public init() {}
@@ -89,6 +92,25 @@ public struct ConfirmationStats: Sendable, Hashable, Codable {
         overdue += other.overdue
         retransmissions += other.retransmissions
         duplicates += other.duplicates
+        refusedEmits += other.refusedEmits
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case events, receipt, display, value, failuresByReason, overdue, retransmissions, duplicates, refusedEmits
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        events = try container.decode(UInt64.self, forKey: .events)
+        receipt = try container.decode(LevelStats.self, forKey: .receipt)
+        display = try container.decode(LevelStats.self, forKey: .display)
+        value = try container.decode(LevelStats.self, forKey: .value)
+        failuresByReason = try container.decode([String: UInt64].self, forKey: .failuresByReason)
+        overdue = try container.decode(UInt64.self, forKey: .overdue)
+        retransmissions = try container.decode(UInt64.self, forKey: .retransmissions)
+        duplicates = try container.decode(UInt64.self, forKey: .duplicates)
+        // Added with EA-RUN-1: reports written before it have none.
+        refusedEmits = try container.decodeIfPresent(UInt64.self, forKey: .refusedEmits) ?? 0
     }
 }
 

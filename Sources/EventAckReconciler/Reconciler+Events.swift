@@ -26,8 +26,9 @@ extension Reconciler {
     ///     on another node emitting through the store), retired by the store with the event's record, atomically.
     ///   - now: the current time, also the event's `ts`.
     /// - Throws: ``ReconcilerError`` `unknown_session`; `window_exceeded` when the window and the queue are full
-    ///   (EA-FLOW-2; the event is not accepted, nothing is dropped silently); `invalid_argument` for identifiers
-    ///   out of limits.
+    ///   (EA-FLOW-2; the event is not accepted, nothing is dropped silently); `run_ended` when `run` already ended in
+    ///   the session — its terminal event was emitted — since a run id names one run (EA-RUN-1; counted in
+    ///   ``ConfirmationStats/refusedEmits``); `invalid_argument` for identifiers out of limits.
     public mutating func emit(
         run: String,
         kind: String,

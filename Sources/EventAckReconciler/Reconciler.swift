@@ -131,13 +131,17 @@ public struct Reconciler: Sendable {
     /// first request of a run counts.
     ///
     /// - Returns: with ``writesAhead``, the record of the request to persist; nothing else.
+    /// - Throws: `unknown_session`, `invalid_argument`, or `run_ended` when `run` already ended in the session
+    ///   (EA-RUN-1).
     @discardableResult
     public mutating func runRequested(
         _ run: String, in session: SessionID, now: UInt64
     ) throws(ReconcilerError) -> [ReconcilerAction] {
         try Self.checkIdentifier(run, "run")
         guard let key = sessionKeys[session] else { throw .unknownSession(session) }
-        modifying(key) { session, context in session.runRequested(run, now: now, context: &context) }
+        try modifying(key) { session, context throws(ReconcilerError) in
+            try session.runRequested(run, now: now, context: &context)
+        }
         return takeActions()
     }
 

@@ -40,6 +40,9 @@ public struct ReconcilerConfiguration: Sendable {
     public var valueDeadline: LevelDeadline? = LevelDeadline(overdueAfterMs: 60_000, failAfterMs: 600_000)
     /// The profile every run is validated against; `nil` validates nothing but confirmations.
     public var runProfile: RunProfile? = .agent
+    /// Ended run ids each session remembers, so that an `emit` reusing one is refused with `run_ended` instead of
+    /// merging into the old run or giving its id a second verdict (EA-RUN-1). The oldest are forgotten first.
+    public var endedRunsRemembered: Int = 4096
     /// Finished runs kept in ``ConfirmationReport/runs`` (the totals keep counting).
     public var retainedRunReports: Int = 1000
     /// Ended sessions kept in ``ConfirmationReport/sessions``.

@@ -1,7 +1,9 @@
+import EventAckProtocol
+
 /// A mistake of the host using the reconciler's API (`emit` to an unknown session, a full queue…). Thrown to the
 /// caller, never sent on the wire.
 public struct ReconcilerError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// A stable code: `unknown_session`, `window_exceeded` or `invalid_argument`.
+    /// A stable code: `unknown_session`, `window_exceeded`, `run_ended` or `invalid_argument`.
     public var code: String
     /// What was wrong, for people.
     public var message: String
@@ -22,6 +24,14 @@ public struct ReconcilerError: Error, Hashable, Sendable, CustomStringConvertibl
         Self(
             code: "window_exceeded",
             message: "session \(session) has \(queued) events queued behind a full window; emit refused")
+    }
+
+    /// The run already ended in this session (its terminal event was emitted, or it has its verdict): a run id
+    /// names one run, so the event was not accepted (EA-RUN-1). Emit it under a new run id.
+    public static func runEnded(_ run: String, in session: SessionID) -> Self {
+        Self(
+            code: "run_ended",
+            message: "run \(DisplayText.escaping(run)) already ended in session \(session); a run id names one run, emit refused")
     }
 
     /// An argument breaks a protocol limit (an empty or too long identifier, say).

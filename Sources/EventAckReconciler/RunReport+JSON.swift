@@ -109,6 +109,8 @@ extension ConfirmationStats {
         writer.integer(retransmissions)
         writer.key("duplicates")
         writer.integer(duplicates)
+        writer.key("refusedEmits")
+        writer.integer(refusedEmits)
         writer.endObject()
     }
 }

@@ -32,6 +32,13 @@ struct RunTracker: Sendable {
         self.requestedAt = requestedAt
     }
 
+    /// The emitter said an event was the run's last (`endsRun`), whatever the profile says.
+    var endedByEmitter = false
+
+    /// Whether the run has ended: its terminal event (or one its emitter said ends it) was emitted. Later emits for
+    /// it are refused (EA-RUN-1).
+    var isClosed: Bool { terminalKind != nil || endedByEmitter }
+
     /// Whether the run has its verdict: ended and nothing left to confirm.
     var isFinished: Bool { terminalKind != nil && unresolvedEvents == 0 }
 

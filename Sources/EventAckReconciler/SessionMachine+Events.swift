@@ -14,11 +14,16 @@ extension SessionMachine {
         now: UInt64,
         context: inout SessionContext
     ) throws(ReconcilerError) -> Seq {
+        guard !hasEnded(run) else {
+            countRefusedEmit(context: &context)
+            throw .runEnded(run, in: id)
+        }
         let queued = queuedCount
         guard queued < context.configuration.maxQueuedEvents else { throw .windowExceeded(id, queued: queued) }
         let seq = nextSeq
         nextSeq += 1
         let runIndex = runIndex(for: run)
+        if endsRun == true { runs[Int(runIndex)]!.endedByEmitter = true }
         let breaches = runs[Int(runIndex)]!.observe(
             kind: kind, seq: seq, at: now, payload: payload, profile: context.configuration.runProfile)
         var retained = RetainedEvent(payload: payload, kind: kind, emittedAt: now, runIndex: runIndex, confirm: confirm)
@@ -35,8 +40,10 @@ extension SessionMachine {
         return seq
     }
 
-    /// The first request for `run`: the origin of its `.request` SLOs. Later requests change nothing.
-    mutating func runRequested(_ run: String, now: UInt64, context: inout SessionContext) {
+    /// The first request for `run`: the origin of its `.request` SLOs. Later requests change nothing; a request for
+    /// a run that has ended is refused like its emits (EA-RUN-1).
+    mutating func runRequested(_ run: String, now: UInt64, context: inout SessionContext) throws(ReconcilerError) {
+        guard !hasEnded(run) else { throw .runEnded(run, in: id) }
         guard runIndexByID[run].flatMap({ runs[Int($0)]?.requestedAt }) == nil else { return }
         let index = runIndex(for: run, requestedAt: now)
         runs[Int(index)]!.requestedAt = now
@@ -193,7 +200,7 @@ extension SessionMachine {
         context.book.runFinished(report, keeping: context.configuration.retainedRunReports)
         context.record(id, .runFinished(report))
         context.report(.runFinished(report))
-        releaseRun(at: index)
+        releaseRun(at: index, rememberingUpTo: context.configuration.endedRunsRemembered)
     }
 
     func reference(_ seq: Seq) -> EventReference {
@@ -201,6 +208,13 @@ extension SessionMachine {
         return EventReference(
             session: id, principal: principal, run: runs[Int(retained.runIndex)]?.id ?? "", seq: seq,
             kind: retained.kind)
+    }
+
+    /// Counts an emit refused because its run had ended (EA-RUN-1), in the session's and the total figures: it
+    /// belongs to no run.
+    mutating func countRefusedEmit(context: inout SessionContext) {
+        stats.refusedEmits += 1
+        context.book.overall.refusedEmits += 1
     }
 
     /// Applies a change to the figures of a run, its session and the total alike.

@@ -132,6 +132,7 @@ extension SessionMachine {
             guard seq == nextSeq else { return }
             nextSeq += 1
             let runIndex = runIndex(for: run)
+            if endsRun { runs[Int(runIndex)]!.endedByEmitter = true }
             _ = runs[Int(runIndex)]!.observe(
                 kind: kind, seq: seq, at: ts, payload: payload, profile: context.configuration.runProfile)
             var retained = RetainedEvent(
@@ -149,6 +150,7 @@ extension SessionMachine {
         case .failed(let seq, let reason, let at):
             fail(seq, reason: reason, now: at, context: &context)
         case .runRequested(let run, let at):
+            guard !hasEnded(run) else { return }
             let index = runIndex(for: run, requestedAt: at)
             if runs[Int(index)]!.requestedAt == nil { runs[Int(index)]!.requestedAt = at }
         case .opened, .runFinished, .ended:

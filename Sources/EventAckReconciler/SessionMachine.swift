@@ -62,6 +62,8 @@ struct SessionMachine: Sendable {
     var runs: [RunTracker?] = []
     var runIndexByID: [String: UInt32] = [:]
     var freeRunIndices: [UInt32] = []
+    /// Runs that ended here, whose ids an `emit` may not reuse (EA-RUN-1).
+    var endedRuns = EndedRuns()
 
     var stats = ConfirmationStats()
 
@@ -122,6 +124,12 @@ struct SessionMachine: Sendable {
         }
     }
 
+    /// Whether `run` has ended in this session: its terminal event was emitted, or it has its verdict.
+    func hasEnded(_ run: String) -> Bool {
+        if let index = runIndexByID[run] { return runs[Int(index)]!.isClosed }
+        return endedRuns.contains(run)
+    }
+
     /// The index of `run`'s tracker, created if the run is new.
     mutating func runIndex(for run: String, requestedAt: UInt64? = nil) -> UInt32 {
         if let index = runIndexByID[run] { return index }
@@ -138,9 +146,10 @@ struct SessionMachine: Sendable {
         return index
     }
 
-    /// Forgets a finished run's tracker.
-    mutating func releaseRun(at index: UInt32) {
+    /// Forgets a finished run's tracker, remembering that its id has ended.
+    mutating func releaseRun(at index: UInt32, rememberingUpTo limit: Int) {
         guard let tracker = runs[Int(index)] else { return }
+        endedRuns.insert(tracker.id, limit: limit)
         if runIndexByID[tracker.id] == index { runIndexByID[tracker.id] = nil }
         runs[Int(index)] = nil
         freeRunIndices.append(index)

@@ -91,13 +91,6 @@ struct RunProfileTests {
                     ("agent_completed", #"{"result":"r"}"#, 0),
                 ], ["empty_content"]
             ),
-            (
-                [
-                    ("agent_started", "{}", 0), ("agent_failed", #"{"error":"boom"}"#, 0),
-                    ("agent_thinking", #"{"text":"x"}"#, 0),
-                ],
-                ["after_terminal"]
-            ),
         ] as [([(String, String, UInt64)], [String])]
     )
     func violations(steps: [(String, String, UInt64)], codes: [String]) {
