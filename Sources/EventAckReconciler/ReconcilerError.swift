@@ -3,7 +3,8 @@ import EventAckProtocol
 /// A mistake of the host using the reconciler's API (`emit` to an unknown session, a full queue…). Thrown to the
 /// caller, never sent on the wire.
 public struct ReconcilerError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// A stable code: `unknown_session`, `window_exceeded`, `run_ended` or `invalid_argument`.
+    /// A stable code: `unknown_session`, `window_exceeded`, `run_ended`, `store_unavailable` or
+    /// `invalid_argument`.
     public var code: String
     /// What was wrong, for people.
     public var message: String
@@ -32,6 +33,15 @@ public struct ReconcilerError: Error, Hashable, Sendable, CustomStringConvertibl
         Self(
             code: "run_ended",
             message: "run \(DisplayText.escaping(run)) already ended in session \(session); a run id names one run, emit refused")
+    }
+
+    /// The store cannot make events durable now (down, or too slow) and `pending` inputs already wait for it: the
+    /// event was not accepted (EA-DUR-8). Nothing is lost; emit again once ``ReconcilerService/storeHealth`` says
+    /// the store is available.
+    public static func storeUnavailable(pending: Int) -> Self {
+        Self(
+            code: "store_unavailable",
+            message: "the session store is unavailable and \(pending) writes wait for it; emit refused, try again later")
     }
 
     /// An argument breaks a protocol limit (an empty or too long identifier, say).

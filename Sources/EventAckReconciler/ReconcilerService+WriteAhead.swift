@@ -51,6 +51,7 @@ extension ReconcilerService {
                 return state.isShutDown ? [] : state.waiting
             }
             if batch.isEmpty { return }
+            state.withLock { $0.appendStartedAt = clock.nowMs() }
             var records: [SessionRecord] = []
             records.reserveCapacity(batch.count)
             for actions in batch {
@@ -60,12 +61,17 @@ extension ReconcilerService {
             }
             var fenced: Set<SessionID> = []
             var retryMs: UInt64 = 10
+            // One id for every attempt: an attempt that threw may have committed all the same (the connection broke
+            // after COMMIT), and the store answers a retry of it by reading back, not by writing again (EA-DUR-7).
+            let commit = CommitID.random()
             while !records.isEmpty {
                 do {
-                    fenced = try await store.append(records)
+                    fenced = try await store.append(records, commit: commit)
+                    storeRecovered()
                     break
                 } catch {
                     // Nothing that depends on these records may go out: wait and retry, and say so.
+                    storeFailed()
                     eventsContinuation.yield(.storeFailed(message: String(describing: error)))
                     if state.withLock({ $0.isShutDown }) { return }
                     try? await Task.sleep(for: .milliseconds(retryMs))
@@ -110,9 +116,61 @@ extension ReconcilerService {
         }
     }
 
+    /// Whether the ``store`` can make records durable now, and what waits for it.
+    public var storeHealth: StoreHealth {
+        state.withLock { state in
+            let now = clock.nowMs()
+            var since = state.storeFailingSince
+            if since == nil, let started = state.appendStartedAt, now - min(now, started) >= Self.storeStallMs {
+                since = started
+            }
+            return StoreHealth(
+                isAvailable: store == nil || since == nil, unavailableSinceMs: since, failures: state.storeFailures,
+                pendingWrites: state.waiting.count)
+        }
+    }
+
+    /// An append threw: the store is failing since now, unless it already was.
+    func storeFailed() {
+        state.withLock { state in
+            state.storeFailures += 1
+            if state.storeFailingSince == nil { state.storeFailingSince = clock.nowMs() }
+        }
+    }
+
+    /// An append completed: the store is available.
+    func storeRecovered() {
+        state.withLock { state in
+            state.storeFailingSince = nil
+            state.appendStartedAt = nil
+        }
+    }
+
     /// Wakes the ``writesSettled()`` callers waiting for batch `batch` or an earlier one.
     static func settleWaiters(upTo batch: UInt64, _ state: inout State) {
         for waiter in state.settledWaiters where waiter.batch <= batch { waiter.continuation.resume() }
         state.settledWaiters.removeAll { $0.batch <= batch }
+    }
+}
+
+/// Whether a ``ReconcilerService``'s store can make records durable now (``ReconcilerService/storeHealth``): what a
+/// host's readiness check reports (EA-DUR-8).
+public struct StoreHealth: Sendable, Hashable {
+    /// False while the last append failed, or the append under way has taken ``ReconcilerService/storeStallMs`` or
+    /// more (a frozen database does not fail, it stalls). Always true without a store.
+    public var isAvailable: Bool
+    /// Since when the store has been unavailable (the clock's milliseconds).
+    public var unavailableSinceMs: UInt64?
+    /// Appends that threw since the service started (each retry counts).
+    public var failures: UInt64
+    /// Inputs whose actions wait for their records to be durable.
+    public var pendingWrites: Int
+
+    /// Creates a health reading.
+    public init(isAvailable: Bool, unavailableSinceMs: UInt64?, failures: UInt64, pendingWrites: Int) {
+        self.isAvailable = isAvailable
+        self.unavailableSinceMs = unavailableSinceMs
+        self.failures = failures
+        self.pendingWrites = pendingWrites
     }
 }

@@ -41,6 +41,11 @@ public final class ReconcilerService: Sendable {
         /// Batches appended so far, and who waits for a number of them (``writesSettled()``).
         var batchesSettled: UInt64 = 0
         var settledWaiters: [(batch: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+        /// Appends that threw, since the start; when the current failure streak began; when the append under way
+        /// started (a frozen database never throws: it stalls).
+        var storeFailures: UInt64 = 0
+        var storeFailingSince: UInt64?
+        var appendStartedAt: UInt64?
     }
 
     /// A connection's outbound queue, and the executor its writer task prefers.
@@ -55,6 +60,11 @@ public final class ReconcilerService: Sendable {
     let codec: MessageCodec
     /// Where sessions are written ahead, if anywhere.
     public let store: (any SessionStore)?
+    /// Inputs (emits, acks, handshakes) that may wait for the store before emits are refused with
+    /// `store_unavailable` (EA-DUR-8).
+    public let maxPendingWrites: Int
+    /// An append under way for this long counts as a stalled store (``StoreHealth/isAvailable`` false).
+    public static let storeStallMs: UInt64 = 2_000
 
     /// Creates a service.
     ///
@@ -69,14 +79,19 @@ public final class ReconcilerService: Sendable {
     ///     node (§ 15). Records of many inputs are appended together (group commit): while an append is under way,
     ///     later inputs' actions wait behind it, in order, so that nothing reaches a peer before what backs it is
     ///     durable. Without a store (the default), sessions live in this process only, and nothing waits.
+    ///   - maxPendingWrites: with a store, the inputs whose records may wait for it (while it is slow or down)
+    ///     before ``emit(run:kind:payload:confirm:endsRun:to:origin:)`` refuses with `store_unavailable` instead of
+    ///     holding more in memory (EA-DUR-8).
     public init(
         configuration: ReconcilerConfiguration = ReconcilerConfiguration(),
         clock: any EventAckClock = UnixEventAckClock(),
         random: some RandomNumberGenerator & Sendable = SystemRandomNumberGenerator(),
         maxQueuedFrames: Int = 4096,
-        store: (any SessionStore)? = nil
+        store: (any SessionStore)? = nil,
+        maxPendingWrites: Int = 65_536
     ) {
         self.store = store
+        self.maxPendingWrites = max(1, maxPendingWrites)
         self.maxQueuedFrames = max(16, maxQueuedFrames)
         self.clock = clock
         self.codec = MessageCodec(maxFrameBytes: configuration.maxFrameBytes)
@@ -111,7 +126,9 @@ public final class ReconcilerService: Sendable {
     }
 
     /// Emits an event to `session`; see ``Reconciler/emit(run:kind:payload:confirm:endsRun:to:origin:now:)``.
-    /// With a ``store``, the event is sent once its record is durable; the seq is returned at once.
+    /// With a ``store``, the event is sent once its record is durable; the seq is returned at once. While the store
+    /// is down or stalled, records wait in memory, in order, and go out by themselves when it is back; past
+    /// ``maxPendingWrites`` waiting inputs the emit is refused with `store_unavailable` (EA-DUR-8): try again later.
     ///
     /// - Returns: the event's seq.
     @discardableResult
@@ -125,6 +142,9 @@ public final class ReconcilerService: Sendable {
         origin: String? = nil
     ) throws(ReconcilerError) -> Seq {
         try state.withLock { (state) throws(ReconcilerError) -> Seq in
+            if store != nil, state.waiting.count >= maxPendingWrites {
+                throw .storeUnavailable(pending: state.waiting.count)
+            }
             let emission = try state.machine.emit(
                 run: run, kind: kind, payload: payload, confirm: confirm, endsRun: endsRun, to: session,
                 origin: origin, now: clock.nowMs())

@@ -5,13 +5,13 @@
 ///
 /// The contract, which every implementation documents for its engine:
 ///
-/// - ``append(_:)`` returns only once the records are durable under the store's policy (for PostgreSQL: committed
+/// - ``append(_:commit:)`` returns only once the records are durable under the store's policy (for PostgreSQL: committed
 ///   with `synchronous_commit` on). The ``ReconcilerService`` sends no `event` and no `synced` that depends on a
 ///   record before this returns (write-ahead).
 /// - Records of one session are kept in the order appended, and ``load(_:)`` returns them in that order.
 /// - Exactly one node owns a session at a time (EA-DUR-4): a `resumed` record moves the session to the node that
 ///   appends it, provided it is still as that node loaded it, and fences every earlier owner, whose later appends for
-///   that session are refused — ``append(_:)`` returns the sessions it refused, and the fenced node stops serving
+///   that session are refused — ``append(_:commit:)`` returns the sessions it refused, and the fenced node stops serving
 ///   them.
 public protocol SessionStore: Sendable {
     /// Makes `records` durable, in order. Ownership moves with them: an `opened` record makes this node the
@@ -23,10 +23,20 @@ public protocol SessionStore: Sendable {
     /// the new owner (the PostgreSQL store forwards them in the same transaction): the events an agent emitted to a
     /// copy that had just moved away are then delivered, not lost (EA-DUR-5).
     ///
+    /// **Unknown outcomes (EA-DUR-7).** A caller whose append threw retries the same records with the same `commit`,
+    /// for as long as it takes. The store must then answer as the first attempt would have, had it been told: if
+    /// that attempt committed (its outcome was only lost on the way back), the store writes nothing again and
+    /// returns the sessions it refused then — a retry must never write a record twice, take a session over twice or
+    /// find itself fenced by its own first attempt. Each run's verdict is recorded at most once per (session, run),
+    /// whatever the caller sends (EA-DUR-6).
+    ///
+    /// - Parameters:
+    ///   - records: the records, in order.
+    ///   - commit: names this batch on every attempt; a new batch has a new one.
     /// - Returns: the sessions whose records were refused because another node took them over: stop serving them.
-    /// - Throws: when the store cannot be reached; nothing that depends on the records may be sent, and the caller
-    ///   retries.
-    func append(_ records: [SessionRecord]) async throws -> Set<SessionID>
+    /// - Throws: when the store cannot be reached or the outcome is unknown; nothing that depends on the records may
+    ///   be sent, and the caller retries with the same `commit`.
+    func append(_ records: [SessionRecord], commit: CommitID) async throws -> Set<SessionID>
 
     /// Returns `session`'s records in order, and remembers which version of the session this node saw (for the
     /// compare-and-swap of a later `resumed` record). Reading takes nothing over: only a resume that passed its
@@ -47,7 +57,28 @@ public final class InMemorySessionStore: SessionStore {
             /// The owner of each session and the epoch it took it at: each takeover adds one.
             var owners: [SessionID: (node: String, epoch: UInt64)] = [:]
             var finishedRuns: [RunReport] = []
+            /// The (session, run) of every verdict: the constraint that keeps a second one out (EA-DUR-6).
+            var verdictKeys: Set<RunKey> = []
+            var refusedVerdicts = 0
+            /// What each recent commit did, so that a retry is answered without writing again (EA-DUR-7).
+            var commits: [CommitID: Outcome] = [:]
+            var commitOrder: [CommitID] = []
         }
+
+        struct RunKey: Hashable, Sendable {
+            var session: SessionID
+            var run: String
+        }
+
+        /// A commit's result, as its writer would have learned it.
+        struct Outcome: Sendable {
+            var fenced: Set<SessionID>
+            /// The epoch the writer holds each session it wrote at, after the commit.
+            var epochs: [SessionID: UInt64]
+        }
+
+        /// Commits remembered for retries; a writer retries within seconds, so this is ample.
+        static let rememberedCommits = 65_536
 
         let shelf = LockedState(Shelf())
 
@@ -56,6 +87,9 @@ public final class InMemorySessionStore: SessionStore {
 
         /// Every run verdict recorded by any node, in the order recorded: the cross-node report's runs.
         public var finishedRuns: [RunReport] { shelf.withLock { $0.finishedRuns } }
+
+        /// Verdicts refused because their (session, run) had one already (EA-DUR-6's constraint).
+        public var refusedVerdicts: Int { shelf.withLock { $0.refusedVerdicts } }
 
         /// Sessions with records.
         public var sessionCount: Int { shelf.withLock { $0.records.count } }
@@ -70,11 +104,17 @@ public final class InMemorySessionStore: SessionStore {
         /// The node that owns `session`, if any.
         public func owner(of session: SessionID) -> String? { shelf.withLock { $0.owners[session]?.node } }
 
-        /// ``SessionStore/append(_:)`` for `node`, which saw the sessions at the epochs in `seen`.
+        /// ``SessionStore/append(_:commit:)`` for `node`, which saw the sessions at the epochs in `seen`. A commit
+        /// already made is answered as it was, and writes nothing.
         public func append(
-            _ records: [SessionRecord], node: String, seen: inout [SessionID: UInt64]
+            _ records: [SessionRecord], commit: CommitID, node: String, seen: inout [SessionID: UInt64]
         ) -> Set<SessionID> {
             shelf.withLock { shelf in
+                if let done = shelf.commits[commit] {
+                    for id in done.fenced { seen[id] = nil }
+                    for (id, epoch) in done.epochs { seen[id] = epoch }
+                    return done.fenced
+                }
                 var fenced: Set<SessionID> = []
                 for record in records where !fenced.contains(record.session) {
                     let id = record.session
@@ -95,7 +135,11 @@ public final class InMemorySessionStore: SessionStore {
                     }
                     switch record.change {
                     case .runFinished(let report):
-                        shelf.finishedRuns.append(report)
+                        if shelf.verdictKeys.insert(RunKey(session: id, run: report.run)).inserted {
+                            shelf.finishedRuns.append(report)
+                        } else {
+                            shelf.refusedVerdicts += 1
+                        }
                     case .ended:
                         shelf.records[id] = nil
                         shelf.owners[id] = nil
@@ -103,6 +147,16 @@ public final class InMemorySessionStore: SessionStore {
                     default:
                         shelf.records[id, default: []].append(record)
                     }
+                }
+                var epochs: [SessionID: UInt64] = [:]
+                for record in records where !fenced.contains(record.session) {
+                    epochs[record.session] = seen[record.session]
+                }
+                shelf.commits[commit] = Outcome(fenced: fenced, epochs: epochs)
+                shelf.commitOrder.append(commit)
+                if shelf.commitOrder.count > 2 * Self.rememberedCommits {
+                    for old in shelf.commitOrder.prefix(Self.rememberedCommits) { shelf.commits[old] = nil }
+                    shelf.commitOrder.removeFirst(Self.rememberedCommits)
                 }
                 return fenced
             }
@@ -130,17 +184,17 @@ public final class InMemorySessionStore: SessionStore {
         self.node = node
     }
 
-    public func append(_ records: [SessionRecord]) async throws -> Set<SessionID> {
-        appendNow(records)
+    public func append(_ records: [SessionRecord], commit: CommitID) async throws -> Set<SessionID> {
+        appendNow(records, commit: commit)
     }
 
     public func load(_ session: SessionID) async throws -> [SessionRecord]? {
         loadNow(session)
     }
 
-    /// ``append(_:)`` without suspending, for deterministic drivers such as the simulator.
-    public func appendNow(_ records: [SessionRecord]) -> Set<SessionID> {
-        seen.withLock { storage.append(records, node: node, seen: &$0) }
+    /// ``append(_:commit:)`` without suspending, for deterministic drivers such as the simulator.
+    public func appendNow(_ records: [SessionRecord], commit: CommitID) -> Set<SessionID> {
+        seen.withLock { storage.append(records, commit: commit, node: node, seen: &$0) }
     }
 
     /// ``load(_:)`` without suspending.

@@ -36,6 +36,12 @@ public struct FaultSettings: Sendable, Hashable, CustomStringConvertible {
     /// `InMemorySessionStore`, recovers its sessions from it, and the clients resume there. A value above 0 makes
     /// the simulated server write ahead (§ 15).
     public var serverCrash: Double
+    /// For each append to the store, the probability that it goes wrong, in one of four ways drawn alike: the commit
+    /// fails (nothing written); it succeeds but reports failure (the outcome is unknown to the server, EA-DUR-7); it
+    /// stalls for 0.5–5 s; or the store restarts and is down for 1–5 s, every append failing until it is back. The
+    /// server waits and retries the same batch as ``ReconcilerService`` does, sending nothing that depends on it. A
+    /// value above 0 makes the simulated server write ahead (§ 15).
+    public var storeFaults: Double
 
     /// Creates settings; every probability is clamped to 0…1.
     public init(
@@ -49,7 +55,8 @@ public struct FaultSettings: Sendable, Hashable, CustomStringConvertible {
         serverBye: Double = 0,
         resumeStorm: Double = 0,
         hostile: Double = 0,
-        serverCrash: Double = 0
+        serverCrash: Double = 0,
+        storeFaults: Double = 0
     ) {
         func clamp(_ value: Double) -> Double { value.isNaN ? 0 : min(1, max(0, value)) }
         self.drop = clamp(drop)
@@ -63,7 +70,11 @@ public struct FaultSettings: Sendable, Hashable, CustomStringConvertible {
         self.resumeStorm = clamp(resumeStorm)
         self.hostile = clamp(hostile)
         self.serverCrash = clamp(serverCrash)
+        self.storeFaults = clamp(storeFaults)
     }
+
+    /// Whether the simulated server writes ahead to a store.
+    public var writesAhead: Bool { serverCrash > 0 || storeFaults > 0 }
 
     /// A perfect network: short first-in first-out delays, nothing lost.
     public static let none = FaultSettings()
@@ -77,6 +88,7 @@ public struct FaultSettings: Sendable, Hashable, CustomStringConvertible {
     public var hasFaults: Bool {
         drop > 0 || duplicate > 0 || reorder > 0 || disconnect > 0 || clientRestart > 0 || snapshotRestart > 0
             || serverBye > 0 || resumeStorm > 0 || hostile > 0 || serverCrash > 0
+            || storeFaults > 0
     }
 
     /// The settings as `eventack simulate` options, to replay a run exactly.
@@ -84,6 +96,6 @@ public struct FaultSettings: Sendable, Hashable, CustomStringConvertible {
         "--drop \(drop) --duplicate \(duplicate) --reorder \(reorder) --delay-ms \(delayMs.lowerBound)..\(delayMs.upperBound)"
             + " --disconnect \(disconnect) --client-restart \(clientRestart) --snapshot-restart \(snapshotRestart)"
             + " --server-bye \(serverBye) --resume-storm \(resumeStorm) --hostile \(hostile)"
-            + " --server-crash \(serverCrash)"
+            + " --server-crash \(serverCrash) --store-faults \(storeFaults)"
     }
 }

@@ -101,7 +101,9 @@ struct InvariantChecker {
                     "seq \(emission.seq) of session \(emission.session): \(emission.outcome.map { "\($0)" } ?? "unsettled"), expected \(expected)"
                 )
             }
-            if expected != .confirmed { expectedVerdict[emission.run] = .failed }
+            if expected != .confirmed {
+                expectedVerdict[SimulationLedger.runKey(emission.session, emission.run)] = .failed
+            }
         }
         for (name, run) in ledger.runs where run.verdict != (expectedVerdict[name] ?? .confirmed) {
             found.append(

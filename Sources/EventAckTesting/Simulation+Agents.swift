@@ -31,7 +31,7 @@ extension Simulation {
                 return
             }
             ledger.emitted(
-                eid: eid, session: run.session, seq: emission.seq, run: run.name, level: confirm,
+                eid: eid, session: run.session, seq: emission.seq, run: run.name, agentRun: index, level: confirm,
                 intent: intent(for: confirm))
             perform(emission.actions)
         case .progress(let note):

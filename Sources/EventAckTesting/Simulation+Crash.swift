@@ -12,6 +12,10 @@ extension Simulation {
         log("server crashes")
         for linkID in links.keys.sorted() { cut(linkID, notifyServer: false, notifyClient: true) }
         linkOfConnection = [:]
+        // What waited for the store dies with the process; nothing of it was sent.
+        writes = SimulatedWrites(storeDownUntil: writes.storeDownUntil, generation: writes.generation + 1)
+        // A new process names its runs afresh, as the AgentServer does: a new boot nonce (EA-RUN-1).
+        runIDs = RunIDGenerator(node: "node", boot: network.next())
         server = Reconciler(
             configuration: scenario.reconciler, random: SplitMix64(seed: network.next()), writesAhead: true)
         serverTimerArmed = nil

@@ -31,6 +31,10 @@ public struct Simulation: Sendable {
     /// Where the server writes ahead when crashes are simulated: what outlives each server process.
     let store = InMemorySessionStore(node: "node")
     var serverTimerArmed: UInt64?
+    /// How the server process names runs, as the AgentServer does: unique across its restarts (EA-RUN-1).
+    var runIDs: RunIDGenerator
+    /// The server's write-ahead queue while the store misbehaves (`+Store`).
+    var writes = SimulatedWrites()
     var clients: [SimulatedClient]
     var links: [UInt64: SimulatedLink] = [:]
     var linkOfConnection: [ConnectionID: UInt64] = [:]
@@ -71,8 +75,9 @@ public struct Simulation: Sendable {
         var root = SplitMix64(seed: seed)
         server = Reconciler(
             configuration: scenario.reconciler, random: SplitMix64(seed: root.next()),
-            writesAhead: faults.serverCrash > 0)
+            writesAhead: faults.writesAhead)
         network = SplitMix64(seed: root.next())
+        runIDs = RunIDGenerator(node: "node", boot: network.next())
         behaviour = SplitMix64(seed: root.next())
         bursts = SplitMix64(seed: root.next())
         clients = (0..<scenario.sessions).map { index in
@@ -144,6 +149,12 @@ public struct Simulation: Sendable {
             agentStep(run)
         case .storeLoaded(let session):
             perform(server.sessionLoaded(session, records: store.loadNow(session), now: now))
+        case .storeAttempt(let generation):
+            guard generation == writes.generation else { return }
+            attemptAppend()
+        case .storeStallEnds(let generation):
+            guard generation == writes.generation else { return }
+            appendSucceeded()
         case .user(let client, let generation, let session, let seq, let action):
             userActs(action, seq: seq, session: session, client: client, generation: generation)
         }
@@ -168,14 +179,32 @@ public struct Simulation: Sendable {
     // MARK: The reconciler's side
 
     mutating func perform(_ actions: [ReconcilerAction]) {
+        if faults.storeFaults > 0 {
+            // Write-ahead as ReconcilerService does it: behind an append under way, every input waits its turn.
+            guard writes.isIdle, !Self.persists(actions) else {
+                writes.waiting.append(actions)
+                if writes.batch == nil { startAppend() }
+                return
+            }
+        }
+        performNow(actions)
+    }
+
+    /// Performs actions whose records (if any) are to be appended now, with no store fault.
+    mutating func performNow(_ actions: [ReconcilerAction], appended: Bool = false) {
         var crashed = false
         for action in actions {
             switch action {
             case .persist(let records):
-                _ = store.appendNow(records)
+                if !appended {
+                    _ = store.appendNow(records, commit: .random(using: &network))
+                    auditStore(records)
+                }
                 // The records are durable; the process may die before any of what they back goes out. Reports
-                // stay: what they say is in the store (the cross-node report reads it there).
-                crashed = network.chance(faults.serverCrash)
+                // stay: what they say is in the store (the cross-node report reads it there). Not while later
+                // inputs wait for the store: their records are not durable, and the agents that emitted them
+                // would die with the process (here they live on).
+                crashed = writes.waiting.isEmpty && network.chance(faults.serverCrash)
             case .load(let session):
                 guard !crashed else { continue }
                 queue.schedule(.storeLoaded(session: session), at: now + network.next(in: faults.delayMs))
@@ -257,6 +286,14 @@ public struct FaultCounts: Sendable, Hashable {
     public var hostileFrames = 0
     /// Server processes that died and were replaced over the same store.
     public var serverCrashes = 0
+    /// Appends to the store that failed with nothing written.
+    public var storeFailures = 0
+    /// Appends that were written but reported failure (outcome unknown to the server).
+    public var storeAmbiguous = 0
+    /// Appends that stalled.
+    public var storeStalls = 0
+    /// Store restarts.
+    public var storeRestarts = 0
 
     /// Nothing happened yet.
     public init() {}
@@ -273,5 +310,9 @@ public struct FaultCounts: Sendable, Hashable {
         resumeStorms += other.resumeStorms
         hostileFrames += other.hostileFrames
         serverCrashes += other.serverCrashes
+        storeFailures += other.storeFailures
+        storeAmbiguous += other.storeAmbiguous
+        storeStalls += other.storeStalls
+        storeRestarts += other.storeRestarts
     }
 }

@@ -46,7 +46,13 @@ struct SimulationLedger {
         let session: SessionID
         var emissions: [Int] = []
         var verdict: RunVerdict?
+        /// The agent runs (indices in the simulation) whose events went to this (session, run id): one, unless two
+        /// runs were merged under one id.
+        var agentRuns: Set<Int> = []
     }
+
+    /// Runs are told apart by session and id: an id names a run within its session (EA-RUN-1).
+    static func runKey(_ session: SessionID, _ run: String) -> String { "\(session)/\(run)" }
 
     var emissions: [Emission] = []
     var emissionBySeq: [SessionID: [Seq: Int]] = [:]
@@ -66,12 +72,18 @@ struct SimulationLedger {
     // MARK: Reconciler side
 
     mutating func emitted(
-        eid: Int, session: SessionID, seq: Seq, run: String, level: ConfirmationLevel, intent: UserIntent
+        eid: Int, session: SessionID, seq: Seq, run: String, agentRun: Int, level: ConfirmationLevel,
+        intent: UserIntent
     ) {
         precondition(eid == emissions.count, "eids are dense")
         emissions.append(Emission(session: session, seq: seq, run: run, level: level, intent: intent))
         emissionBySeq[session, default: [:]][seq] = eid
-        runs[run, default: RunRecord(session: session)].emissions.append(eid)
+        let key = Self.runKey(session, run)
+        runs[key, default: RunRecord(session: session)].emissions.append(eid)
+        // Invariant: no run's events are attributed to another run.
+        if runs[key]!.agentRuns.insert(agentRun).inserted, runs[key]!.agentRuns.count == 2 {
+            violations.append("run \(run) of session \(session) holds the events of two agent runs: merged")
+        }
     }
 
     mutating func record(_ event: ReconciliationEvent) {
@@ -87,9 +99,10 @@ struct SimulationLedger {
         case .failed(let reference, let level, let reason):
             _ = settle(reference, as: .failed(level, reason))
         case .runFinished(let report):
-            if runs[report.run] == nil { runs[report.run] = RunRecord(session: report.session) }
-            if runs[report.run]!.verdict != nil { violations.append("run \(report.run) finished twice") }
-            runs[report.run]!.verdict = report.verdict
+            let key = Self.runKey(report.session, report.run)
+            if runs[key] == nil { runs[key] = RunRecord(session: report.session) }
+            if runs[key]!.verdict != nil { violations.append("run \(key) has a second verdict") }
+            runs[key]!.verdict = report.verdict
         case .protocolError:
             protocolErrors += 1
         case .sessionExpired:

@@ -69,6 +69,10 @@ enum SimulationTask {
     case agentStep(run: Int)
     /// The store answers the server's load of `session`.
     case storeLoaded(session: SessionID)
+    /// The server tries its write-ahead batch again (stale if the server process died since).
+    case storeAttempt(generation: UInt64)
+    /// A stalled append completes (stale if the server process died since).
+    case storeStallEnds(generation: UInt64)
     /// A user acts on an event delivered in `session` by the client process `generation`.
     case user(client: Int, generation: UInt64, session: String, seq: UInt64, action: UserAction)
 }

@@ -73,9 +73,20 @@ extension Simulation {
         // With crashes, a node's report covers only what it served since it started: the figures to check are the
         // cross-node ones, summed from the verdicts of every run in the store (each recorded exactly once).
         var checked = report
-        if faults.serverCrash > 0 {
+        var verdictViolations: [String] = []
+        if faults.writesAhead {
             checked.overall = ConfirmationStats()
             checked.runVerdicts = [:]
+            // Invariant: each (session, run) has at most one verdict in the store, the cross-node report's source —
+            // and the store never had to refuse one (the reconciler gave none twice).
+            var verdicts: Set<String> = []
+            for run in store.storage.finishedRuns
+            where !verdicts.insert(SimulationLedger.runKey(run.session, run.run)).inserted {
+                verdictViolations.append("store: run \(run.run) of session \(run.session) has two verdicts")
+            }
+            if store.storage.refusedVerdicts > 0 {
+                verdictViolations.append("store: refused \(store.storage.refusedVerdicts) second verdicts")
+            }
             for run in store.storage.finishedRuns {
                 checked.overall.merge(run.stats)
                 checked.runVerdicts[run.verdict.rawValue, default: 0] += 1
@@ -89,6 +100,6 @@ extension Simulation {
             abandonedRuns: ledger.abandonedEmits, failedDespiteUser: failedDespiteUser,
             failedWithRestartedClient: failedWithRestartedClient, failedInResumeStorm: failedInResumeStorm,
             trace: trace,
-            violations: ledger.violations + checker.violations())
+            violations: ledger.violations + verdictViolations + checker.violations())
     }
 }

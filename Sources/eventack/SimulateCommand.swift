@@ -9,7 +9,7 @@ enum SimulateCommand {
                                  [--drop P] [--duplicate P] [--reorder P] [--delay-ms A..B]
                                  [--disconnect P] [--client-restart P] [--snapshot-restart P]
                                  [--server-bye P] [--resume-storm P] [--hostile P] [--server-crash P]
-                                 [--quiet] [--trace]
+                                 [--store-faults P] [--quiet] [--trace]
 
         Runs one simulation per seed and prints a one-line summary for each (with --quiet, only for seeds that
         break an invariant), then the totals and the merged report. A failing seed prints its violations and the
@@ -26,6 +26,9 @@ enum SimulateCommand {
                            probabilities per frame, 0…1
         --server-crash P   probability that the server process dies after each write to its store, before acting
                            on it; a new one recovers the sessions from the store (the server writes ahead when P > 0)
+        --store-faults P   probability that each append to the store fails, succeeds but reports failure (outcome
+                           unknown), stalls 0.5-5 s, or meets a store restart (down 1-5 s); the server retries the
+                           same batch and sends nothing that depends on it meanwhile (writes ahead when P > 0)
         --delay-ms A..B    one-way delay of each frame (default 1..5)
         --trace            print every frame and connection change with its virtual time (ms)
         """
@@ -128,6 +131,7 @@ enum SimulateCommand {
             case "--resume-storm": \.resumeStorm
             case "--hostile": \.hostile
             case "--server-crash": \.serverCrash
+            case "--store-faults": \.storeFaults
             default: nil
             }
         }
@@ -200,6 +204,10 @@ enum SimulateCommand {
                     + "\(faults.snapshotRestarts), server byes \(faults.serverByes), resume storms "
                     + "\(faults.resumeStorms), hostile frames \(faults.hostileFrames), server crashes \(faults.serverCrashes); "
                     + "runs abandoned \(abandonedRuns)")
+            let store =
+                "  store faults: failed \(faults.storeFailures), ambiguous \(faults.storeAmbiguous), "
+                + "stalled \(faults.storeStalls), restarts \(faults.storeRestarts)"
+            lines.append(store)
             lines.append(
                 "  invariant violations \(violations)"
                     + (failingSeeds.isEmpty

@@ -13,10 +13,10 @@ final class GatedStore: SessionStore {
 
     init(_ inner: InMemorySessionStore) { self.inner = inner }
 
-    func append(_ records: [SessionRecord]) async throws -> Set<SessionID> {
+    func append(_ records: [SessionRecord], commit: CommitID) async throws -> Set<SessionID> {
         while !isOpen.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
         appends.withLock { $0 += 1 }
-        return try await inner.append(records)
+        return try await inner.append(records, commit: commit)
     }
 
     func load(_ session: SessionID) async throws -> [SessionRecord]? { try await inner.load(session) }

@@ -30,7 +30,7 @@ struct SessionStoreTests {
         @discardableResult
         func persist(_ actions: [ReconcilerAction]) -> Set<SessionID> {
             var fenced: Set<SessionID> = []
-            for case .persist(let records) in actions { fenced.formUnion(store.appendNow(records)) }
+            for case .persist(let records) in actions { fenced.formUnion(store.appendNow(records, commit: .random())) }
             return fenced
         }
     }

@@ -158,7 +158,7 @@ struct AgentServerCommand: AsyncParsableCommand {
                 terminalKinds: configuration.runProfile?.terminalKinds ?? []),
             logger: logger,
             maxRunsPerSession: try setting(maxRunsPerSession, "MAX_RUNS_PER_SESSION", 8),
-            runPrefix: sessionStore == nil ? "run_" : "run_\(nodeID)_")
+            node: nodeID)
         let benchTimeout = Duration.milliseconds(try setting(benchTimeoutMs, "BENCH_TIMEOUT_MS", 30_000))
         let bench =
             flag(self.bench, "BENCH")

@@ -15,19 +15,19 @@ final class SimulatedAgent: Sendable {
 
     let router: SessionRouter
     let logger: Logger
-    /// Run names start with it: names stay unique when agents of several nodes emit to one session.
-    let runPrefix: String
     /// Runs emitting at once per session; more are refused (HTTP 429), so that a client that never reads cannot
     /// make the server run agents for it without bound.
     let maxRunsPerSession: Int
     /// How long an agent waits for a full window to drain before it gives up on its run.
     static let maxWaitForRoom: Duration = .seconds(120)
-    private let runCounter = Mutex(0)
+    /// Run ids unique across nodes and restarts (EA-RUN-1): a per-process counter alone started again at 1 after a
+    /// restart and merged a new run into an old one of the same session.
+    private let runIDs: Mutex<RunIDGenerator>
     private let active = Mutex<[SessionID: Int]>([:])
 
-    init(router: SessionRouter, logger: Logger, maxRunsPerSession: Int, runPrefix: String = "run_") {
+    init(router: SessionRouter, logger: Logger, maxRunsPerSession: Int, node: String) {
         self.router = router
-        self.runPrefix = runPrefix
+        self.runIDs = Mutex(RunIDGenerator(node: node, boot: UInt64.random(in: .min ... .max)))
         self.logger = logger
         self.maxRunsPerSession = max(1, maxRunsPerSession)
     }
@@ -46,10 +46,7 @@ final class SimulatedAgent: Sendable {
             return true
         }
         guard admitted else { throw TooManyRuns() }
-        let name = runCounter.withLock { counter in
-            counter += 1
-            return "\(runPrefix)\(counter)"
-        }
+        let name = runIDs.withLock { $0.next() }
         do {
             try router.runRequested(name, in: session)
         } catch {
