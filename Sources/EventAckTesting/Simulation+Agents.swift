@@ -4,8 +4,13 @@ import EventAckReconciler
 /// The agents: each run's script, emitted to the session it was requested in.
 extension Simulation {
     mutating func agentStep(_ index: Int) {
+        guard !runs[index].isDone else { return }
+        if runs[index].next == 0 {
+            // Named when requested, by the server process alive then (as POST /runs does): a process that
+            // restarted must not give an old run's id to a new run of the same session (EA-RUN-1).
+            runs[index].name = runIDs.next()
+        }
         let run = runs[index]
-        guard !run.isDone else { return }
         if run.next == 0 {
             do throws(ReconcilerError) {
                 perform(try server.runRequested(run.name, in: run.session, now: now))

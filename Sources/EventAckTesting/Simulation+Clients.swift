@@ -38,7 +38,7 @@ extension Simulation {
         guard !resumed, clients[index].runsToStart > 0 else { return }
         for _ in 0..<clients[index].runsToStart {
             let run = SimulatedRun(
-                client: index, name: runIDs.next(), session: SessionID(session),
+                client: index, session: SessionID(session),
                 steps: AgentScript.make(scenario: scenario, random: &behaviour))
             queue.schedule(.agentStep(run: runs.count), at: now + behaviour.next(in: scenario.runSpreadMs))
             runs.append(run)

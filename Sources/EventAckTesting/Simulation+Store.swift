@@ -119,12 +119,14 @@ extension Simulation {
             var seenSeqs: Set<Seq> = []
             for record in stored {
                 guard case .emitted(let seq, _, _, _, _, _, let payload, _) = record.change else { continue }
-                let eid = payload[member: "eid"].map { "\($0)" } ?? "?"
-                if let earlier = seenEids[eid] {
+                var eid = "?"
+                if case .number(let number)? = payload[member: "eid"] { eid = number }
+                // Each duplicate is reported once, not again at every later audit of its session.
+                if let earlier = seenEids[eid], ledger.reportedDuplicates.insert("\(session)/\(eid)").inserted {
                     ledger.violations.append(
                         "store: emit \(eid) recorded twice in session \(session) (seq \(earlier), then seq \(seq))")
                 }
-                if !seenSeqs.insert(seq).inserted {
+                if !seenSeqs.insert(seq).inserted, ledger.reportedDuplicates.insert("\(session)#\(seq)").inserted {
                     ledger.violations.append("store: seq \(seq) of session \(session) recorded twice")
                 }
                 seenEids[eid] = seq

@@ -255,7 +255,8 @@ struct SimulatedLink: Sendable {
 /// An agent run: its script, its session, how far it got.
 struct SimulatedRun: Sendable {
     let client: Int
-    let name: String
+    /// The run's id, given by the server process alive when the run is requested (its first step).
+    var name = ""
     let session: SessionID
     let steps: [AgentStep]
     var next = 0

@@ -68,6 +68,8 @@ struct SimulationLedger {
     var protocolErrors = 0
     var sessionsExpired = 0
     var violations: [String] = []
+    /// Duplicates found in the store, each reported once.
+    var reportedDuplicates: Set<String> = []
 
     // MARK: Reconciler side
 
