@@ -26,8 +26,11 @@ struct ReconcilerInternalsTests {
     func syncedEchoesNewConfirmations() {
         var harness = ReconcilerHarness { $0.displayDeadline = nil }
         let (connection, welcome) = harness.connect()
-        for _ in 1...300 {
-            _ = harness.emit("agent_completed", payload: #"{"result":"r"}"#, confirm: .value, to: welcome.session)
+        for index in 1...300 {
+            // Each its own run: a run ends with its terminal event (EA-RUN-1).
+            _ = harness.emit(
+                "agent_completed", run: "run_\(index)", payload: #"{"result":"r"}"#, confirm: .value,
+                to: welcome.session)
         }
         _ = harness.ack(receipt: set(300), display: set(300), on: connection)
         // Every other event valued: 150 holes at the value level.

@@ -122,7 +122,7 @@ final class FlakyStore: SessionStore {
 
 @Suite("The service while its store fails")
 struct StoreOutageServiceTests {
-    @Test("an answer lost after the commit: retried under the same commit id, delivered once, written once")
+    @Test("an answer lost after the commit: retried under the same commit id, delivered once, written once (EA-DUR-7)")
     func lostAnswer() async throws {
         let store = FlakyStore(InMemorySessionStore())
         let service = ReconcilerService(random: SplitMix64(seed: 3), store: store)
@@ -152,7 +152,7 @@ struct StoreOutageServiceTests {
         service.shutdown()
     }
 
-    @Test("a store that is down: unavailable, emits wait up to the bound and are refused beyond it, all resumes")
+    @Test("a store that is down: unavailable, emits wait up to the bound and are refused beyond it, all resumes (EA-DUR-8)")
     func outage() async throws {
         let store = FlakyStore(InMemorySessionStore())
         let service = ReconcilerService(random: SplitMix64(seed: 3), store: store, maxPendingWrites: 4)

@@ -144,7 +144,7 @@ struct AgentServerCommand: AsyncParsableCommand {
         var storeClient: Task<Void, Never>?
         if let url = store ?? environment["EVENTACK_STORE"] {
             let postgres = try PostgresSessionStore(url: url, node: nodeID, logger: logger)
-            storeClient = Task { await postgres.client.run() }
+            storeClient = Task { await postgres.run() }
             try await postgres.migrate()
             sessionStore = postgres
         }

@@ -56,8 +56,14 @@ struct ClusterNode: Service {
                         run: run, kind: kind, payload: try Payload(json: payload), confirm: confirm, endsRun: endsRun,
                         to: request.session, origin: String(request.id))
                     store.performing(request.id)
+                } catch where (error as? ReconcilerError)?.code == "run_ended" {
+                    // A run id names one run (EA-RUN-1): the event is refused for good, not retried for ever.
+                    logger.warning(
+                        "forwarded event refused: its run had ended",
+                        metadata: ["session": "\(request.session)", "run": "\(DisplayText.escaping(run))"])
+                    retired.append(request.id)
                 } catch {
-                    // Full window, or not held here yet: later, in order.
+                    // Full window, store backlog, or not held here yet: later, in order.
                     blocked.insert(request.session)
                 }
             case .progress(let run, let note):

@@ -107,7 +107,15 @@ struct Routes: Sendable {
             Self.text("ok\n", .ok)
         }
         router.get("/ready") { _, _ -> Response in
-            isShuttingDown() ? Self.error(.serviceUnavailable, "shutting_down", "draining") : Self.text("ready\n", .ok)
+            if isShuttingDown() { return Self.error(.serviceUnavailable, "shutting_down", "draining") }
+            // A store that fails or stalls cannot make events durable: say so instead of hanging (EA-DUR-8).
+            let store = service.storeHealth
+            guard store.isAvailable else {
+                return Self.error(
+                    .serviceUnavailable, "store_unavailable",
+                    "the session store is unavailable; \(store.pendingWrites) writes wait for it")
+            }
+            return Self.text("ready\n", .ok)
         }
         router.get("/metrics") { request, _ -> Response in
             guard tokens.credential(of: request.headers) == .operatorAccess else {

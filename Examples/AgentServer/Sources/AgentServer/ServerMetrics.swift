@@ -45,6 +45,11 @@ final class ServerMetrics: Sendable {
         advance("eventack_retransmissions_total", [], overall.retransmissions)
         advance("eventack_overdue_total", [], overall.overdue)
         advance("eventack_duplicates_total", [], overall.duplicates)
+        advance("eventack_emits_refused_run_ended_total", [], overall.refusedEmits)
+        let store = service.storeHealth
+        advance("eventack_store_failures_total", [], store.failures)
+        Gauge(label: "eventack_store_available").record(store.isAvailable ? 1 : 0)
+        Gauge(label: "eventack_store_pending_writes").record(store.pendingWrites)
         let counts = service.sessionCounts()
         Gauge(label: "eventack_sessions", dimensions: [("state", "attached")]).record(counts.attached)
         Gauge(label: "eventack_sessions", dimensions: [("state", "detached")]).record(counts.detached)

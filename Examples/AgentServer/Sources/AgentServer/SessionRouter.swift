@@ -1,6 +1,7 @@
 import EventAckPostgres
 import EventAckProtocol
 import EventAckReconciler
+import Foundation
 import Logging
 import Synchronization
 
@@ -32,9 +33,11 @@ struct SessionRouter: Sendable {
     }
 
     /// Emits here, or forwards to the owner. Throws `window_exceeded` only for a local session: a forwarded event
-    /// waits in the store until its owner has room.
+    /// waits in the store until its owner has room. A forward is stored once per `requestKey`: retry a failed one
+    /// with the same key (EA-DUR-7).
     func emit(
-        run: String, kind: String, payload: Payload, confirm: ConfirmationLevel, to session: SessionID
+        run: String, kind: String, payload: Payload, confirm: ConfirmationLevel, to session: SessionID,
+        requestKey: String = UUID().uuidString
     ) async throws {
         let key = ForwardedRuns.Key(session: session, run: run)
         let forwarding = forwardedRuns.contains(key)
@@ -46,7 +49,8 @@ struct SessionRouter: Sendable {
                 forwardedRuns.insert(key)
             }
             try await store.forward(
-                .event(run: run, kind: kind, payload: payload.json, confirm: confirm, endsRun: nil), to: session)
+                .event(run: run, kind: kind, payload: payload.json, confirm: confirm, endsRun: nil), to: session,
+                key: requestKey)
             if terminalKinds.contains(kind) { forwardedRuns.remove(key) }
         } else {
             try service.emit(run: run, kind: kind, payload: payload, confirm: confirm, to: session)

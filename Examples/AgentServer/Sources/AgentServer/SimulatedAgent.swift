@@ -1,4 +1,5 @@
 import EventAckProtocol
+import Foundation
 import EventAckReconciler
 import Logging
 import Synchronization
@@ -115,24 +116,28 @@ final class SimulatedAgent: Sendable {
         }
     }
 
-    /// Emits, waiting (with backoff, bounded) while the session's window and queue are full (EA-FLOW-2): nothing is
-    /// dropped silently — a run that cannot emit for ``maxWaitForRoom`` stops with an error in the log.
+    /// Emits, waiting (with backoff, bounded) while the session's window and queue are full (EA-FLOW-2) or the store
+    /// cannot take more (`store_unavailable`, EA-DUR-8), and retrying a forward whose store write failed: nothing is
+    /// dropped silently — a run that cannot emit for ``maxWaitForRoom`` stops with an error in the log. A forwarded
+    /// event keeps one request key over its retries, so that a write whose answer was lost is stored once (EA-DUR-7).
     func emitWaitingForRoom(
         run: String, kind: String, payload: Payload, confirm: ConfirmationLevel, to session: SessionID
     ) async throws {
         let giveUp = ContinuousClock.now + Self.maxWaitForRoom
+        let requestKey = UUID().uuidString
         var pause = Duration.milliseconds(20)
         while true {
             let refusal: any Error
             do {
-                try await router.emit(run: run, kind: kind, payload: payload, confirm: confirm, to: session)
+                try await router.emit(
+                    run: run, kind: kind, payload: payload, confirm: confirm, to: session, requestKey: requestKey)
                 return
             } catch {
                 refusal = error
             }
-            guard (refusal as? ReconcilerError)?.code == "window_exceeded", ContinuousClock.now < giveUp else {
-                throw refusal
-            }
+            let code = (refusal as? ReconcilerError)?.code
+            let waits = code == nil || code == "window_exceeded" || code == "store_unavailable"
+            guard waits, ContinuousClock.now < giveUp else { throw refusal }
             try await Task.sleep(for: pause)
             pause = min(pause * 2, .seconds(1))
         }

@@ -7,7 +7,7 @@ import Synchronization
 
 /// A ``SessionStore`` on PostgreSQL, for several nodes.
 ///
-/// **Durability**: ``append(_:)`` returns once what it wrote committed; with PostgreSQL's default
+/// **Durability**: ``append(_:commit:)`` returns once what it wrote committed; with PostgreSQL's default
 /// `synchronous_commit = on`, that is once the WAL is flushed to disk. Each call writes every record the service
 /// gathered while the previous one was committing (group commit) in one transaction — or, for events and
 /// confirmations only, in one statement: one round trip per statement kind, not per event.
@@ -15,7 +15,13 @@ import Synchronization
 /// **Ownership**: `eventack_sessions.owner` and `epoch`. A session's `opened` record makes this node its owner at
 /// epoch 1; a `resumed` record takes it over with a compare-and-swap on the epoch this node last saw, adding one; every
 /// record is written only if this node owns the session at the epoch it knows, so that a node a session moved away
-/// from is fenced: its writes are refused and ``append(_:)`` names the sessions it must stop serving.
+/// from is fenced: its writes are refused and ``append(_:commit:)`` names the sessions it must stop serving.
+///
+/// **Unknown outcomes** (EA-DUR-7): every row a commit writes to `eventack_records` carries its ``CommitID``
+/// (unique per session), and a commit that needs a transaction first inserts its id into `eventack_commits`. A retry
+/// of a commit whose answer was lost therefore waits for the first attempt if it is still in flight, then either
+/// finds it made — and answers from what it wrote, writing nothing again — or makes it. Verdicts are unique per
+/// (session, run) (EA-DUR-6) and forwarded requests per request key, so neither is stored twice.
 ///
 /// **Several nodes**: agents anywhere ``forward(_:to:)`` to a session they do not hold; its owner reads the requests
 /// with ``takeForwarded()`` and performs them. Nodes heartbeat; a node's sessions are recovered when it starts again
@@ -31,6 +37,10 @@ public final class PostgresSessionStore: SessionStore {
     private let seen = Mutex<[String: Int64]>([:])
     /// Forwarded requests being performed here, not yet retired.
     private let claimed = Mutex<Set<Int64>>([])
+    /// Commits attempted and not yet known to be made: a second attempt of one is a retry (EA-DUR-7).
+    private let attempted = Mutex<Set<CommitID>>([])
+    /// Whether ``run()`` has started the pool, and who waits for it.
+    private let running = Mutex<(started: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     /// A store for `node` on the database at `url` (`postgres://user[:password]@host[:port]/database`).
     public init(url: String, node: String, logger: Logger) throws {
@@ -53,14 +63,37 @@ public final class PostgresSessionStore: SessionStore {
         public var description: String { "not a postgres://user@host[:port]/database URL: \(url)" }
     }
 
-    /// Creates or upgrades the tables.
+    /// Runs the connection pool until the task is cancelled: start it before anything else uses the store (the
+    /// store's methods wait until it has started, so that no lease is attempted on a pool that is not running).
+    public func run() async {
+        let waiters = running.withLock { state in
+            defer { state = (true, []) }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+        await client.run()
+    }
+
+    /// Returns once ``run()`` has started the pool.
+    func untilRunning() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let started = running.withLock { state in
+                if !state.started { state.waiters.append(continuation) }
+                return state.started
+            }
+            if started { continuation.resume() }
+        }
+    }
+
+    /// Creates or upgrades the tables. Waits for ``run()``.
     public func migrate() async throws {
+        await untilRunning()
         try await Schema.migrate(client, logger: logger)
     }
 
     // MARK: SessionStore
 
-    public func append(_ records: [SessionRecord]) async throws -> Set<SessionID> {
+    public func append(_ records: [SessionRecord], commit: CommitID) async throws -> Set<SessionID> {
         let demands = Demands(records)
         // One row per session per commit: its records as a JSON array, in order. A row per record cost PostgreSQL
         // a tuple, an index entry and a foreign-key check each.
@@ -69,9 +102,41 @@ public final class PostgresSessionStore: SessionStore {
         let batches = rows.map { RecordsText(utf8: $0.json) }
         let node = self.node
         let logger = self.logger
+        let commitID = commit.uuid
+        // A commit this process attempted before may have been made: the answer was lost, not the commit.
+        let isRetry = !attempted.withLock { $0.insert(commit).inserted }
         let seenEpochs = seen.withLock { $0 }
+        /// What a made commit did: the sessions it wrote, and their epochs now if this node still owns them.
+        func readBack(on connection: PostgresConnection) async throws -> (written: Set<String>, epochs: [String: Int64]) {
+            var written: Set<String> = []
+            for try await id in try await connection.query(
+                "SELECT session_id FROM eventack_records WHERE commit_id = \(commitID)", logger: logger
+            ).decode(String.self) {
+                written.insert(id)
+            }
+            var epochs = seenEpochs
+            for try await (id, epoch) in try await connection.query(
+                "SELECT id, epoch FROM eventack_sessions WHERE id = ANY(\(Array(written))::text[]) AND owner = \(node)",
+                logger: logger
+            ).decode((String, Int64).self) {
+                epochs[id] = epoch
+            }
+            return (written, epochs)
+        }
         func write(on connection: PostgresConnection) async throws -> (written: Set<String>, epochs: [String: Int64]) {
             var epochs = seenEpochs
+            if !demands.isRecordsOnly {
+                // First, that this commit is being made: a retry waits here for an attempt still in flight, and
+                // finds it made if it was — then it answers from what that attempt wrote (EA-DUR-7).
+                var fresh = false
+                for try await _ in try await connection.query(
+                    "INSERT INTO eventack_commits (id) VALUES (\(commitID)) ON CONFLICT DO NOTHING RETURNING id",
+                    logger: logger
+                ).decode(UUID.self) {
+                    fresh = true
+                }
+                if !fresh { return try await readBack(on: connection) }
+            }
             if !demands.opened.ids.isEmpty {
                 let rows = try await connection.query(
                     """
@@ -98,31 +163,47 @@ public final class PostgresSessionStore: SessionStore {
             // planning of a statement: it is prepared once per connection.
             var written: Set<String> = []
             if order.count == 1 {
-                let insert = InsertSessionRow(session: order[0], body: batches[0], node: node, epoch: rowEpochs[0])
+                let insert = InsertSessionRow(
+                    session: order[0], body: batches[0], node: node, epoch: rowEpochs[0], commit: commitID)
                 for try await id in try await connection.execute(insert, logger: logger) { written.insert(id) }
             } else {
                 let inserted = try await connection.query(
                     """
-                    INSERT INTO eventack_records (session_id, body)
-                    SELECT u.id, u.body FROM unnest(\(order)::text[], \(batches)::text[], \(rowEpochs)::bigint[])
+                    INSERT INTO eventack_records (session_id, body, commit_id)
+                    SELECT u.id, u.body, \(commitID) FROM unnest(\(order)::text[], \(batches)::text[], \(rowEpochs)::bigint[])
                         WITH ORDINALITY AS u(id, body, epoch, o)
                     JOIN eventack_sessions s ON s.id = u.id AND s.owner = \(node) AND s.epoch = u.epoch
-                    ORDER BY u.o RETURNING session_id
+                    ORDER BY u.o ON CONFLICT (commit_id, session_id) DO NOTHING RETURNING session_id
                     """, logger: logger)
                 for try await id in inserted.decode(String.self) { written.insert(id) }
+            }
+            if isRetry && demands.isRecordsOnly {
+                // The rows a first attempt wrote conflicted above (after waiting for it, if it was in flight).
+                written.formUnion(try await readBack(on: connection).written)
             }
             let keptRuns = demands.runs.filter { written.contains($0.session) }.map { run in
                 (session: run.session, report: run.report, body: run.report.json())
             }
             if !keptRuns.isEmpty {
-                try await connection.query(
+                // One verdict per (session, run), whatever is sent (EA-DUR-6): a second is refused, and said.
+                var recorded = 0
+                for try await _ in try await connection.query(
                     """
                     INSERT INTO eventack_runs (session_id, run, principal, verdict, node, report)
                     SELECT u.s, u.r, u.p, u.v, \(node), u.b FROM unnest(
                         \(keptRuns.map(\.session))::text[], \(keptRuns.map(\.report.run))::text[],
                         \(keptRuns.map(\.report.principal))::text[], \(keptRuns.map(\.report.verdict.rawValue))::text[],
                         \(keptRuns.map(\.body))::text[]) AS u(s, r, p, v, b)
-                    """, logger: logger)
+                    ON CONFLICT (session_id, run) DO NOTHING RETURNING n
+                    """, logger: logger
+                ).decode(Int64.self) {
+                    recorded += 1
+                }
+                if recorded < keptRuns.count {
+                    logger.error(
+                        "a second verdict for a run was refused (EA-DUR-6)",
+                        metadata: ["refused": "\(keptRuns.count - recorded)"])
+                }
             }
             let keptEnded = demands.ended.filter { written.contains($0) }
             if !keptEnded.isEmpty {
@@ -136,27 +217,33 @@ public final class PostgresSessionStore: SessionStore {
                     "DELETE FROM eventack_forwarded WHERE id = ANY(\(retired)::bigint[])", logger: logger)
             }
             // An agent here emitted to a copy of a session that has moved: its events go to the owner, in order,
-            // instead of being lost with the refused records (EA-DUR-4, EA-DUR-5).
+            // instead of being lost with the refused records (EA-DUR-4, EA-DUR-5). Each keyed by the commit and its
+            // place in it, so that a retry stores it once.
             // Encoded only now: nearly always every session is written and nothing moves.
-            let moved = try demands.localEmits.compactMap { index -> (session: String, body: String)? in
+            let moved = try demands.localEmits.compactMap { index -> (session: String, body: String, key: String)? in
                 let record = records[index]
                 guard !written.contains(record.session.rawValue),
                     case .emitted(_, let run, let kind, _, let confirm, let endsRun, let payload, _) = record.change
                 else { return nil }
                 let request = Forwarded.event(
                     run: run, kind: kind, payload: payload.json, confirm: confirm, endsRun: endsRun)
-                return (record.session.rawValue, String(decoding: try JSONEncoder().encode(request), as: UTF8.self))
+                return (
+                    record.session.rawValue, String(decoding: try JSONEncoder().encode(request), as: UTF8.self),
+                    "\(commit):\(index)"
+                )
             }
             if !moved.isEmpty {
                 try await connection.query(
                     """
-                    INSERT INTO eventack_forwarded (session_id, body)
-                    SELECT u.s, u.b FROM unnest(\(moved.map(\.session))::text[], \(moved.map(\.body))::text[])
-                        WITH ORDINALITY AS u(s, b, o) ORDER BY u.o
+                    INSERT INTO eventack_forwarded (session_id, body, request_key)
+                    SELECT u.s, u.b, u.k FROM unnest(\(moved.map(\.session))::text[], \(moved.map(\.body))::text[],
+                        \(moved.map(\.key))::text[]) WITH ORDINALITY AS u(s, b, k, o)
+                    ORDER BY u.o ON CONFLICT (request_key) DO NOTHING
                     """, logger: logger)
             }
             return (written, epochs)
         }
+        await untilRunning()
         // The steady state, events and confirmations only, is one statement: atomic on its own, it spares the round
         // trips of BEGIN and COMMIT. (If some sessions were fenced, forwarding their local emits follows as a
         // statement of its own: nothing was written for them that it must be atomic with.)
@@ -164,6 +251,7 @@ public final class PostgresSessionStore: SessionStore {
             demands.isRecordsOnly
             ? try await client.withConnection { try await write(on: $0) }
             : try await client.withTransaction(logger: logger) { try await write(on: $0) }
+        attempted.withLock { _ = $0.remove(commit) }
         let fenced = Set(order).subtracting(written)
         seen.withLock { seen in
             for (id, epoch) in epochs where written.contains(id) { seen[id] = epoch }
@@ -260,6 +348,9 @@ public final class PostgresSessionStore: SessionStore {
 
     /// Takes over the sessions of nodes silent for `staleAfterSeconds`, so that each is resumed or expires here.
     public func adoptAbandoned(staleAfterSeconds: Int) async throws -> [SessionID] {
+        // A commit retried after an hour is not retried: its id has done its job (EA-DUR-7).
+        try await client.query(
+            "DELETE FROM eventack_commits WHERE created_at < now() - interval '1 hour'", logger: logger)
         // Requests for sessions that ended before their owner could perform them have nobody to wait for.
         try await client.query(
             """
@@ -293,11 +384,31 @@ public final class PostgresSessionStore: SessionStore {
     }
 
     /// Asks the owner of `session` to perform `request`. Stored until performed; an event is retired with its
-    /// record.
-    public func forward(_ request: Forwarded, to session: SessionID) async throws {
+    /// record. Stored once however often it is retried with the same `key` (EA-DUR-7): a write whose answer was lost
+    /// is retried here, for up to `retryingFor`, with the key it was first written with.
+    public func forward(
+        _ request: Forwarded, to session: SessionID, key: String = UUID().uuidString,
+        retryingFor limit: Duration = .seconds(10)
+    ) async throws {
         let body = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
-        try await client.query(
-            "INSERT INTO eventack_forwarded (session_id, body) VALUES (\(session.rawValue), \(body))", logger: logger)
+        await untilRunning()
+        let clock = ContinuousClock()
+        let deadline = clock.now + limit
+        var delay = Duration.milliseconds(10)
+        while true {
+            do {
+                try await client.query(
+                    """
+                    INSERT INTO eventack_forwarded (session_id, body, request_key)
+                    VALUES (\(session.rawValue), \(body), \(key)) ON CONFLICT (request_key) DO NOTHING
+                    """, logger: logger)
+                return
+            } catch {
+                guard clock.now + delay < deadline else { throw error }
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(1))
+            }
+        }
     }
 
     /// Requests forwarded to sessions this node owns, oldest first, except those it is performing already. Mark each
@@ -378,9 +489,9 @@ struct RecordsText: PostgresNonThrowingEncodable, PostgresArrayEncodable {
 /// returns the session's id when written.
 struct InsertSessionRow: PostgresPreparedStatement {
     static let sql = """
-        INSERT INTO eventack_records (session_id, body)
-        SELECT s.id, $2::text FROM eventack_sessions s WHERE s.id = $1 AND s.owner = $3 AND s.epoch = $4
-        RETURNING session_id
+        INSERT INTO eventack_records (session_id, body, commit_id)
+        SELECT s.id, $2::text, $5 FROM eventack_sessions s WHERE s.id = $1 AND s.owner = $3 AND s.epoch = $4
+        ON CONFLICT (commit_id, session_id) DO NOTHING RETURNING session_id
         """
     typealias Row = String
 
@@ -388,15 +499,25 @@ struct InsertSessionRow: PostgresPreparedStatement {
     var body: RecordsText
     var node: String
     var epoch: Int64
+    var commit: UUID
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 4)
+        var bindings = PostgresBindings(capacity: 5)
         bindings.append(session)
         bindings.append(body)
         bindings.append(node)
         bindings.append(epoch)
+        bindings.append(commit)
         return bindings
     }
 
     func decodeRow(_ row: PostgresRow) throws -> String { try row.decode(String.self) }
+}
+
+extension CommitID {
+    /// As PostgreSQL's `uuid`.
+    var uuid: UUID {
+        let b = bytes
+        return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+    }
 }

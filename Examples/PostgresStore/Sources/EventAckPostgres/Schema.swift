@@ -68,6 +68,29 @@ enum Schema {
             "ALTER TABLE eventack_records ALTER COLUMN body SET STORAGE EXTENDED",
             "ALTER TABLE eventack_records ALTER COLUMN body SET COMPRESSION lz4",
         ],
+        [
+            // Issue 23, EA-DUR-7: a commit's rows carry its id, so that a retry of a commit whose answer was lost
+            // finds what it wrote instead of writing it again. Unique per session: a retry's insert waits for a
+            // first attempt still in flight, then conflicts with what it wrote.
+            "ALTER TABLE eventack_records ADD COLUMN commit_id uuid",
+            "CREATE UNIQUE INDEX eventack_records_commit ON eventack_records (commit_id, session_id)",
+            // Transactions (ownership, verdicts, retirements) say first that they are being made, for the same reason.
+            """
+            CREATE TABLE eventack_commits (
+                id uuid PRIMARY KEY,
+                created_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            // EA-DUR-6: one verdict per (session, run). Runs recorded twice before this migration keep their first.
+            """
+            DELETE FROM eventack_runs a USING eventack_runs b
+            WHERE a.session_id = b.session_id AND a.run = b.run AND a.n > b.n
+            """,
+            "CREATE UNIQUE INDEX eventack_runs_session_run ON eventack_runs (session_id, run)",
+            // A forwarded request is stored once however often its writer retries it.
+            "ALTER TABLE eventack_forwarded ADD COLUMN request_key text",
+            "CREATE UNIQUE INDEX eventack_forwarded_key ON eventack_forwarded (request_key)",
+        ],
     ]
 
     /// Applies the migrations this database has not seen.
