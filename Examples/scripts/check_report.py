@@ -17,7 +17,7 @@ for path in sorted(glob.glob(os.path.join(work, "c*.log"))):
     # A killed process and the one that resumed its session are one client.
     name = os.path.basename(path)[:-4].replace("-killed", "")
     text = open(path).read()
-    for run in re.findall(r'started: \{"run":"(run_\d+)"', text):
+    for run in re.findall(r'started: \{"run":"(run_[A-Za-z0-9._:-]+)"', text):
         started[run] = name
     received.setdefault(name, set()).update(re.findall(r"^event \d+ (\S+) ", text, re.M))
 

@@ -32,7 +32,9 @@ public struct ReconcilerError: Error, Hashable, Sendable, CustomStringConvertibl
     public static func runEnded(_ run: String, in session: SessionID) -> Self {
         Self(
             code: "run_ended",
-            message: "run \(DisplayText.escaping(run)) already ended in session \(session); a run id names one run, emit refused")
+            message:
+                "run \(DisplayText.escaping(run)) already ended in session \(session); a run id names one run, emit refused"
+        )
     }
 
     /// The store cannot make events durable now (down, or too slow) and `pending` inputs already wait for it: the
@@ -41,7 +43,8 @@ public struct ReconcilerError: Error, Hashable, Sendable, CustomStringConvertibl
     public static func storeUnavailable(pending: Int) -> Self {
         Self(
             code: "store_unavailable",
-            message: "the session store is unavailable and \(pending) writes wait for it; emit refused, try again later")
+            message: "the session store is unavailable and \(pending) writes wait for it; emit refused, try again later"
+        )
     }
 
     /// An argument breaks a protocol limit (an empty or too long identifier, say).

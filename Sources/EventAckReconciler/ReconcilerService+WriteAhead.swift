@@ -51,7 +51,6 @@ extension ReconcilerService {
                 return state.isShutDown ? [] : state.waiting
             }
             if batch.isEmpty { return }
-            state.withLock { $0.appendStartedAt = clock.nowMs() }
             var records: [SessionRecord] = []
             records.reserveCapacity(batch.count)
             for actions in batch {
@@ -64,6 +63,7 @@ extension ReconcilerService {
             // One id for every attempt: an attempt that threw may have committed all the same (the connection broke
             // after COMMIT), and the store answers a retry of it by reading back, not by writing again (EA-DUR-7).
             let commit = CommitID.random()
+            if !records.isEmpty { state.withLock { $0.appendStartedAt = clock.nowMs() } }
             while !records.isEmpty {
                 do {
                     fenced = try await store.append(records, commit: commit)
@@ -84,6 +84,18 @@ extension ReconcilerService {
                 state.batchesSettled += 1
                 Self.settleWaiters(upTo: state.batchesSettled, &state)
             }
+        }
+    }
+
+    /// The store says `sessions` moved to another node — found by a check of ownership rather than by a refused
+    /// write, for a session with nothing to write (its client waiting for events that now go to the new owner): stop
+    /// serving them at once, as after a refused write (EA-DUR-4). Their connections close, so that their clients
+    /// resume on the owner; no failure is reported for their events (the owner reports them).
+    public func release(_ sessions: Set<SessionID>) {
+        guard !sessions.isEmpty else { return }
+        state.withLock { state in
+            guard !state.isShutDown else { return }
+            perform(state.machine.sessionsLost(sessions, now: clock.nowMs()), &state)
         }
     }
 

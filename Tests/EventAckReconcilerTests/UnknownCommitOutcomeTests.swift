@@ -47,7 +47,8 @@ struct UnknownCommitOutcomeTests {
         _ = b.loadNow(session)
         let resumed = SessionRecord(
             session: session,
-            change: .resumed(token: "t2", previousToken: "t", previousValidUntil: 9, version: .current, window: 8, at: 2))
+            change: .resumed(
+                token: "t2", previousToken: "t", previousValidUntil: 9, version: .current, window: 8, at: 2))
         let commit = CommitID.random()
         #expect(b.appendNow([resumed], commit: commit).isEmpty)
         #expect(b.appendNow([resumed], commit: commit).isEmpty, "the retry is answered as the commit was")
@@ -152,7 +153,9 @@ struct StoreOutageServiceTests {
         service.shutdown()
     }
 
-    @Test("a store that is down: unavailable, emits wait up to the bound and are refused beyond it, all resumes (EA-DUR-8)")
+    @Test(
+        "a store that is down: unavailable, emits wait up to the bound and are refused beyond it, all resumes (EA-DUR-8)"
+    )
     func outage() async throws {
         let store = FlakyStore(InMemorySessionStore())
         let service = ReconcilerService(random: SplitMix64(seed: 3), store: store, maxPendingWrites: 4)

@@ -17,7 +17,8 @@ struct InvariantCheckerTests {
     @Test("a confirmation the client never gave is a false confirmation (invariant 2)")
     func falseConfirmation() {
         var ledger = SimulationLedger()
-        ledger.emitted(eid: 0, session: Self.session, seq: 1, run: "run_1", agentRun: 0, level: .display, intent: .confirm)
+        ledger.emitted(
+            eid: 0, session: Self.session, seq: 1, run: "run_1", agentRun: 0, level: .display, intent: .confirm)
         ledger.received(seq: 1, eid: 0, session: Self.session.rawValue)
         ledger.record(.confirmed(Self.reference(1), level: .display, latencyMs: 5))
         #expect(ledger.violations.count == 1)
@@ -28,7 +29,8 @@ struct InvariantCheckerTests {
     func deliveryAndSettlement() {
         var ledger = SimulationLedger()
         ledger.emitted(eid: 0, session: Self.session, seq: 1, run: "run_1", agentRun: 0, level: .receipt, intent: .none)
-        ledger.emitted(eid: 1, session: SessionID("s_2"), seq: 1, run: "run_2", agentRun: 1, level: .receipt, intent: .none)
+        ledger.emitted(
+            eid: 1, session: SessionID("s_2"), seq: 1, run: "run_2", agentRun: 1, level: .receipt, intent: .none)
         ledger.received(seq: 1, eid: 0, session: Self.session.rawValue)
         ledger.record(.confirmed(Self.reference(1), level: .receipt, latencyMs: 1))
         ledger.record(.failed(Self.reference(1), level: .receipt, reason: .receiptTimeout))

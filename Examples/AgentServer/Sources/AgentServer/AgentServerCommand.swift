@@ -173,8 +173,9 @@ struct AgentServerCommand: AsyncParsableCommand {
         let isShuttingDown: @Sendable () -> Bool = { shuttingDown.load(ordering: .relaxed) }
 
         let router = Router()
+        let storeProbe = StoreProbe()
         Routes(
-            service: service, agent: agent, bench: bench, tokens: tokenTable, metrics: metrics,
+            service: service, storeProbe: storeProbe, agent: agent, bench: bench, tokens: tokenTable, metrics: metrics,
             isShuttingDown: isShuttingDown
         ).add(to: router)
 
@@ -249,7 +250,9 @@ struct AgentServerCommand: AsyncParsableCommand {
             logger: logger
         )
         let clusterServices: [ServiceGroupConfiguration.ServiceConfiguration] =
-            sessionStore.map { [.init(service: ClusterNode(service: service, store: $0, logger: logger))] } ?? []
+            sessionStore.map {
+                [.init(service: ClusterNode(service: service, store: $0, logger: logger, probe: storeProbe))]
+            } ?? []
         // Services stop in reverse order: first `bye` to every client (and wait for it to be written), then the
         // HTTP server stops accepting and closes what is left, then the final report, then the log.
         let group = ServiceGroup(

@@ -11,6 +11,8 @@ struct ClusterNode: Service {
     let service: ReconcilerService
     let store: PostgresSessionStore
     let logger: Logger
+    /// Told how the store's queries go, for `/ready`.
+    let probe: StoreProbe
     /// How long a node may be silent before another adopts its sessions.
     var staleAfterSeconds = 10
 
@@ -20,19 +22,34 @@ struct ClusterNode: Service {
         await service.recover(owned)
         logger.info("node started", metadata: ["node": "\(store.node)", "recovered": "\(owned.count)"])
         var tick = 0
+        // Since when this node's own store queries succeed: a node adopts others' sessions only once it has been
+        // healthy for as long as it takes to call a node silent. After a database outage every node's heartbeat is
+        // stale, and the first to reconnect took the sessions of nodes that were alive and serving them.
+        var healthySince = ContinuousClock.now
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
+                    probe.started()
                     try await performForwarded()
                     if tick % 100 == 0 { try await store.heartbeat() }
-                    if tick % 250 == 125 {
+                    if tick % 50 == 25 {
+                        let moved = try await store.sessionsMovedAway()
+                        if !moved.isEmpty {
+                            logger.notice("sessions moved to another node", metadata: ["count": "\(moved.count)"])
+                            service.release(moved)
+                        }
+                    }
+                    if tick % 250 == 125, ContinuousClock.now - healthySince >= .seconds(staleAfterSeconds) {
                         let adopted = try await store.adoptAbandoned(staleAfterSeconds: staleAfterSeconds)
                         if !adopted.isEmpty {
                             logger.notice("adopted sessions of a silent node", metadata: ["count": "\(adopted.count)"])
                             await service.recover(adopted)
                         }
                     }
+                    probe.answered()
                 } catch {
+                    probe.failed()
+                    healthySince = ContinuousClock.now
                     logger.warning("store unavailable", metadata: ["error": "\(DisplayText.escaping("\(error)"))"])
                 }
                 tick += 1
@@ -56,7 +73,7 @@ struct ClusterNode: Service {
                         run: run, kind: kind, payload: try Payload(json: payload), confirm: confirm, endsRun: endsRun,
                         to: request.session, origin: String(request.id))
                     store.performing(request.id)
-                } catch where (error as? ReconcilerError)?.code == "run_ended" {
+                } catch  where (error as? ReconcilerError)?.code == "run_ended" {
                     // A run id names one run (EA-RUN-1): the event is refused for good, not retried for ever.
                     logger.warning(
                         "forwarded event refused: its run had ended",

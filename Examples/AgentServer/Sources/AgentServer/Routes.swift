@@ -12,6 +12,8 @@ import Synchronization
 /// user's or an unknown session, 409 for a conflict, 429 for a full window or too many runs, 400 for bad input.
 struct Routes: Sendable {
     let service: ReconcilerService
+    /// How the cluster's own store queries go (always reachable without a store).
+    let storeProbe: StoreProbe
     let agent: SimulatedAgent
     let bench: LoadBenchmark?
     let tokens: TokenTable
@@ -23,10 +25,12 @@ struct Routes: Sendable {
     private let operatorReport = ReportCache()
 
     init(
-        service: ReconcilerService, agent: SimulatedAgent, bench: LoadBenchmark?, tokens: TokenTable,
+        service: ReconcilerService, storeProbe: StoreProbe, agent: SimulatedAgent, bench: LoadBenchmark?,
+        tokens: TokenTable,
         metrics: ServerMetrics, isShuttingDown: @escaping @Sendable () -> Bool
     ) {
         (self.service, self.agent, self.bench, self.tokens) = (service, agent, bench, tokens)
+        self.storeProbe = storeProbe
         (self.metrics, self.isShuttingDown) = (metrics, isShuttingDown)
     }
 
@@ -110,7 +114,7 @@ struct Routes: Sendable {
             if isShuttingDown() { return Self.error(.serviceUnavailable, "shutting_down", "draining") }
             // A store that fails or stalls cannot make events durable: say so instead of hanging (EA-DUR-8).
             let store = service.storeHealth
-            guard store.isAvailable else {
+            guard store.isAvailable, storeProbe.isReachable else {
                 return Self.error(
                     .serviceUnavailable, "store_unavailable",
                     "the session store is unavailable; \(store.pendingWrites) writes wait for it")

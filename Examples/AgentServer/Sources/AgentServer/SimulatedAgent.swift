@@ -1,6 +1,6 @@
 import EventAckProtocol
-import Foundation
 import EventAckReconciler
+import Foundation
 import Logging
 import Synchronization
 

@@ -28,6 +28,16 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print only signals and the summary, not every event.")
     var quiet = false
 
+    @Flag(
+        help: """
+            Count a run that stalls (no event or progress for the run idle timeout) as ended, abandoned: its agent died \
+            with its node (cluster-chaos.sh). Printed as `abandoned: RUN`.
+            """)
+    var abandonStalled = false
+
+    @Option(help: "The run idle timeout in seconds: a run silent this long is reported stalled.")
+    var runIdleTimeout: Double = 60
+
     @Option(help: "Keep the session here (and the runs in PATH.runs) so that a restarted process resumes it.")
     var stateFile: String?
 
@@ -47,13 +57,17 @@ struct RunCommand: AsyncParsableCommand {
         }
         var persist: (@Sendable (ClientStateMachine.Snapshot?) -> Void)?
         if let store { persist = { snapshot in store.save(snapshot) } }
+        var configuration = ClientConfiguration()
+        configuration.runIdleTimeoutMs = UInt64(max(1, runIdleTimeout * 1000))
         let client = EventAckClient(
-            transport: transport, reconnect: ReconnectPolicy(baseMs: 200, capMs: 5_000), restoring: restored,
+            transport: transport, configuration: configuration, reconnect: ReconnectPolicy(baseMs: 200, capMs: 5_000),
+            restoring: restored,
             persist: persist)
         await client.start()
         let server = self.server
         let quiet = self.quiet
         let reject = self.reject
+        let abandonStalled = self.abandonStalled
 
         // What the earlier process delivered but its user never confirmed: the app shows it again.
         for pending in await client.outstanding() {
@@ -61,11 +75,10 @@ struct RunCommand: AsyncParsableCommand {
         }
 
         // Events: display what asks for it; value (or reject) the answers; stop when every run has ended.
-        let ledger = RunLedgerBox(known)
+        let ledger = RunLedgerBox(known, expected: restored == nil ? scenarios.count : known.started.count)
         let delivered = DeliveryCheck()
-        let expected = restored == nil ? scenarios.count : known.started.count
         let events = Task { () -> Int in
-            if known.ended.count >= expected { return known.ended.count }
+            if known.ended.count >= ledger.expected { return known.ended.count }
             for await delivery in client.events {
                 let event = delivery.event
                 delivered.note(event)
@@ -78,7 +91,7 @@ struct RunCommand: AsyncParsableCommand {
                 if event.endsRun {
                     let runs = ledger.ended(event.run)
                     store?.saveRuns(runs)
-                    if runs.ended.count >= expected { break }
+                    if runs.ended.count >= ledger.expected { break }
                 }
             }
             return ledger.ended.count
@@ -104,7 +117,13 @@ struct RunCommand: AsyncParsableCommand {
                     var runs = known
                     for run in reset.endedRuns { runs = ledger.ended(run) }
                     store?.saveRuns(runs)
-                    if runs.ended.count >= expected { events.cancel() }
+                    if runs.ended.count >= ledger.expected { events.cancel() }
+                }
+                if abandonStalled, case .runStalled(let run, _) = signal, !ledger.isEnded(run) {
+                    Console.line("abandoned: \(run)")
+                    let runs = ledger.ended(run)
+                    store?.saveRuns(runs)
+                    if runs.ended.count >= ledger.expected { events.cancel() }
                 }
                 if case .connected(let session, false) = signal, !started {
                     started = true
@@ -114,9 +133,14 @@ struct RunCommand: AsyncParsableCommand {
                             let run = try JSONDecoder().decode([String: String].self, from: body)["run"] ?? "?"
                             let runs = ledger.started(run)
                             store?.saveRuns(runs)
-                            Console.line("started: \(String(decoding: body, as: UTF8.self))")
+                            let ms = UInt64(Date().timeIntervalSince1970 * 1000)
+                            Console.line("started: \(String(decoding: body, as: UTF8.self)) at \(ms)")
                         } catch {
+                            // Not waited for. (Not retried either: a start whose answer was lost may have started
+                            // a run, and a retry would start a second.)
                             Console.line("could not start \(scenario): \(error)")
+                            ledger.couldNotStart()
+                            if ledger.ended.count >= ledger.expected { events.cancel() }
                         }
                     }
                 }
@@ -142,6 +166,7 @@ struct RunCommand: AsyncParsableCommand {
                 "close: NOT confirmed by the server: confirmations \(report.unsynced), receipts "
                     + "\(report.unechoedReceipts), waiting for the user \(report.outstanding.map(\.seq))")
         }
+        let expected = ledger.expected
         Console.line("summary: \(ended) of \(expected) runs ended, \(endedByReset.count) of them by a session reset")
         let deliveries = delivered.summary(started: ledger.startedRuns, complete: restored == nil)
         Console.line(deliveries.line)

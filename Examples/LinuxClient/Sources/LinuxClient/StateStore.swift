@@ -12,8 +12,17 @@ struct RunLedger: Codable, Sendable {
 /// The ledger, shared by the tasks that start runs and read events.
 final class RunLedgerBox: Sendable {
     private let ledger: Mutex<RunLedger>
+    private let expectedRuns: Mutex<Int>
 
-    init(_ ledger: RunLedger) { self.ledger = Mutex(ledger) }
+    init(_ ledger: RunLedger, expected: Int) {
+        self.ledger = Mutex(ledger)
+        self.expectedRuns = Mutex(expected)
+    }
+
+    /// The runs to wait for: one less for each that could not be started.
+    var expected: Int { expectedRuns.withLock { $0 } }
+
+    func couldNotStart() { expectedRuns.withLock { $0 -= 1 } }
 
     func started(_ run: String) -> RunLedger {
         ledger.withLock {
@@ -24,6 +33,9 @@ final class RunLedgerBox: Sendable {
 
     /// The ledger as it stands.
     var ended: [String] { ledger.withLock { $0.ended } }
+
+    /// Whether `run` has ended (or was abandoned).
+    func isEnded(_ run: String) -> Bool { ledger.withLock { $0.ended.contains(run) } }
 
     /// The runs this client started.
     var startedRuns: [String] { ledger.withLock { $0.started } }

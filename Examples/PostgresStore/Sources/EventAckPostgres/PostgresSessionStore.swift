@@ -37,6 +37,9 @@ public final class PostgresSessionStore: SessionStore {
     private let seen = Mutex<[String: Int64]>([:])
     /// Forwarded requests being performed here, not yet retired.
     private let claimed = Mutex<Set<Int64>>([])
+    /// Sessions this node owns as far as it knows (opened, resumed or adopted here, not yet fenced or ended): what
+    /// ``sessionsMovedAway()`` checks.
+    private let owned = Mutex<Set<String>>([])
     /// Commits attempted and not yet known to be made: a second attempt of one is a retry (EA-DUR-7).
     private let attempted = Mutex<Set<CommitID>>([])
     /// Whether ``run()`` has started the pool, and who waits for it.
@@ -107,7 +110,8 @@ public final class PostgresSessionStore: SessionStore {
         let isRetry = !attempted.withLock { $0.insert(commit).inserted }
         let seenEpochs = seen.withLock { $0 }
         /// What a made commit did: the sessions it wrote, and their epochs now if this node still owns them.
-        func readBack(on connection: PostgresConnection) async throws -> (written: Set<String>, epochs: [String: Int64]) {
+        func readBack(on connection: PostgresConnection) async throws -> (written: Set<String>, epochs: [String: Int64])
+        {
             var written: Set<String> = []
             for try await id in try await connection.query(
                 "SELECT session_id FROM eventack_records WHERE commit_id = \(commitID)", logger: logger
@@ -258,6 +262,11 @@ public final class PostgresSessionStore: SessionStore {
             for id in fenced { seen[id] = nil }
             for id in demands.ended { seen[id] = nil }
         }
+        owned.withLock { owned in
+            for id in demands.opened.ids + demands.resumed where written.contains(id) { owned.insert(id) }
+            owned.subtract(fenced)
+            owned.subtract(demands.ended)
+        }
         if !demands.origins.isEmpty { claimed.withLock { $0.subtract(demands.origins.map(\.id)) } }
         return Set(fenced.map { SessionID($0) })
     }
@@ -343,6 +352,7 @@ public final class PostgresSessionStore: SessionStore {
         ).decode(String.self) {
             ids.append(SessionID(id))
         }
+        owned.withLock { $0.formUnion(ids.map(\.rawValue)) }
         return ids
     }
 
@@ -367,9 +377,29 @@ public final class PostgresSessionStore: SessionStore {
             """, logger: logger)
         for try await (id, epoch) in rows.decode((String, Int64).self) {
             seen.withLock { $0[id] = epoch }
+            _ = owned.withLock { $0.insert(id) }
             ids.append(SessionID(id))
         }
         return ids
+    }
+
+    /// The sessions this node owned that another node owns now — adopted while this node could not heartbeat (a
+    /// database outage), or resumed elsewhere — although this node had nothing to write for them, so no write of its
+    /// own was refused. Stop serving them (``ReconcilerService/release(_:)``): a client waiting on this node for
+    /// events would otherwise wait for ever while the owner emits them (found by cluster-chaos.sh).
+    public func sessionsMovedAway() async throws -> Set<SessionID> {
+        let mine = Array(owned.withLock { $0 })
+        guard !mine.isEmpty else { return [] }
+        await untilRunning()
+        var moved: Set<String> = []
+        for try await id in try await client.query(
+            "SELECT id FROM eventack_sessions WHERE id = ANY(\(mine)::text[]) AND owner <> \(node)", logger: logger
+        ).decode(String.self) {
+            moved.insert(id)
+        }
+        owned.withLock { $0.subtract(moved) }
+        seen.withLock { seen in for id in moved { seen[id] = nil } }
+        return Set(moved.map { SessionID($0) })
     }
 
     /// The principal a session belongs to, if the store knows the session.
@@ -518,6 +548,8 @@ extension CommitID {
     /// As PostgreSQL's `uuid`.
     var uuid: UUID {
         let b = bytes
-        return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+        return UUID(
+            uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])
+        )
     }
 }
