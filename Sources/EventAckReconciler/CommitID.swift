@@ -4,8 +4,9 @@
 ///
 /// 128 random bits, drawn by the writer (``ReconcilerService`` draws one per batch); printed and stored as a UUID.
 public struct CommitID: Hashable, Sendable, CustomStringConvertible {
-    /// The high and low 64 bits.
+    /// The high 64 bits.
     public let high: UInt64
+    /// The low 64 bits.
     public let low: UInt64
 
     /// The id of these 128 bits.

@@ -9,7 +9,7 @@ public enum ReconcilerAction: Sendable, Hashable {
     case close(ConnectionID, reason: String)
     /// Something worth logging or alerting on happened.
     case report(ReconciliationEvent)
-    /// Make these records durable (``SessionStore/append(_:)``) before performing any later action: write-ahead.
+    /// Make these records durable (``SessionStore/append(_:commit:)``) before performing any later action: write-ahead.
     /// Returned only by a reconciler that ``Reconciler/writesAhead``, always first among an input's actions.
     case persist([SessionRecord])
     /// A client resumes a session not held here (or held in an older copy): load it from the store and pass what

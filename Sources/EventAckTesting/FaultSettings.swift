@@ -39,7 +39,7 @@ public struct FaultSettings: Sendable, Hashable, CustomStringConvertible {
     /// For each append to the store, the probability that it goes wrong, in one of four ways drawn alike: the commit
     /// fails (nothing written); it succeeds but reports failure (the outcome is unknown to the server, EA-DUR-7); it
     /// stalls for 0.5–5 s; or the store restarts and is down for 1–5 s, every append failing until it is back. The
-    /// server waits and retries the same batch as ``ReconcilerService`` does, sending nothing that depends on it. A
+    /// server waits and retries the same batch as `ReconcilerService` does, sending nothing that depends on it. A
     /// value above 0 makes the simulated server write ahead (§ 15).
     public var storeFaults: Double
 
