@@ -29,18 +29,23 @@ struct ClusterNode: Service {
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
+                    // Each query bounded: a database that never answers must not stop the loop (nor /ready).
+                    let limit = Duration.seconds(5)
                     probe.started()
-                    try await performForwarded()
-                    if tick % 100 == 0 { try await store.heartbeat() }
+                    try await withDeadline(limit) { try await performForwarded() }
+                    if tick % 100 == 0 { try await withDeadline(limit) { try await store.heartbeat() } }
                     if tick % 50 == 25 {
-                        let moved = try await store.sessionsMovedAway()
+                        let moved = try await withDeadline(limit) { try await store.sessionsMovedAway() }
                         if !moved.isEmpty {
                             logger.notice("sessions moved to another node", metadata: ["count": "\(moved.count)"])
                             service.release(moved)
                         }
                     }
                     if tick % 250 == 125, ContinuousClock.now - healthySince >= .seconds(staleAfterSeconds) {
-                        let adopted = try await store.adoptAbandoned(staleAfterSeconds: staleAfterSeconds)
+                        let stale = staleAfterSeconds
+                        let adopted = try await withDeadline(limit) {
+                            try await store.adoptAbandoned(staleAfterSeconds: stale)
+                        }
                         if !adopted.isEmpty {
                             logger.notice("adopted sessions of a silent node", metadata: ["count": "\(adopted.count)"])
                             await service.recover(adopted)

@@ -51,13 +51,18 @@ public final class PostgresSessionStore: SessionStore {
             let host = components.host, let user = components.user
         else { throw StoreURLError(url: url) }
         let database = components.path.isEmpty ? nil : String(components.path.dropFirst())
-        let configuration = PostgresClient.Configuration(
+        var configuration = PostgresClient.Configuration(
             host: host, port: components.port ?? 5432, username: user, password: components.password,
             database: database, tls: .disable)
+        // A connection attempt to a frozen server would otherwise wait 10 s before the next is tried.
+        configuration.options.connectTimeout = .seconds(3)
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.node = node
         self.logger = logger
     }
+
+    /// How long a commit may take before its outcome counts as unknown and the caller retries it (EA-DUR-7).
+    public static let commitDeadline: Duration = .seconds(10)
 
     /// A URL the store cannot use.
     public struct StoreURLError: Error, CustomStringConvertible {
@@ -110,8 +115,9 @@ public final class PostgresSessionStore: SessionStore {
         let isRetry = !attempted.withLock { $0.insert(commit).inserted }
         let seenEpochs = seen.withLock { $0 }
         /// What a made commit did: the sessions it wrote, and their epochs now if this node still owns them.
-        func readBack(on connection: PostgresConnection) async throws -> (written: Set<String>, epochs: [String: Int64])
-        {
+        @Sendable func readBack(on connection: PostgresConnection) async throws -> (
+            written: Set<String>, epochs: [String: Int64]
+        ) {
             var written: Set<String> = []
             for try await id in try await connection.query(
                 "SELECT session_id FROM eventack_records WHERE commit_id = \(commitID)", logger: logger
@@ -127,7 +133,9 @@ public final class PostgresSessionStore: SessionStore {
             }
             return (written, epochs)
         }
-        func write(on connection: PostgresConnection) async throws -> (written: Set<String>, epochs: [String: Int64]) {
+        @Sendable func write(on connection: PostgresConnection) async throws -> (
+            written: Set<String>, epochs: [String: Int64]
+        ) {
             var epochs = seenEpochs
             if !demands.isRecordsOnly {
                 // First, that this commit is being made: a retry waits here for an attempt still in flight, and
@@ -251,10 +259,12 @@ public final class PostgresSessionStore: SessionStore {
         // The steady state, events and confirmations only, is one statement: atomic on its own, it spares the round
         // trips of BEGIN and COMMIT. (If some sessions were fenced, forwarding their local emits follows as a
         // statement of its own: nothing was written for them that it must be atomic with.)
-        let (written, epochs) =
+        let client = self.client
+        let (written, epochs) = try await withDeadline(Self.commitDeadline) {
             demands.isRecordsOnly
-            ? try await client.withConnection { try await write(on: $0) }
-            : try await client.withTransaction(logger: logger) { try await write(on: $0) }
+                ? try await client.withConnection { try await write(on: $0) }
+                : try await client.withTransaction(logger: logger) { try await write(on: $0) }
+        }
         attempted.withLock { _ = $0.remove(commit) }
         let fenced = Set(order).subtracting(written)
         seen.withLock { seen in
@@ -314,6 +324,10 @@ public final class PostgresSessionStore: SessionStore {
     }
 
     public func load(_ session: SessionID) async throws -> [SessionRecord]? {
+        try await withDeadline(Self.commitDeadline) { try await self.loadNow(session) }
+    }
+
+    private func loadNow(_ session: SessionID) async throws -> [SessionRecord]? {
         let id = session.rawValue
         var epoch: Int64?
         for try await value in try await client.query(
@@ -404,6 +418,10 @@ public final class PostgresSessionStore: SessionStore {
 
     /// The principal a session belongs to, if the store knows the session.
     public func principal(of session: SessionID) async throws -> String? {
+        try await withDeadline(.seconds(5)) { try await self.principalNow(of: session) }
+    }
+
+    private func principalNow(of session: SessionID) async throws -> String? {
         var found: String?
         for try await principal in try await client.query(
             "SELECT principal FROM eventack_sessions WHERE id = \(session.rawValue)", logger: logger
