@@ -79,11 +79,9 @@ extension SessionMachine {
             return
         }
         if nack.level == .receipt {
-            if UInt64(retained.attempt) >= context.configuration.retransmission.maxAttempts {
-                fail(nack.seq, reason: FailureReason(nack.reason), now: now, context: &context)
-            } else {
-                transmit(nack.seq, on: connection, now: now, context: &context)
-            }
+            resend(
+                nack.seq, because: .receiptNack(FailureReason(nack.reason)), on: connection, now: now, context: &context
+            )
             return
         }
         fail(nack.seq, reason: FailureReason(nack.reason), now: now, context: &context)
@@ -130,9 +128,7 @@ extension SessionMachine {
                     guard retained.stage == .inFlight, now - min(now, retained.stageStartedAt) >= minimumAge else {
                         continue
                     }
-                    if UInt64(retained.attempt) < context.configuration.retransmission.maxAttempts {
-                        transmit(seq, on: connection, now: now, context: &context)
-                    }
+                    resend(seq, because: .hole, on: connection, now: now, context: &context)
                 }
             }
         }

@@ -78,7 +78,7 @@ extension SessionMachine {
     }
 
     /// Sends (or resends) an in-flight event with the next attempt number and arms its receipt deadline. Callers
-    /// check the attempt limit first (``resendOrFail(_:on:now:context:)``).
+    /// check the attempt limit first (``resend(_:because:on:now:context:)``).
     mutating func transmit(_ seq: Seq, on connection: ConnectionID, now: UInt64, context: inout SessionContext) {
         let retained = events[seq]
         guard let payload = retained.payload, let run = runs[Int(retained.runIndex)]?.id else {
@@ -97,14 +97,34 @@ extension SessionMachine {
         setEventDeadline(seq, to: now + delay, context: &context)
     }
 
-    /// Resends an in-flight event, or fails it with `receipt_timeout` if it was sent
-    /// ``RetransmissionPolicy/maxAttempts`` times already. The one place the attempt limit is enforced, for every
-    /// kind of resend: timeout, receipt nack, fast retransmit and resume replay (EA-RTX-4).
-    mutating func resendOrFail(_ seq: Seq, on connection: ConnectionID, now: UInt64, context: inout SessionContext) {
-        if UInt64(events[seq].attempt) >= context.configuration.retransmission.maxAttempts {
-            fail(seq, reason: .receiptTimeout, now: now, context: &context)
-        } else {
-            transmit(seq, on: connection, now: now, context: &context)
+    /// Why an in-flight event would be sent again.
+    enum ResendCause: Sendable, Hashable {
+        /// Its receipt deadline passed (EA-RTX-1).
+        case timeout
+        /// The client nacked it at receipt, for this reason.
+        case receiptNack(FailureReason)
+        /// An ack's ranges show it missing (fast retransmit, EA-RTX-2).
+        case hole
+        /// The session was resumed (EA-RES-3).
+        case replay
+    }
+
+    /// Resends an in-flight event, unless it was sent ``RetransmissionPolicy/maxAttempts`` times already. The one place
+    /// the attempt limit is enforced, for every cause (EA-RTX-4), and the one place that says what a used-up event
+    /// becomes: after a timeout or a replay it fails with `receipt_timeout`; after a receipt nack, with the nack's
+    /// reason (the client said why); a hole changes nothing — the deadline after the last attempt is still running,
+    /// and the event fails with `receipt_timeout` when it passes (EA-RTX-5), not earlier.
+    mutating func resend(
+        _ seq: Seq, because cause: ResendCause, on connection: ConnectionID, now: UInt64,
+        context: inout SessionContext
+    ) {
+        guard UInt64(events[seq].attempt) >= context.configuration.retransmission.maxAttempts else {
+            return transmit(seq, on: connection, now: now, context: &context)
+        }
+        switch cause {
+        case .timeout, .replay: fail(seq, reason: .receiptTimeout, now: now, context: &context)
+        case .receiptNack(let reason): fail(seq, reason: reason, now: now, context: &context)
+        case .hole: break
         }
     }
 
@@ -118,7 +138,7 @@ extension SessionMachine {
         var seq = events.firstSeq
         while seq < end {
             if events.contains(seq), events[seq].stage == .inFlight {
-                resendOrFail(seq, on: connection, now: now, context: &context)
+                resend(seq, because: .replay, on: connection, now: now, context: &context)
             }
             // Failing the head drops it and the resolved events behind it from the ring.
             seq = max(seq + 1, events.firstSeq)

@@ -29,7 +29,7 @@ extension SessionMachine {
             // EA-RTX-1: resend with backoff until the attempts are used up; a detached session waits for its
             // resume, which replays everything.
             guard let connection else { return }
-            resendOrFail(seq, on: connection, now: now, context: &context)
+            resend(seq, because: .timeout, on: connection, now: now, context: &context)
         case .awaitingDisplay, .awaitingValue:
             // § 8, EA-RTX-3: overdue (reported), then failed; never resent.
             guard let level = retained.stage.awaitedLevel,
