@@ -26,22 +26,40 @@ public struct SystemEventAckClock: EventAckClock {
     }
 }
 
-/// Wall-clock time: milliseconds since the Unix epoch, what `event.ts` carries. The reconciler's service uses it so
-/// that deadlines and timestamps share one time line.
+/// Unix milliseconds that never jump: the wall clock read once, when the value is created, advanced by the monotonic
+/// `ContinuousClock` from then on. What the reconciler's service uses, so that one time line serves both its deadlines
+/// and `event.ts`.
+///
+/// Deadlines and intervals need a clock that never steps: read from the wall clock each time, a step (NTP, an
+/// operator, a VM resumed) re-timed every deadline at once — an hour back, and nothing retransmitted or expired for
+/// an hour; an hour forward, and every session expired (issue 24). Here a step of the system's wall clock changes
+/// nothing until the process restarts; the price is that after such a step `ts` and report times differ from the
+/// system's wall clock by the step. Times that cross nodes or processes (a token's grace end, a session's age, `ts`)
+/// are Unix milliseconds from the clocks of the nodes that wrote them, as before.
 public struct UnixEventAckClock: EventAckClock {
-    /// Creates the clock.
-    public init() {}
+    private let originWallMs: UInt64
+    private let origin: ContinuousClock.Instant
+
+    /// Anchored at the system's wall clock now.
+    public init() {
+        self.init(wall: { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) })
+    }
+
+    /// Anchored at what `wall` says now, in Unix milliseconds; `wall` is read once, here.
+    public init(wall: () -> UInt64) {
+        originWallMs = wall()
+        origin = .now
+    }
 
     public func nowMs() -> UInt64 {
-        UInt64(max(0, Date().timeIntervalSince1970 * 1000))
+        let elapsed = origin.duration(to: .now).components
+        return originWallMs + UInt64(max(0, elapsed.seconds)) * 1000
+            + UInt64(max(0, elapsed.attoseconds)) / 1_000_000_000_000_000
     }
 
     public func sleep(untilMs deadline: UInt64) async throws {
-        // Wall time can jump; sleep in monotonic steps and look again.
-        while true {
-            let now = nowMs()
-            if now >= deadline { return }
-            try await Task.sleep(for: .milliseconds(deadline - now))
-        }
+        let now = nowMs()
+        guard deadline > now else { return }
+        try await ContinuousClock().sleep(until: ContinuousClock.now.advanced(by: .milliseconds(deadline - now)))
     }
 }
