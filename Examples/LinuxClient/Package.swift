@@ -2,8 +2,9 @@
 import Foundation
 import PackageDescription
 
-// A command-line EventAck client over SwiftNIO's WebSocket. Depends on the root package by path; the root package
-// itself stays dependency-free.
+// EventAck over SwiftNIO's WebSocket for Linux clients: the library `EventAckNIOClient` (the client transport, what
+// an app imports) and the command-line client `LinuxClient` built on it. Depends on the root package by path; the
+// root package itself stays dependency-free.
 
 // A local package's identity is its directory's name, which depends on where the repository was cloned.
 let eventAck = URL(fileURLWithPath: Context.packageDirectory).deletingLastPathComponent()
@@ -12,6 +13,10 @@ let eventAck = URL(fileURLWithPath: Context.packageDirectory).deletingLastPathCo
 let package = Package(
     name: "LinuxClient",
     platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "EventAckNIOClient", targets: ["EventAckNIOClient"]),
+        .executable(name: "LinuxClient", targets: ["LinuxClient"]),
+    ],
     traits: [
         // Off by default: swift-nio-ssl compiles BoringSSL, which would triple the example's build time.
         .trait(name: "TLS", description: "wss:// URLs through swift-nio-ssl (swift build --traits TLS)")
@@ -23,19 +28,34 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
-        .executableTarget(
-            name: "LinuxClient",
+        .target(
+            name: "EventAckNIOClient",
             dependencies: [
                 .product(name: "EventAckClient", package: eventAck),
-                .product(name: "EventAckProtocol", package: eventAck),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl", condition: .when(traits: ["TLS"])),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .executableTarget(
+            name: "LinuxClient",
+            dependencies: [
+                "EventAckNIOClient",
+                .product(name: "EventAckClient", package: eventAck),
+                .product(name: "EventAckProtocol", package: eventAck),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
-        )
+        ),
+        .testTarget(
+            name: "EventAckNIOClientTests",
+            dependencies: ["EventAckNIOClient", .product(name: "EventAckClient", package: eventAck)],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
     ]
 )

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EventAckClient
+import EventAckNIOClient
 import EventAckProtocol
 import Foundation
 
@@ -46,7 +47,7 @@ struct ServerOptions: ParsableArguments {
     /// Refuses at once a URL the WebSocket transport cannot open, rather than retrying it for ever.
     func validate() throws {
         for url in urls {
-            do { _ = try WebSocketTarget(url) } catch { throw ValidationError("\(error)") }
+            do { try WebSocketClientTransport.validate(url: url) } catch { throw ValidationError("\(error)") }
         }
     }
 

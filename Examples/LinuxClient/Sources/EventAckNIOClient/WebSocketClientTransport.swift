@@ -6,35 +6,59 @@ import NIOPosix
 import NIOWebSocket
 
 /// EventAck's `ClientTransport` over SwiftNIO's WebSocket: one WebSocket per connection, subprotocol `eventack.v1`,
-/// authenticated with a bearer token. Copy this file and `WebSocketFrameHandler.swift` into your app; they are the
-/// whole adapter.
+/// authenticated with a bearer token.
+///
+/// ```swift
+/// import EventAckClient
+/// import EventAckNIOClient
+///
+/// let client = EventAckClient(transport: WebSocketClientTransport(url: "ws://127.0.0.1:8080/eventack", token: token))
+/// await client.start()
+/// for await delivery in client.events { … }
+/// ```
 ///
 /// Received text frames go from the channel's handler straight to the client's `InboundFrames`, on the event
 /// loop: no task, stream or actor hop per frame, which is most of what a client spends per event besides decoding
 /// it. `connect` returns once the upgrade succeeded, or throws if it failed (refused token, no server).
 ///
 /// `wss://` with the package trait `TLS` (`swift build --traits TLS`, swift-nio-ssl; `WebSocketTLS.swift`); by
-/// default the example builds SwiftNIO alone and takes `ws://` only.
-struct WebSocketClientTransport: ClientTransport {
-    var url: String
-    var token: String
+/// default the package builds SwiftNIO alone and takes `ws://` only.
+public struct WebSocketClientTransport: ClientTransport {
+    /// The server's `ws://` (or `wss://`) URL.
+    public var url: String
+    /// The bearer token sent with the upgrade request.
+    public var token: String
     /// The largest message accepted, fragments included.
-    var maxFrameBytes = 1 << 20
+    public var maxFrameBytes = 1 << 20
     /// How long a TCP connect may take.
-    var connectTimeout = TimeAmount.seconds(10)
+    public var connectTimeout = TimeAmount.seconds(10)
     /// How long the server may take to answer the upgrade request: a server that accepts and then says nothing
     /// must fail the attempt (and so show as `connectFailed`), not hang the client.
-    var upgradeTimeout = TimeAmount.seconds(10)
+    public var upgradeTimeout = TimeAmount.seconds(10)
     /// For `wss://`: a PEM file of the certificate authorities to trust instead of the system's.
-    var caFile: String?
+    public var caFile: String?
 
-    func connect(handingFramesTo inbound: InboundFrames) async throws -> any ClientConnection {
+    /// A transport to `url` that authenticates with `token`; `caFile` (PEM) replaces the system's trust roots for
+    /// `wss://`.
+    public init(url: String, token: String, caFile: String? = nil) {
+        self.url = url
+        self.token = token
+        self.caFile = caFile
+    }
+
+    /// Throws ``UnsupportedURL`` for a URL this transport cannot open (not `ws://`, or `wss://` without the `TLS`
+    /// trait): check it up front, since a client retries a failing connection for ever.
+    public static func validate(url: String) throws {
+        _ = try WebSocketTarget(url)
+    }
+
+    public func connect(handingFramesTo inbound: InboundFrames) async throws -> any ClientConnection {
         let channel = try await open(
             WebSocketFrameHandler.Inbound(receive: { inbound.receive($0) }, end: { inbound.end(throwing: $0) }))
         return WebSocketConnection(channel: channel, inbound: AsyncThrowingStream { $0.finish() })
     }
 
-    func connect() async throws -> any ClientConnection {
+    public func connect() async throws -> any ClientConnection {
         let (frames, received) = AsyncThrowingStream<String, any Error>.makeStream()
         let channel = try await open(
             WebSocketFrameHandler.Inbound(
@@ -145,23 +169,26 @@ struct WebSocketTarget {
 
 /// The server answered the upgrade with something other than `101 Switching Protocols` (an unknown token, or not an
 /// EventAck endpoint).
-struct UpgradeRefused: Error, CustomStringConvertible {
-    var url: String
-    var description: String { "the server at \(url) refused the WebSocket upgrade (unknown token?)" }
+public struct UpgradeRefused: Error, CustomStringConvertible {
+    /// The URL.
+    public var url: String
+    public var description: String { "the server at \(url) refused the WebSocket upgrade (unknown token?)" }
 }
 
 /// The server accepted the connection but did not answer the upgrade request in time.
-struct UpgradeTimedOut: Error, CustomStringConvertible {
-    var after: TimeAmount
-    var description: String {
+public struct UpgradeTimedOut: Error, CustomStringConvertible {
+    /// How long it was given.
+    public var after: TimeAmount
+    public var description: String {
         "the server did not answer the WebSocket upgrade within \(after.nanoseconds / 1_000_000_000) s"
     }
 }
 
 /// A URL this transport cannot open.
-struct UnsupportedURL: Error, CustomStringConvertible {
-    var url: String
-    var description: String {
+public struct UnsupportedURL: Error, CustomStringConvertible {
+    /// The URL.
+    public var url: String
+    public var description: String {
         WebSocketTLS.isAvailable
             ? "not a ws:// or wss://host[:port]/path URL: \(url)"
             : "not a ws://host[:port]/path URL: \(url) (wss:// needs the example built with --traits TLS)"
@@ -169,6 +196,6 @@ struct UnsupportedURL: Error, CustomStringConvertible {
 }
 
 /// The connection ended before a frame could be sent.
-struct ConnectionEnded: Error, CustomStringConvertible {
-    var description: String { "the WebSocket connection ended" }
+public struct ConnectionEnded: Error, CustomStringConvertible {
+    public var description: String { "the WebSocket connection ended" }
 }
