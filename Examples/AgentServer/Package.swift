@@ -6,11 +6,17 @@ import PackageDescription
 let eventAck = URL(fileURLWithPath: Context.packageDirectory).deletingLastPathComponent()
     .deletingLastPathComponent().standardizedFileURL.lastPathComponent
 
-// An EventAck reconciler server on Hummingbird 2 and hummingbird-websocket. Depends on the root package by path;
-// the root package itself stays dependency-free.
+// EventAck on Hummingbird 2 and hummingbird-websocket: the library `EventAckHummingbird` (what a Hummingbird app
+// imports to serve EventAck: the WebSocket adapter, the upgrade gate, connection limits, pluggable authentication) and
+// the reference server `AgentServer` built on it. Depends on the root package by path; the root package itself stays
+// dependency-free.
 let package = Package(
     name: "AgentServer",
     platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "EventAckHummingbird", targets: ["EventAckHummingbird"]),
+        .executable(name: "AgentServer", targets: ["AgentServer"]),
+    ],
     dependencies: [
         .package(path: "../.."),
         .package(path: "../PostgresStore"),
@@ -24,9 +30,29 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
+        .target(
+            name: "EventAckHummingbird",
+            dependencies: [
+                .product(name: "EventAckReconciler", package: eventAck),
+                .product(name: "EventAckProtocol", package: eventAck),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .testTarget(
+            name: "EventAckHummingbirdTests",
+            dependencies: ["EventAckHummingbird"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .executableTarget(
             name: "AgentServer",
             dependencies: [
+                "EventAckHummingbird",
                 .product(name: "EventAckReconciler", package: eventAck),
                 .product(name: "EventAckProtocol", package: eventAck),
                 .product(name: "EventAckPostgres", package: "PostgresStore"),
@@ -42,6 +68,6 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
-        )
+        ),
     ]
 )

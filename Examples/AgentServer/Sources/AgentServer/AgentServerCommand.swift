@@ -1,4 +1,5 @@
 import ArgumentParser
+import EventAckHummingbird
 import EventAckPostgres
 import EventAckProtocol
 import EventAckReconciler
@@ -182,61 +183,9 @@ struct AgentServerCommand: AsyncParsableCommand {
         var benchObserver: (@Sendable (SessionID?, String) -> Void)?
         if let bench { benchObserver = { session, text in bench.frameArrived(session: session, text: text) } }
         let observe = benchObserver
-        let upgradeCheck: @Sendable (HTTPRequestHead) -> UpgradeGate.Refusal? = { head in
-            var fields = HTTPFields()
-            if let value = head.headers["authorization"].first { fields[.authorization] = value }
-            switch tokenTable.credential(of: fields) {
-            case .missing:
-                return .init(status: .unauthorized, code: "invalid_request", message: "a bearer token is required")
-            case .unknown:
-                return .init(status: .unauthorized, code: "invalid_token", message: "the bearer token is not valid")
-            case .operatorAccess:
-                return .init(
-                    status: .forbidden, code: "forbidden", message: "the operator token does not open sessions")
-            case .known:
-                let offered = head.headers["sec-websocket-protocol"]
-                guard Self.offersSubprotocol(offered) else {
-                    return .init(status: .badRequest, code: "subprotocol_required", message: "offer eventack.v1")
-                }
-                return isShuttingDown()
-                    ? .init(status: .serviceUnavailable, code: "shutting_down", message: "the server is stopping") : nil
-            }
-        }
-
-        // Single WebSocket frames up to 16 × the message limit are read (and discarded past the limit, EA-MSG-8);
-        // beyond that the transport closes the connection. No WebSocket auto-ping: EventAck's own heartbeat
-        // (EA-LIVE-4) already detects dead peers, and each auto-ping is one more task per connection.
-        let webSocketConfiguration = WebSocketServerConfiguration(
-            maxFrameSize: 16 * maxFrameBytes, autoPing: .disabled, validateUTF8: false)
-        // The upgrade is decided from the request alone, not through a WebSocket router: hummingbird-websocket
-        // 2.8.1's router keeps each upgrade's request context in a reference cycle (the context holds the box that
-        // holds the context), which leaked ~0.7 KB per connection and kept memory growing with connection churn
-        // (issue 14, defect 7).
-        let shouldUpgrade:
-            @Sendable (HTTPRequest, any Channel, Logger) throws -> ShouldUpgradeResult<
-                WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>
-            > = { request, channel, _ in
-                // Authenticate the upgrade (EA-HS-3) and agree on the subprotocol; the UpgradeGate has already
-                // answered requests without a valid token with 401.
-                let path = request.path.map { $0.split(separator: "?", maxSplits: 1).first.map(String.init) ?? $0 }
-                guard path == "/eventack", !isShuttingDown(),
-                    let principal = tokenTable.principal(of: request.headerFields),
-                    Self.offersSubprotocol(request.headerFields[values: .secWebSocketProtocol])
-                else { return .dontUpgrade }
-                return .upgrade([.secWebSocketProtocol: "eventack.v1"]) { inbound, outbound, _ in
-                    try await WebSocketServerConnection.serve(
-                        service, principal: principal, inbound: inbound, outbound: outbound,
-                        maxFrameBytes: maxFrameBytes, channel: channel, observe: observe)
-                }
-            }
-        let serverBuilder = HTTPServerBuilder { responder in
-            GuardedChildChannel(
-                base: HTTP1WebSocketUpgradeChannel(
-                    responder: responder,
-                    configuration: .init(http1: .init(idleTimeout: .seconds(30)), ws: webSocketConfiguration),
-                    shouldUpgrade: shouldUpgrade),
-                limits: limits, upgradeCheck: upgradeCheck)
-        }
+        let serverBuilder = EventAckWebSocket.serverBuilder(
+            service: service, authenticator: tokenTable, limits: limits, maxFrameBytes: maxFrameBytes,
+            isShuttingDown: isShuttingDown, observe: observe)
         let app = Application(
             router: router,
             server: serverBuilder,
@@ -272,11 +221,6 @@ struct AgentServerCommand: AsyncParsableCommand {
         try await group.run()
     }
 
-    static func offersSubprotocol(_ values: [String]) -> Bool {
-        values.flatMap { $0.split(separator: ",") }.contains {
-            $0.trimmingCharacters(in: .whitespaces) == "eventack.v1"
-        }
-    }
 }
 
 /// Logs the reconciliation stream with the session and run as metadata; every peer-chosen string is escaped

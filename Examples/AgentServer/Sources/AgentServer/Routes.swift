@@ -1,3 +1,4 @@
+import EventAckHummingbird
 import EventAckProtocol
 import EventAckReconciler
 import Foundation
@@ -95,17 +96,17 @@ struct Routes: Sendable {
         }
         // The upgrade path: a request that reaches the router was not upgraded. Say why, as HTTP clients expect.
         router.get("/eventack") { request, _ -> Response in
-            switch tokens.credential(of: request.headers) {
-            case .missing: return Self.unauthorized("invalid_request", "a bearer token is required")
-            case .unknown: return Self.unauthorized("invalid_token", "the bearer token is not valid")
-            case .operatorAccess:
-                return Self.error(.forbidden, "forbidden", "the operator token does not open EventAck sessions")
-            case .known:
-                if request.headers[.upgrade]?.lowercased() != "websocket" {
-                    return Self.error(.upgradeRequired, "upgrade_required", "GET /eventack is a WebSocket upgrade")
-                }
-                return Self.error(.badRequest, "subprotocol_required", "the subprotocol must be eventack.v1")
+            let credential = tokens.credential(of: request.headers)
+            if credential.user != nil, request.headers[.upgrade]?.lowercased() != "websocket" {
+                return Self.error(.upgradeRequired, "upgrade_required", "GET /eventack is a WebSocket upgrade")
             }
+            let refusal =
+                EventAckWebSocket.refusal(
+                    credential, subprotocols: request.headers[values: .secWebSocketProtocol],
+                    isShuttingDown: isShuttingDown())
+                ?? UpgradeRefusal(status: .badRequest, code: "subprotocol_required", message: "offer eventack.v1")
+            if refusal.status == .unauthorized { return Self.unauthorized(refusal.code, refusal.message) }
+            return Self.error(.init(code: Int(refusal.status.code)), refusal.code, refusal.message)
         }
         router.get("/health") { _, _ -> Response in
             Self.text("ok\n", .ok)
@@ -122,7 +123,7 @@ struct Routes: Sendable {
             return Self.text("ready\n", .ok)
         }
         router.get("/metrics") { request, _ -> Response in
-            guard tokens.credential(of: request.headers) == .operatorAccess else {
+            guard tokens.credential(of: request.headers) == .operator else {
                 return Self.unauthorized("invalid_token", "metrics need the operator token")
             }
             return Response(
@@ -161,20 +162,22 @@ struct Routes: Sendable {
 
     private func authenticate(_ request: Request) -> Authorized {
         switch tokens.credential(of: request.headers) {
-        case .known(let principal): .accepted(principal)
+        case .user(let principal): .accepted(principal)
         case .missing: .refused(Self.unauthorized("invalid_request", "a bearer token is required"))
         case .unknown: .refused(Self.unauthorized("invalid_token", "the bearer token is not valid"))
-        case .operatorAccess: .refused(Self.error(.forbidden, "forbidden", "the operator token cannot act as a user"))
+        case .operator: .refused(Self.error(.forbidden, "forbidden", "the operator token cannot act as a user"))
+        case .publisher: .refused(Self.error(.forbidden, "forbidden", "a publisher's token cannot act as a user"))
         }
     }
 
     /// A user sees their own sessions and runs (`principal`), the operator everything (`nil`).
     private func reportScope(_ request: Request) -> Authorized {
         switch tokens.credential(of: request.headers) {
-        case .known(let principal): .accepted(principal)
-        case .operatorAccess: .accepted(nil)
+        case .user(let principal): .accepted(principal)
+        case .operator: .accepted(nil)
         case .missing: .refused(Self.unauthorized("invalid_request", "a bearer token is required"))
         case .unknown: .refused(Self.unauthorized("invalid_token", "the bearer token is not valid"))
+        case .publisher: .refused(Self.error(.forbidden, "forbidden", "a publisher's token reads no report yet"))
         }
     }
 

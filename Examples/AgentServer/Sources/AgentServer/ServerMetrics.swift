@@ -1,3 +1,4 @@
+import EventAckHummingbird
 import EventAckProtocol
 import EventAckReconciler
 import Metrics

@@ -9,12 +9,7 @@ final class UpgradeGate: ChannelInboundHandler, RemovableChannelHandler, @unchec
     typealias InboundOut = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    /// A refusal: the status, the `WWW-Authenticate` error code (for 401) and a JSON error body.
-    struct Refusal: Sendable {
-        var status: HTTPResponseStatus
-        var code: String
-        var message: String
-    }
+    typealias Refusal = UpgradeRefusal
 
     private let check: @Sendable (HTTPRequestHead) -> Refusal?
     private var refusing = false
@@ -52,5 +47,23 @@ final class UpgradeGate: ChannelInboundHandler, RemovableChannelHandler, @unchec
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+    }
+}
+
+/// Why an EventAck upgrade is refused: the HTTP status, the error code (also `WWW-Authenticate`'s, for 401) and a
+/// message, sent as a JSON `{"error", "message"}` body.
+public struct UpgradeRefusal: Sendable, Hashable {
+    /// The status.
+    public var status: HTTPResponseStatus
+    /// A stable code.
+    public var code: String
+    /// For people.
+    public var message: String
+
+    /// A refusal.
+    public init(status: HTTPResponseStatus, code: String, message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
     }
 }

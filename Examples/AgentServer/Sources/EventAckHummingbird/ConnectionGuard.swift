@@ -14,19 +14,26 @@ import Synchronization
 /// It sits first in every connection's pipeline and looks only at bytes: a request head ends with an empty line.
 /// What follows the first head is bounded elsewhere: the HTTP idle timeout, and for upgraded WebSockets the
 /// EventAck handshake timeout and heartbeats (EA-HS-5, EA-LIVE-4).
-final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
+public final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = ByteBuffer
 
     /// Shared counts and limits of one server.
-    final class Limits: Sendable {
-        let maxConnections: Int
-        let maxAnonymous: Int
-        let headTimeout: TimeAmount
-        let open = Atomic<Int>(0)
-        let anonymous = Atomic<Int>(0)
-        let refused = Atomic<Int>(0)
-        let timedOut = Atomic<Int>(0)
+    public final class Limits: Sendable {
+        /// Connections open at once; beyond, new ones are closed.
+        public let maxConnections: Int
+        /// Connections that have not yet sent a complete request head; beyond, the oldest is closed.
+        public let maxAnonymous: Int
+        /// How long a connection may take to send its request head.
+        public let headTimeout: TimeAmount
+        /// Open connections now.
+        public let open = Atomic<Int>(0)
+        /// Connections without a complete request head now.
+        public let anonymous = Atomic<Int>(0)
+        /// Connections refused or evicted so far.
+        public let refused = Atomic<Int>(0)
+        /// Connections closed for a late request head so far.
+        public let timedOut = Atomic<Int>(0)
         /// Anonymous connections by arrival order, for eviction.
         private let waiting = Mutex<(next: UInt64, channels: [UInt64: any Channel])>((0, [:]))
 
@@ -48,7 +55,8 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler, @un
             _ = waiting.withLock { $0.channels.removeValue(forKey: ticket) }
         }
 
-        init(maxConnections: Int, maxAnonymous: Int, headTimeoutMs: Int64) {
+        /// Limits for one server.
+        public init(maxConnections: Int, maxAnonymous: Int, headTimeoutMs: Int64) {
             self.maxConnections = max(1, maxConnections)
             self.maxAnonymous = max(1, min(maxAnonymous, maxConnections))
             self.headTimeout = .milliseconds(max(1, headTimeoutMs))
@@ -62,9 +70,10 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler, @un
     /// The last bytes seen, to find `\r\n\r\n` across reads.
     private var tail: [UInt8] = []
 
-    init(limits: Limits) { self.limits = limits }
+    /// A guard counting against `limits`.
+    public init(limits: Limits) { self.limits = limits }
 
-    func channelActive(context: ChannelHandlerContext) {
+    public func channelActive(context: ChannelHandlerContext) {
         let limits = self.limits
         let open = limits.open.wrappingAdd(1, ordering: .relaxed).newValue
         context.channel.closeFuture.whenComplete { _ in limits.open.wrappingSubtract(1, ordering: .relaxed) }
@@ -92,7 +101,7 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler, @un
         context.fireChannelActive()
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if anonymous {
             let buffer = unwrapInboundIn(data)
             let window = tail + (buffer.getBytes(at: buffer.readerIndex, length: min(buffer.readableBytes, 8192)) ?? [])
@@ -109,7 +118,7 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler, @un
         context.fireChannelRead(data)
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    public func channelInactive(context: ChannelHandlerContext) {
         deadline?.cancel()
         deadline = nil
         leaveAnonymous()

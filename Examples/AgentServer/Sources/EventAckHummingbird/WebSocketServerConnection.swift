@@ -5,21 +5,23 @@ import NIOWebSocket
 
 /// The EventAck `ServerConnection` over a hummingbird-websocket connection.
 ///
-/// Copy this into your own server. It reassembles fragmented messages itself instead of using the library's
+/// ``EventAckWebSocket/serverBuilder(service:authenticator:limits:maxFrameBytes:path:isShuttingDown:observe:)`` uses it
+/// for every upgraded connection; call ``serve(_:principal:inbound:outbound:maxFrameBytes:channel:observe:)`` yourself
+/// from a WebSocket route of your own. It reassembles fragmented messages itself instead of using the library's
 /// `messages(maxSize:)`, so that every frame gets the answer the spec asks for (EA-MSG-1, EA-MSG-8, EA-MSG-12):
 /// a text message is handed over as unvalidated bytes (invalid UTF-8 is answered with `malformed_json`, never
 /// repaired), a message over the frame limit is discarded unread and answered with `frame_too_large` (the
 /// connection survives; no 1009 close), and a binary message is answered with `malformed_json`.
-struct WebSocketServerConnection: ServerConnection {
+public struct WebSocketServerConnection: ServerConnection {
     let outbound: WebSocketOutboundWriter
     /// The socket, to drop a peer that does not read: a WebSocket close would wait to write its frame.
     let channel: (any Channel)?
 
-    var inbound: AsyncThrowingStream<String, any Error> {
+    public var inbound: AsyncThrowingStream<String, any Error> {
         AsyncThrowingStream { $0.finish() }  // frames are handed to the service by `serve`
     }
 
-    func send(_ text: String) async throws {
+    public func send(_ text: String) async throws {
         try await outbound.write(.text(text))
     }
 
@@ -29,7 +31,7 @@ struct WebSocketServerConnection: ServerConnection {
     /// buffers of 16 KB written from the frame encoder's place in the pipeline (``FrameBatch``): one pipeline write
     /// and one iovec per 50 events instead of two of each per frame. Data frames only — the library still writes
     /// pongs and the close frame through the encoder, on the same event loop, in order.
-    func send(contentsOf texts: [String]) async throws {
+    public func send(contentsOf texts: [String]) async throws {
         guard let channel, !texts.isEmpty else {
             for text in texts { try await send(text) }
             return
@@ -54,15 +56,15 @@ struct WebSocketServerConnection: ServerConnection {
         try await written.futureResult.get()
     }
 
-    func close() async {
+    public func close() async {
         try? await outbound.close(.normalClosure, reason: nil)
     }
 
     /// The service's writer for this connection runs on the channel's event loop: a queued frame then wakes that one
     /// thread, not a pool thread that hands it over to the event loop (a wake-up each, tens of µs on a busy machine).
-    var writerExecutor: (any TaskExecutor)? { channel.map { EventLoopTaskExecutor($0.eventLoop) } }
+    public var writerExecutor: (any TaskExecutor)? { channel.map { EventLoopTaskExecutor($0.eventLoop) } }
 
-    func abort() async {
+    public func abort() async {
         guard let channel else { return await close() }
         try? await channel.close().get()
     }
@@ -70,7 +72,7 @@ struct WebSocketServerConnection: ServerConnection {
     /// Serves one upgraded WebSocket with `service`, for `principal`, until it closes. Each message goes from
     /// hummingbird-websocket's inbound loop straight to the service (``ReconcilerService/open(_:principal:observe:)``),
     /// without a stream and a task of the service's own in between.
-    static func serve(
+    public static func serve(
         _ service: ReconcilerService,
         principal: String,
         inbound: WebSocketInboundStream,
