@@ -6,7 +6,8 @@ import PackageDescription
 let eventAck = URL(fileURLWithPath: Context.packageDirectory).deletingLastPathComponent()
     .deletingLastPathComponent().standardizedFileURL.lastPathComponent
 
-// EventAck's SessionStore on PostgreSQL through postgres-nio: durable sessions, several nodes, emit routing and the
+// EventAck's SessionStore on PostgreSQL through postgres-nio: durable sessions, several nodes, emit routing
+// (SessionRouter), the cluster's own loop (ClusterNode: heartbeats, recovery, adoption, forwarded requests) and the
 // cross-node report. The root package stays dependency-free.
 let package = Package(
     name: "PostgresStore",
@@ -16,6 +17,7 @@ let package = Package(
         .package(path: "../.."),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         .target(
@@ -25,6 +27,7 @@ let package = Package(
                 .product(name: "EventAckProtocol", package: eventAck),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         )

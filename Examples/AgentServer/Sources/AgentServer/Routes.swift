@@ -1,4 +1,5 @@
 import EventAckHummingbird
+import EventAckPostgres
 import EventAckProtocol
 import EventAckReconciler
 import Foundation

@@ -1,3 +1,4 @@
+import EventAckPostgres
 import EventAckProtocol
 import EventAckReconciler
 import Foundation

@@ -3,10 +3,13 @@ import Synchronization
 
 /// Whether the cluster's own queries to the store (forwarded requests every 20 ms, heartbeats) get answers: a node
 /// with no traffic of its own still learns that PostgreSQL is down or frozen, and `/ready` says so (EA-DUR-8).
-final class StoreProbe: Sendable {
+public final class StoreProbe: Sendable {
     /// A query unanswered this long counts as a stalled store.
     static let stallMs: UInt64 = 2_000
     private let state = Mutex<(failingSince: UInt64?, queryStartedAt: UInt64?)>((nil, nil))
+
+    /// A probe that has seen nothing yet (reachable).
+    public init() {}
 
     private static func nowMs() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
 
@@ -25,7 +28,7 @@ final class StoreProbe: Sendable {
     }
 
     /// Whether the store answers: no failure since the last answer, no query waiting for `stallMs`.
-    var isReachable: Bool {
+    public var isReachable: Bool {
         state.withLock { state in
             if state.failingSince != nil { return false }
             guard let started = state.queryStartedAt else { return true }

@@ -7,7 +7,7 @@ import ServiceLifecycle
 /// This node's part in a cluster over PostgreSQL: it heartbeats, recovers the sessions it owned when it starts
 /// again, adopts the sessions of nodes that stay away (so that they are resumed or expire, never forgotten), and
 /// performs what agents on other nodes forwarded to the sessions it owns.
-struct ClusterNode: Service {
+public struct ClusterNode: Service {
     let service: ReconcilerService
     let store: PostgresSessionStore
     let logger: Logger
@@ -16,7 +16,19 @@ struct ClusterNode: Service {
     /// How long a node may be silent before another adopts its sessions.
     var staleAfterSeconds = 10
 
-    func run() async throws {
+    /// The part of `service` in a cluster over `store`; `probe` learns how the store's queries go (for `/ready`).
+    public init(
+        service: ReconcilerService, store: PostgresSessionStore, logger: Logger, probe: StoreProbe,
+        staleAfterSeconds: Int = 10
+    ) {
+        self.service = service
+        self.store = store
+        self.logger = logger
+        self.probe = probe
+        self.staleAfterSeconds = staleAfterSeconds
+    }
+
+    public func run() async throws {
         try await store.heartbeat()
         let owned = try await store.ownedSessions()
         await service.recover(owned)

@@ -7,9 +7,11 @@ import Synchronization
 
 /// Where an agent's events go: to the local ``ReconcilerService`` when this node holds the session, otherwise
 /// through the store to the node that owns it (§ 15). Without a store, everything is local.
-struct SessionRouter: Sendable {
-    let service: ReconcilerService
-    let store: PostgresSessionStore?
+public struct SessionRouter: Sendable {
+    /// This node's service.
+    public let service: ReconcilerService
+    /// The store the nodes share, if any.
+    public let store: PostgresSessionStore?
     let logger: Logger
     /// Kinds that end a run (the run profile's): a run's forwarding ends with them.
     let terminalKinds: Set<String>
@@ -20,8 +22,17 @@ struct SessionRouter: Sendable {
     /// The other way, a run's first forward waits for this node's writes in flight (``ReconcilerService/writesSettled()``).
     let forwardedRuns = ForwardedRuns()
 
+    /// A router for `service`, through `store` (none: everything is local). `terminalKinds` end a run's forwarding
+    /// (the run profile's).
+    public init(service: ReconcilerService, store: PostgresSessionStore?, logger: Logger, terminalKinds: Set<String>) {
+        self.service = service
+        self.store = store
+        self.logger = logger
+        self.terminalKinds = terminalKinds
+    }
+
     /// Whether `session` belongs to `principal`, here or on any node (isolation, EA-ISO-1).
-    func belongs(_ session: SessionID, to principal: String) async -> Bool {
+    public func belongs(_ session: SessionID, to principal: String) async -> Bool {
         if service.sessions(of: principal).contains(session) { return true }
         guard let store else { return false }
         do {
@@ -35,7 +46,7 @@ struct SessionRouter: Sendable {
     /// Emits here, or forwards to the owner. Throws `window_exceeded` only for a local session: a forwarded event
     /// waits in the store until its owner has room. A forward is stored once per `requestKey`: retry a failed one
     /// with the same key (EA-DUR-7).
-    func emit(
+    public func emit(
         run: String, kind: String, payload: Payload, confirm: ConfirmationLevel, to session: SessionID,
         requestKey: String = UUID().uuidString
     ) async throws {
@@ -58,7 +69,7 @@ struct SessionRouter: Sendable {
     }
 
     /// Says the run is alive, here or through the owner.
-    func progress(run: String, note: String, in session: SessionID) async throws {
+    public func progress(run: String, note: String, in session: SessionID) async throws {
         if let store, !service.holds(session) {
             try await store.forward(.progress(run: run, note: note), to: session)
         } else {
@@ -67,7 +78,7 @@ struct SessionRouter: Sendable {
     }
 
     /// Marks when the run was requested, if the session is here (the `.request` SLOs are measured where it is).
-    func runRequested(_ run: String, in session: SessionID) throws {
+    public func runRequested(_ run: String, in session: SessionID) throws {
         guard store == nil || service.holds(session) else { return }
         try service.runRequested(run, in: session)
     }
