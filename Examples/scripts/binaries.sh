@@ -24,3 +24,17 @@ listening_port() { # log pattern [tenths]
     done
     grep -o "$2 [0-9]*" "$1" | awk '{print $NF}'
 }
+
+# SIGTERM to every node of node_pids (an array the caller keeps, its logs in $work/node-I.log), each in turn: each
+# must say bye, stop and exit 0. Used by cluster.sh and cluster-chaos.sh.
+stop_nodes_gracefully() {
+    local i status
+    for i in "${!node_pids[@]}"; do
+        [ -n "${node_pids[$i]}" ] || continue
+        kill -TERM "${node_pids[$i]}"
+        status=0
+        wait "${node_pids[$i]}" || status=$?
+        node_pids[$i]=""
+        [ "$status" = 0 ] || { tail -20 "$work/node-$i.log"; echo "node-$i exited $status on SIGTERM"; exit 1; }
+    done
+}

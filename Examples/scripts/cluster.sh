@@ -119,12 +119,6 @@ curl --noproxy '*' -sf -H "Authorization: Bearer cluster-operator" \
 python3 "$root/Examples/scripts/check_cluster.py" "$work" "$killed_at" 1
 
 echo "=== graceful shutdown of the nodes"
-for i in 0 1 2; do
-    kill -TERM "${node_pids[$i]}"
-    status=0
-    wait "${node_pids[$i]}" || status=$?
-    node_pids[$i]=""
-    [ "$status" = 0 ] || { tail -20 "$work/node-$i.log"; echo "node-$i exited $status on SIGTERM"; exit 1; }
-done
+stop_nodes_gracefully
 pg_stop
 echo "cluster passed (logs in $work)"

@@ -123,10 +123,17 @@ final class FlakyStore: SessionStore {
 
 @Suite("The service while its store fails")
 struct StoreOutageServiceTests {
-    @Test("an answer lost after the commit: retried under the same commit id, delivered once, written once (EA-DUR-7)")
-    func lostAnswer() async throws {
-        let store = FlakyStore(InMemorySessionStore())
-        let service = ReconcilerService(random: SplitMix64(seed: 3), store: store)
+    /// What one client sees of `service`: its session once written, the seqs delivered to its app, and the task
+    /// that collects them.
+    final class Deliveries: Sendable {
+        let seqs = Mutex<[Seq]>([])
+        func append(_ seq: Seq) { seqs.withLock { $0.append(seq) } }
+        var all: [Seq] { seqs.withLock { $0 } }
+    }
+
+    static func connectedClient(
+        _ service: ReconcilerService
+    ) async throws -> (SessionID, Deliveries, Task<Void, Never>) {
         let cluster = StoreCluster(service)
         let client = EventAckClient(
             transport: cluster.transport, configuration: ReconcilerServiceTests.patient,
@@ -134,15 +141,23 @@ struct StoreOutageServiceTests {
         await client.start()
         #expect(await ReconcilerServiceTests.eventually { !service.sessions(of: "alice").isEmpty })
         let session = try #require(service.sessions(of: "alice").first)
-        let delivered = Mutex<[Seq]>([])
+        let delivered = Deliveries()
         let consumer = Task {
-            for await delivery in client.events { delivered.withLock { $0.append(delivery.event.seq) } }
+            for await delivery in client.events { delivered.append(delivery.event.seq) }
         }
         await service.writesSettled()
+        return (session, delivered, consumer)
+    }
+
+    @Test("an answer lost after the commit: retried under the same commit id, delivered once, written once (EA-DUR-7)")
+    func lostAnswer() async throws {
+        let store = FlakyStore(InMemorySessionStore())
+        let service = ReconcilerService(random: SplitMix64(seed: 3), store: store)
+        let (session, delivered, consumer) = try await Self.connectedClient(service)
         let before = store.attempts.withLock { $0.count }
         store.losesAnswers.withLock { $0 = 2 }
         try service.emit(run: "run_1", kind: "agent_started", to: session)
-        #expect(await ReconcilerServiceTests.eventually { delivered.withLock { $0 } == [1] })
+        #expect(await ReconcilerServiceTests.eventually { delivered.all == [1] })
         let attempts = store.attempts.withLock { Array($0.dropFirst(before)) }
         #expect(attempts.count >= 3 && Set(attempts.prefix(3)).count == 1, "retries carry the first attempt's id")
         let emitted = store.inner.loadNow(session)?.filter { $0.kind == "emitted" }.count
@@ -159,18 +174,7 @@ struct StoreOutageServiceTests {
     func outage() async throws {
         let store = FlakyStore(InMemorySessionStore())
         let service = ReconcilerService(random: SplitMix64(seed: 3), store: store, maxPendingWrites: 4)
-        let cluster = StoreCluster(service)
-        let client = EventAckClient(
-            transport: cluster.transport, configuration: ReconcilerServiceTests.patient,
-            reconnect: ReconnectPolicy(baseMs: 10), jitterSeed: 1)
-        await client.start()
-        #expect(await ReconcilerServiceTests.eventually { !service.sessions(of: "alice").isEmpty })
-        let session = try #require(service.sessions(of: "alice").first)
-        let delivered = Mutex<[Seq]>([])
-        let consumer = Task {
-            for await delivery in client.events { delivered.withLock { $0.append(delivery.event.seq) } }
-        }
-        await service.writesSettled()
+        let (session, delivered, consumer) = try await Self.connectedClient(service)
         store.down.withLock { $0 = true }
         try service.emit(run: "run_1", kind: "agent_started", to: session)
         #expect(await ReconcilerServiceTests.eventually { !service.storeHealth.isAvailable })
@@ -188,10 +192,10 @@ struct StoreOutageServiceTests {
         }
         #expect(refusal?.code == "store_unavailable")
         #expect(accepted <= 5)
-        #expect(delivered.withLock { $0 }.isEmpty, "nothing goes out before it is durable")
+        #expect(delivered.all.isEmpty, "nothing goes out before it is durable")
         store.down.withLock { $0 = false }
-        #expect(await ReconcilerServiceTests.eventually { delivered.withLock { $0.count } == accepted })
-        #expect(delivered.withLock { $0 } == Array(1...Seq(accepted)))
+        #expect(await ReconcilerServiceTests.eventually { delivered.all.count == accepted })
+        #expect(delivered.all == Array(1...Seq(accepted)))
         #expect(service.storeHealth.isAvailable)
         #expect(service.storeHealth.failures > 0)
         consumer.cancel()
