@@ -1,4 +1,3 @@
-import EventAckPostgres
 import EventAckProtocol
 import EventAckReconciler
 import Logging

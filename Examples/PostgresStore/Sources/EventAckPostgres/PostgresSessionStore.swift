@@ -102,171 +102,31 @@ public final class PostgresSessionStore: SessionStore {
     // MARK: SessionStore
 
     public func append(_ records: [SessionRecord], commit: CommitID) async throws -> Set<SessionID> {
-        let demands = Demands(records)
-        // One row per session per commit: its records as a JSON array, in order. A row per record cost PostgreSQL
-        // a tuple, an index entry and a foreign-key check each.
-        let rows = SessionRecord.jsonArraysBySession(records)
-        let order = rows.map(\.session.rawValue)
-        let batches = rows.map { RecordsText(utf8: $0.json) }
-        let node = self.node
-        let logger = self.logger
-        let commitID = commit.uuid
         // A commit this process attempted before may have been made: the answer was lost, not the commit.
         let isRetry = !attempted.withLock { $0.insert(commit).inserted }
-        let seenEpochs = seen.withLock { $0 }
-        /// What a made commit did: the sessions it wrote, and their epochs now if this node still owns them.
-        @Sendable func readBack(on connection: PostgresConnection) async throws -> (
-            written: Set<String>, epochs: [String: Int64]
-        ) {
-            var written: Set<String> = []
-            for try await id in try await connection.query(
-                "SELECT session_id FROM eventack_records WHERE commit_id = \(commitID)", logger: logger
-            ).decode(String.self) {
-                written.insert(id)
-            }
-            var epochs = seenEpochs
-            for try await (id, epoch) in try await connection.query(
-                "SELECT id, epoch FROM eventack_sessions WHERE id = ANY(\(Array(written))::text[]) AND owner = \(node)",
-                logger: logger
-            ).decode((String, Int64).self) {
-                epochs[id] = epoch
-            }
-            return (written, epochs)
-        }
-        @Sendable func write(on connection: PostgresConnection) async throws -> (
-            written: Set<String>, epochs: [String: Int64]
-        ) {
-            var epochs = seenEpochs
-            if !demands.isRecordsOnly {
-                // First, that this commit is being made: a retry waits here for an attempt still in flight, and
-                // finds it made if it was — then it answers from what that attempt wrote (EA-DUR-7).
-                var fresh = false
-                for try await _ in try await connection.query(
-                    "INSERT INTO eventack_commits (id) VALUES (\(commitID)) ON CONFLICT DO NOTHING RETURNING id",
-                    logger: logger
-                ).decode(UUID.self) {
-                    fresh = true
-                }
-                if !fresh { return try await readBack(on: connection) }
-            }
-            if !demands.opened.ids.isEmpty {
-                let rows = try await connection.query(
-                    """
-                    INSERT INTO eventack_sessions (id, principal, owner, epoch)
-                    SELECT id, principal, \(node), 1
-                    FROM unnest(\(demands.opened.ids)::text[], \(demands.opened.principals)::text[]) AS u(id, principal)
-                    ON CONFLICT (id) DO NOTHING RETURNING id
-                    """, logger: logger)
-                for try await id in rows.decode(String.self) { epochs[id] = 1 }
-            }
-            if !demands.resumed.isEmpty {
-                let known = demands.resumed.map { epochs[$0] ?? -1 }
-                let rows = try await connection.query(
-                    """
-                    UPDATE eventack_sessions s SET owner = \(node), epoch = s.epoch + 1, touched_at = now()
-                    FROM unnest(\(demands.resumed)::text[], \(known)::bigint[]) AS u(id, epoch)
-                    WHERE s.id = u.id AND s.epoch = u.epoch RETURNING s.id, s.epoch
-                    """, logger: logger)
-                for try await (id, epoch) in rows.decode((String, Int64).self) { epochs[id] = epoch }
-            }
-            let rowEpochs = order.map { epochs[$0] ?? -1 }
-            // One session (a busy session's commit, the common case at high rates) skips the arrays — its records,
-            // tens of kilobytes, are not copied into an array and out again on either side — and the parsing and
-            // planning of a statement: it is prepared once per connection.
-            var written: Set<String> = []
-            if order.count == 1 {
-                let insert = InsertSessionRow(
-                    session: order[0], body: batches[0], node: node, epoch: rowEpochs[0], commit: commitID)
-                for try await id in try await connection.execute(insert, logger: logger) { written.insert(id) }
-            } else {
-                let inserted = try await connection.query(
-                    """
-                    INSERT INTO eventack_records (session_id, body, commit_id)
-                    SELECT u.id, u.body, \(commitID) FROM unnest(\(order)::text[], \(batches)::text[], \(rowEpochs)::bigint[])
-                        WITH ORDINALITY AS u(id, body, epoch, o)
-                    JOIN eventack_sessions s ON s.id = u.id AND s.owner = \(node) AND s.epoch = u.epoch
-                    ORDER BY u.o ON CONFLICT (commit_id, session_id) DO NOTHING RETURNING session_id
-                    """, logger: logger)
-                for try await id in inserted.decode(String.self) { written.insert(id) }
-            }
-            if isRetry && demands.isRecordsOnly {
-                // The rows a first attempt wrote conflicted above (after waiting for it, if it was in flight).
-                written.formUnion(try await readBack(on: connection).written)
-            }
-            let keptRuns = demands.runs.filter { written.contains($0.session) }.map { run in
-                (session: run.session, report: run.report, body: run.report.json())
-            }
-            if !keptRuns.isEmpty {
-                // One verdict per (session, run), whatever is sent (EA-DUR-6): a second is refused, and said.
-                var recorded = 0
-                for try await _ in try await connection.query(
-                    """
-                    INSERT INTO eventack_runs (session_id, run, principal, verdict, node, report)
-                    SELECT u.s, u.r, u.p, u.v, \(node), u.b FROM unnest(
-                        \(keptRuns.map(\.session))::text[], \(keptRuns.map(\.report.run))::text[],
-                        \(keptRuns.map(\.report.principal))::text[], \(keptRuns.map(\.report.verdict.rawValue))::text[],
-                        \(keptRuns.map(\.body))::text[]) AS u(s, r, p, v, b)
-                    ON CONFLICT (session_id, run) DO NOTHING RETURNING n
-                    """, logger: logger
-                ).decode(Int64.self) {
-                    recorded += 1
-                }
-                if recorded < keptRuns.count {
-                    logger.error(
-                        "a second verdict for a run was refused (EA-DUR-6)",
-                        metadata: ["refused": "\(keptRuns.count - recorded)"])
-                }
-            }
-            let keptEnded = demands.ended.filter { written.contains($0) }
-            if !keptEnded.isEmpty {
-                try await connection.query(
-                    "DELETE FROM eventack_sessions WHERE id = ANY(\(keptEnded)::text[]) AND owner = \(node)",
-                    logger: logger)
-            }
-            let retired = demands.origins.filter { written.contains($0.session) }.map(\.id)
-            if !retired.isEmpty {
-                try await connection.query(
-                    "DELETE FROM eventack_forwarded WHERE id = ANY(\(retired)::bigint[])", logger: logger)
-            }
-            // An agent here emitted to a copy of a session that has moved: its events go to the owner, in order,
-            // instead of being lost with the refused records (EA-DUR-4, EA-DUR-5). Each keyed by the commit and its
-            // place in it, so that a retry stores it once.
-            // Encoded only now: nearly always every session is written and nothing moves.
-            let moved = try demands.localEmits.compactMap { index -> (session: String, body: String, key: String)? in
-                let record = records[index]
-                guard !written.contains(record.session.rawValue),
-                    case .emitted(_, let run, let kind, _, let confirm, let endsRun, let payload, _) = record.change
-                else { return nil }
-                let request = Forwarded.event(
-                    run: run, kind: kind, payload: payload.json, confirm: confirm, endsRun: endsRun)
-                return (
-                    record.session.rawValue, String(decoding: try JSONEncoder().encode(request), as: UTF8.self),
-                    "\(commit):\(index)"
-                )
-            }
-            if !moved.isEmpty {
-                try await connection.query(
-                    """
-                    INSERT INTO eventack_forwarded (session_id, body, request_key)
-                    SELECT u.s, u.b, u.k FROM unnest(\(moved.map(\.session))::text[], \(moved.map(\.body))::text[],
-                        \(moved.map(\.key))::text[]) WITH ORDINALITY AS u(s, b, k, o)
-                    ORDER BY u.o ON CONFLICT (request_key) DO NOTHING
-                    """, logger: logger)
-            }
-            return (written, epochs)
-        }
+        let write = CommitWrite(
+            records: records, commit: commit, isRetry: isRetry, node: node, seenEpochs: seen.withLock { $0 },
+            logger: logger)
         await untilRunning()
         // The steady state, events and confirmations only, is one statement: atomic on its own, it spares the round
         // trips of BEGIN and COMMIT. (If some sessions were fenced, forwarding their local emits follows as a
         // statement of its own: nothing was written for them that it must be atomic with.)
-        let client = self.client
+        let (client, logger) = (self.client, self.logger)
         let (written, epochs) = try await withDeadline(Self.commitDeadline) {
-            demands.isRecordsOnly
-                ? try await client.withConnection { try await write(on: $0) }
-                : try await client.withTransaction(logger: logger) { try await write(on: $0) }
+            write.demands.isRecordsOnly
+                ? try await client.withConnection { try await write.run(on: $0) }
+                : try await client.withTransaction(logger: logger) { try await write.run(on: $0) }
         }
         attempted.withLock { _ = $0.remove(commit) }
-        let fenced = Set(order).subtracting(written)
+        let fenced = Set(write.order).subtracting(written)
+        remember(written: written, epochs: epochs, fenced: fenced, demands: write.demands)
+        return Set(fenced.map { SessionID($0) })
+    }
+
+    /// What this node knows after a commit: the epochs of the sessions it wrote, which it owns now, which it lost.
+    private func remember(
+        written: Set<String>, epochs: [String: Int64], fenced: Set<String>, demands: CommitWrite.Demands
+    ) {
         seen.withLock { seen in
             for (id, epoch) in epochs where written.contains(id) { seen[id] = epoch }
             for id in fenced { seen[id] = nil }
@@ -278,49 +138,6 @@ public final class PostgresSessionStore: SessionStore {
             owned.subtract(demands.ended)
         }
         if !demands.origins.isEmpty { claimed.withLock { $0.subtract(demands.origins.map(\.id)) } }
-        return Set(fenced.map { SessionID($0) })
-    }
-
-    /// What a commit's records ask of the tables besides the records themselves.
-    private struct Demands {
-        var opened: (ids: [String], principals: [String]) = ([], [])
-        var resumed: [String] = []
-        var runs: [(session: String, report: RunReport)] = []
-        var ended: [String] = []
-        /// Forwarded requests that these records perform: retired with them.
-        var origins: [(session: String, id: Int64)] = []
-        /// Indices into the records of local emits: forwarded only if their session moved, which is rare.
-        var localEmits: [Int] = []
-
-        /// Events and confirmations only (the steady state): one statement, no transaction.
-        var isRecordsOnly: Bool {
-            opened.ids.isEmpty && resumed.isEmpty && runs.isEmpty && ended.isEmpty && origins.isEmpty
-        }
-
-        init(_ records: [SessionRecord]) {
-            for index in records.indices {
-                let id = records[index].session.rawValue
-                switch records[index].change {
-                case .opened(let principal, _, _, _, _):
-                    opened.ids.append(id)
-                    opened.principals.append(principal)
-                case .resumed:
-                    if !resumed.contains(id) { resumed.append(id) }
-                case .runFinished(let report):
-                    runs.append((id, report))
-                case .ended:
-                    ended.append(id)
-                case .emitted(_, _, _, _, _, _, _, let origin):
-                    if let origin, let number = Int64(origin) {
-                        origins.append((id, number))
-                    } else {
-                        localEmits.append(index)
-                    }
-                case .confirmed, .failed, .runRequested:
-                    break
-                }
-            }
-        }
     }
 
     public func load(_ session: SessionID) async throws -> [SessionRecord]? {
