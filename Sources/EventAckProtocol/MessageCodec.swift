@@ -46,13 +46,6 @@ public struct MessageCodec: Sendable {
         return writer.text
     }
 
-    /// Encodes a message as the UTF-8 bytes of one compact JSON frame.
-    public func encodeBytes(_ message: Message) -> [UInt8] {
-        var writer = JSONWriter(capacity: Self.capacityHint(message))
-        MessageEncoder.encode(message, into: &writer)
-        return writer.bytes
-    }
-
     private static func capacityHint(_ message: Message) -> Int {
         if case .event(let event) = message { return event.payload.json.utf8.count + 160 }
         return 128

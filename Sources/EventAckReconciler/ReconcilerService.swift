@@ -198,9 +198,6 @@ public final class ReconcilerService: Sendable {
         return machine.report(now: now, principal: principal, limit: limit)
     }
 
-    /// Connections being served now.
-    public var connectionCount: Int { state.withLock { $0.serving } }
-
     /// What the service holds now, for metrics and soak tests.
     public struct Sizes: Sendable, Hashable {
         /// Sessions with a live connection.

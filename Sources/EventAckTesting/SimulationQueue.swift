@@ -14,7 +14,6 @@ struct SimulationQueue {
     private var nextOrder: UInt64 = 0
 
     var isEmpty: Bool { heap.isEmpty }
-    var nextTime: UInt64? { heap.first?.time }
 
     mutating func schedule(_ task: SimulationTask, at time: UInt64) {
         heap.append(Entry(time: time, order: nextOrder, task: task))
