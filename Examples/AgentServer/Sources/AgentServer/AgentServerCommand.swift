@@ -107,120 +107,145 @@ struct AgentServerCommand: AsyncParsableCommand {
     var nodeId: String?
 
     func run() async throws {
+        let settings = Settings()
+        let verbose = settings.flag(self.verbose, "VERBOSE")
+        let logger = try makeLogger(verbose: verbose)
+        let tokenTable = try makeTokenTable()
+        let configuration = try makeConfiguration(settings, verbose: verbose)
+        let nodeID = nodeId ?? settings.environment["EVENTACK_NODE_ID"] ?? "node-1"
+        let sessionStore = try await openStore(settings, node: nodeID, logger: logger)
+        defer { sessionStore?.running.cancel() }
+        let service = ReconcilerService(
+            configuration: configuration,
+            maxQueuedFrames: try settings.value(maxQueuedFrames, "MAX_QUEUED_FRAMES", 4096),
+            store: sessionStore?.store)
+        let agent = SimulatedAgent(
+            router: SessionRouter(
+                service: service, store: sessionStore?.store, logger: logger,
+                terminalKinds: configuration.runProfile?.terminalKinds ?? []),
+            logger: logger, maxRunsPerSession: try settings.value(maxRunsPerSession, "MAX_RUNS_PER_SESSION", 8),
+            node: nodeID)
+        let benchTimeout = Duration.milliseconds(try settings.value(benchTimeoutMs, "BENCH_TIMEOUT_MS", 30_000))
+        let bench =
+            settings.flag(self.bench, "BENCH")
+            ? LoadBenchmark(service: service, window: Int(configuration.window), ackTimeout: benchTimeout) : nil
+        let limits = ConnectionGuard.Limits(
+            maxConnections: try settings.value(maxConnections, "MAX_CONNECTIONS", 768),
+            maxAnonymous: try settings.value(maxAnonymousConnections, "MAX_ANONYMOUS_CONNECTIONS", 128),
+            headTimeoutMs: try settings.value(headTimeoutMs, "HEAD_TIMEOUT_MS", 5_000))
+        let shuttingDown = Atomic<Bool>(false)
+        let isShuttingDown: @Sendable () -> Bool = { shuttingDown.load(ordering: .relaxed) }
+        let router = Router()
+        let storeProbe = StoreProbe()
+        Routes(
+            service: service, storeProbe: storeProbe, agent: agent, bench: bench, tokens: tokenTable,
+            metrics: ServerMetrics(service: service, limits: limits, activeRuns: { agent.activeRuns }),
+            isShuttingDown: isShuttingDown
+        ).add(to: router)
+        var observe: (@Sendable (SessionID?, String) -> Void)?
+        if let bench { observe = { session, text in bench.frameArrived(session: session, text: text) } }
+        let app = Application(
+            router: router,
+            server: EventAckWebSocket.serverBuilder(
+                service: service, authenticator: tokenTable, limits: limits,
+                maxFrameBytes: configuration.maxFrameBytes, isShuttingDown: isShuttingDown, observe: observe
+            ),
+            configuration: .init(
+                address: .hostname(
+                    try settings.value(host, "HOST", "127.0.0.1"), port: try settings.value(port, "PORT", 8080)),
+                serverName: "agent-server"),
+            // Scripts wait for this line to learn the port.
+            onServerRunning: { Console.line("agent-server listening on \($0.localAddress?.port ?? 0)") },
+            logger: logger)
+        let cluster = sessionStore.map {
+            ClusterNode(service: service, store: $0.store, logger: logger, probe: storeProbe)
+        }
+        let bye = ByeOnShutdown(
+            service: service, drainMs: try settings.value(drainMs, "DRAIN_MS", 3_000),
+            onShutdown: { shuttingDown.store(true, ordering: .relaxed) })
+        try await Self.serviceGroup(service: service, app: app, cluster: cluster, bye: bye, logger: logger).run()
+    }
+}
+
+extension AgentServerCommand {
+    /// Options fall back to `EVENTACK_NAME` environment variables, then to defaults.
+    struct Settings {
         let environment = ProcessInfo.processInfo.environment
-        func setting<T: LosslessStringConvertible>(_ value: T?, _ name: String, _ fallback: T) throws -> T {
+
+        func value<T: LosslessStringConvertible>(_ value: T?, _ name: String, _ fallback: T) throws -> T {
             if let value { return value }
             guard let text = environment["EVENTACK_" + name] else { return fallback }
             guard let parsed = T(text) else { throw ValidationError("EVENTACK_\(name) is not valid: \(text)") }
             return parsed
         }
+
         func flag(_ value: Bool, _ name: String) -> Bool {
             value || ["1", "true", "yes"].contains(environment["EVENTACK_" + name] ?? "")
         }
-        let verbose = flag(self.verbose, "VERBOSE")
+    }
+
+    func makeLogger(verbose: Bool) throws -> Logger {
         var logger = Logger(label: "agent-server")
-        let levelName = logLevel ?? environment["EVENTACK_LOG_LEVEL"] ?? (verbose ? "debug" : "info")
+        let levelName =
+            logLevel ?? ProcessInfo.processInfo.environment["EVENTACK_LOG_LEVEL"] ?? (verbose ? "debug" : "info")
         guard let level = Logger.Level(rawValue: levelName) else {
             throw ValidationError("unknown log level \(levelName)")
         }
         logger.logLevel = level
+        return logger
+    }
+
+    /// Users' tokens from `--tokens-file`, `--tokens` or the environment, and the operator's.
+    func makeTokenTable() throws -> TokenTable {
+        let environment = ProcessInfo.processInfo.environment
         let tokenText =
             try (tokensFile ?? environment["EVENTACK_TOKENS_FILE"]).map {
                 try String(contentsOfFile: $0, encoding: .utf8)
             }
             ?? tokens ?? environment["EVENTACK_TOKENS"] ?? "alice-token=alice,bob-token=bob"
-        var tokenList = try TokenTable(tokenText)
-        tokenList.operatorToken = operatorToken ?? environment["EVENTACK_OPERATOR_TOKEN"]
-        let tokenTable = tokenList
+        var table = try TokenTable(tokenText)
+        table.operatorToken = operatorToken ?? environment["EVENTACK_OPERATOR_TOKEN"]
+        return table
+    }
 
+    func makeConfiguration(_ settings: Settings, verbose: Bool) throws -> ReconcilerConfiguration {
         var configuration = ReconcilerConfiguration()
-        configuration.resumeWindowMs = try setting(resumeWindowMs, "RESUME_WINDOW_MS", 120_000)
-        configuration.window = try setting(window, "WINDOW", 256)
-        configuration.maxQueuedEvents = try setting(maxQueuedEvents, "MAX_QUEUED_EVENTS", 4096)
-        configuration.maxSessionsPerPrincipal = try setting(maxSessionsPerPrincipal, "MAX_SESSIONS_PER_PRINCIPAL", 64)
+        configuration.resumeWindowMs = try settings.value(resumeWindowMs, "RESUME_WINDOW_MS", 120_000)
+        configuration.window = try settings.value(window, "WINDOW", 256)
+        configuration.maxQueuedEvents = try settings.value(maxQueuedEvents, "MAX_QUEUED_EVENTS", 4096)
+        configuration.maxSessionsPerPrincipal = try settings.value(
+            maxSessionsPerPrincipal, "MAX_SESSIONS_PER_PRINCIPAL", 64)
         configuration.reportsEachConfirmation = verbose
-        configuration = configuration.normalized()
-        let nodeID = nodeId ?? environment["EVENTACK_NODE_ID"] ?? "node-1"
-        var sessionStore: PostgresSessionStore?
-        var storeClient: Task<Void, Never>?
-        if let url = store ?? environment["EVENTACK_STORE"] {
-            let postgres = try PostgresSessionStore(url: url, node: nodeID, logger: logger)
-            storeClient = Task { await postgres.run() }
-            try await postgres.migrate()
-            sessionStore = postgres
-        }
-        defer { storeClient?.cancel() }
-        let service = ReconcilerService(
-            configuration: configuration, maxQueuedFrames: try setting(maxQueuedFrames, "MAX_QUEUED_FRAMES", 4096),
-            store: sessionStore)
-        let agent = SimulatedAgent(
-            router: SessionRouter(
-                service: service, store: sessionStore, logger: logger,
-                terminalKinds: configuration.runProfile?.terminalKinds ?? []),
-            logger: logger,
-            maxRunsPerSession: try setting(maxRunsPerSession, "MAX_RUNS_PER_SESSION", 8),
-            node: nodeID)
-        let benchTimeout = Duration.milliseconds(try setting(benchTimeoutMs, "BENCH_TIMEOUT_MS", 30_000))
-        let bench =
-            flag(self.bench, "BENCH")
-            ? LoadBenchmark(service: service, window: Int(configuration.window), ackTimeout: benchTimeout) : nil
-        let maxFrameBytes = configuration.maxFrameBytes
-        let limits = ConnectionGuard.Limits(
-            maxConnections: try setting(maxConnections, "MAX_CONNECTIONS", 768),
-            maxAnonymous: try setting(maxAnonymousConnections, "MAX_ANONYMOUS_CONNECTIONS", 128),
-            headTimeoutMs: try setting(headTimeoutMs, "HEAD_TIMEOUT_MS", 5_000))
-        let metrics = ServerMetrics(service: service, limits: limits, activeRuns: { agent.activeRuns })
-        let shuttingDown = Atomic<Bool>(false)
-        let isShuttingDown: @Sendable () -> Bool = { shuttingDown.load(ordering: .relaxed) }
+        return configuration.normalized()
+    }
 
-        let router = Router()
-        let storeProbe = StoreProbe()
-        Routes(
-            service: service, storeProbe: storeProbe, agent: agent, bench: bench, tokens: tokenTable, metrics: metrics,
-            isShuttingDown: isShuttingDown
-        ).add(to: router)
+    /// With `--store`: the PostgreSQL store, its pool running (cancel `running` to stop it), its tables migrated.
+    func openStore(
+        _ settings: Settings, node: String, logger: Logger
+    ) async throws -> (store: PostgresSessionStore, running: Task<Void, Never>)? {
+        guard let url = store ?? settings.environment["EVENTACK_STORE"] else { return nil }
+        let postgres = try PostgresSessionStore(url: url, node: node, logger: logger)
+        let running = Task { await postgres.run() }
+        try await postgres.migrate()
+        return (postgres, running)
+    }
 
-        var benchObserver: (@Sendable (SessionID?, String) -> Void)?
-        if let bench { benchObserver = { session, text in bench.frameArrived(session: session, text: text) } }
-        let observe = benchObserver
-        let serverBuilder = EventAckWebSocket.serverBuilder(
-            service: service, authenticator: tokenTable, limits: limits, maxFrameBytes: maxFrameBytes,
-            isShuttingDown: isShuttingDown, observe: observe)
-        let app = Application(
-            router: router,
-            server: serverBuilder,
-            configuration: .init(
-                address: .hostname(try setting(host, "HOST", "127.0.0.1"), port: try setting(port, "PORT", 8080)),
-                serverName: "agent-server"),
-            onServerRunning: { channel in
-                // Scripts wait for this line to learn the port.
-                Console.line("agent-server listening on \(channel.localAddress?.port ?? 0)")
-            },
-            logger: logger
-        )
+    /// Services stop in reverse order: first `bye` to every client (and wait for it to be written), then the HTTP
+    /// server stops accepting and closes what is left, then the cluster's loop, the final report, and the log.
+    static func serviceGroup(
+        service: ReconcilerService, app: some Service, cluster: ClusterNode?, bye: ByeOnShutdown, logger: Logger
+    ) -> ServiceGroup {
         let clusterServices: [ServiceGroupConfiguration.ServiceConfiguration] =
-            sessionStore.map {
-                [.init(service: ClusterNode(service: service, store: $0, logger: logger, probe: storeProbe))]
-            } ?? []
-        // Services stop in reverse order: first `bye` to every client (and wait for it to be written), then the
-        // HTTP server stops accepting and closes what is left, then the final report, then the log.
-        let group = ServiceGroup(
+            cluster.map { [.init(service: $0)] } ?? []
+        return ServiceGroup(
             configuration: .init(
                 services: [
                     .init(service: ReconciliationLog(service: service, logger: logger)),
                     .init(service: FinalReport(service: service, logger: logger)),
-                ] + clusterServices + [
-                    .init(service: app),
-                    .init(
-                        service: ByeOnShutdown(
-                            service: service, drainMs: try setting(drainMs, "DRAIN_MS", 3_000),
-                            onShutdown: { shuttingDown.store(true, ordering: .relaxed) })),
-                ],
+                ] + clusterServices + [.init(service: app), .init(service: bye)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
-        try await group.run()
     }
-
 }
 
 /// Logs the reconciliation stream with the session and run as metadata; every peer-chosen string is escaped

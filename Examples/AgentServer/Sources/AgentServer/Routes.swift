@@ -42,116 +42,142 @@ struct Routes: Sendable {
     }
 
     func add(to router: Router<BasicRequestContext>) {
-        router.post("/runs") { request, context -> Response in
-            let principal: String
-            switch authenticate(request) {
-            case .accepted(let user): principal = user ?? ""
-            case .refused(let refusal): return refusal
-            }
-            guard let body = try? await request.decode(as: StartRun.self, context: context) else {
-                return Self.error(.badRequest, "invalid_argument", "body is {\"session\": ID, \"scenario\": NAME}")
-            }
-            let session = SessionID(body.session)
-            // Isolation: a principal starts runs only in its own sessions (held here or on another node).
-            guard await agent.router.belongs(session, to: principal) else {
-                return Self.error(.notFound, "unknown_session", "no session \(body.session) of yours")
-            }
-            guard let scenario = SimulatedAgent.Scenario(rawValue: body.scenario ?? "quick") else {
-                let known = SimulatedAgent.Scenario.allCases.map(\.rawValue).joined(separator: ", ")
-                return Self.error(.badRequest, "invalid_argument", "unknown scenario; known: \(known)")
-            }
-            do {
-                let run = try agent.start(scenario, in: session)
-                return try Self.json(["run": run, "scenario": scenario.rawValue], .accepted)
-            } catch is SimulatedAgent.TooManyRuns {
-                return Self.error(
-                    .tooManyRequests, "too_many_runs", "at most \(agent.maxRunsPerSession) runs at once per session")
-            } catch let error as ReconcilerError {
-                return Self.error(error)
-            }
+        router.post("/runs") { request, context -> Response in try await startRun(request, context) }
+        router.get("/report") { request, _ -> Response in try jsonReport(request) }
+        router.get("/cluster/report") { request, _ -> Response in try await clusterReport(request) }
+        router.get("/report.txt") { request, _ -> Response in textReport(request) }
+        router.get("/eventack") { request, _ -> Response in notUpgraded(request) }
+        router.get("/health") { _, _ -> Response in health() }
+        router.get("/ready") { _, _ -> Response in ready() }
+        router.get("/metrics") { request, _ -> Response in metricsPage(request) }
+        guard bench != nil else { return }
+        router.post("/bench") { request, context -> Response in try await runBench(request, context) }
+    }
+
+    /// `POST /runs {"session", "scenario"}`: starts a simulated agent run in one of the caller's sessions.
+    private func startRun(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let principal: String
+        switch authenticate(request) {
+        case .accepted(let user): principal = user ?? ""
+        case .refused(let refusal): return refusal
         }
-        router.get("/report") { request, _ -> Response in
-            switch reportScope(request) {
-            case .refused(let refusal): return refusal
-            case .accepted(let principal): return try Self.json(report(for: principal), .ok)
-            }
+        guard let body = try? await request.decode(as: StartRun.self, context: context) else {
+            return Self.error(.badRequest, "invalid_argument", "body is {\"session\": ID, \"scenario\": NAME}")
         }
-        // The report across every node of a cluster (with --store): the operator's only.
-        router.get("/cluster/report") { request, _ -> Response in
-            switch reportScope(request) {
-            case .refused(let refusal): return refusal
-            case .accepted(.some): return Self.error(.forbidden, "forbidden", "the cluster report is the operator's")
-            case .accepted(.none):
-                guard let store = agent.router.store else {
-                    return Self.error(.notFound, "no_store", "this server keeps sessions in memory (no --store)")
-                }
-                let now = UInt64(Date().timeIntervalSince1970 * 1000)
-                return try Self.json(try await store.clusterReport(now: now), .ok)
-            }
+        let session = SessionID(body.session)
+        // Isolation: a principal starts runs only in its own sessions (held here or on another node).
+        guard await agent.router.belongs(session, to: principal) else {
+            return Self.error(.notFound, "unknown_session", "no session \(body.session) of yours")
         }
-        router.get("/report.txt") { request, _ -> Response in
-            switch reportScope(request) {
-            case .refused(let refusal): return refusal
-            case .accepted(let principal): return Self.text(report(for: principal).text, .ok)
-            }
+        guard let scenario = SimulatedAgent.Scenario(rawValue: body.scenario ?? "quick") else {
+            let known = SimulatedAgent.Scenario.allCases.map(\.rawValue).joined(separator: ", ")
+            return Self.error(.badRequest, "invalid_argument", "unknown scenario; known: \(known)")
         }
-        // The upgrade path: a request that reaches the router was not upgraded. Say why, as HTTP clients expect.
-        router.get("/eventack") { request, _ -> Response in
-            let credential = tokens.credential(of: request.headers)
-            if credential.user != nil, request.headers[.upgrade]?.lowercased() != "websocket" {
-                return Self.error(.upgradeRequired, "upgrade_required", "GET /eventack is a WebSocket upgrade")
-            }
-            let refusal =
-                EventAckWebSocket.refusal(
-                    credential, subprotocols: request.headers[values: .secWebSocketProtocol],
-                    isShuttingDown: isShuttingDown())
-                ?? UpgradeRefusal(status: .badRequest, code: "subprotocol_required", message: "offer eventack.v1")
-            if refusal.status == .unauthorized { return Self.unauthorized(refusal.code, refusal.message) }
-            return Self.error(.init(code: Int(refusal.status.code)), refusal.code, refusal.message)
+        do {
+            let run = try agent.start(scenario, in: session)
+            return try Self.json(["run": run, "scenario": scenario.rawValue], .accepted)
+        } catch is SimulatedAgent.TooManyRuns {
+            return Self.error(
+                .tooManyRequests, "too_many_runs", "at most \(agent.maxRunsPerSession) runs at once per session")
+        } catch let error as ReconcilerError {
+            return Self.error(error)
         }
-        router.get("/health") { _, _ -> Response in
-            Self.text("ok\n", .ok)
+    }
+
+    /// `GET /report`: the report as JSON, the caller's sessions (the operator: everything).
+    private func jsonReport(_ request: Request) throws -> Response {
+        switch reportScope(request) {
+        case .refused(let refusal): return refusal
+        case .accepted(let principal): return try Self.json(report(for: principal), .ok)
         }
-        router.get("/ready") { _, _ -> Response in
-            if isShuttingDown() { return Self.error(.serviceUnavailable, "shutting_down", "draining") }
-            // A store that fails or stalls cannot make events durable: say so instead of hanging (EA-DUR-8).
-            let store = service.storeHealth
-            guard store.isAvailable, storeProbe.isReachable else {
-                return Self.error(
-                    .serviceUnavailable, "store_unavailable",
-                    "the session store is unavailable; \(store.pendingWrites) writes wait for it")
+    }
+
+    /// `GET /cluster/report`: the report across every node of a cluster (with --store), the operator's only.
+    private func clusterReport(_ request: Request) async throws -> Response {
+        switch reportScope(request) {
+        case .refused(let refusal): return refusal
+        case .accepted(.some): return Self.error(.forbidden, "forbidden", "the cluster report is the operator's")
+        case .accepted(.none):
+            guard let store = agent.router.store else {
+                return Self.error(.notFound, "no_store", "this server keeps sessions in memory (no --store)")
             }
-            return Self.text("ready\n", .ok)
+            let now = UInt64(Date().timeIntervalSince1970 * 1000)
+            return try Self.json(try await store.clusterReport(now: now), .ok)
         }
-        router.get("/metrics") { request, _ -> Response in
-            guard tokens.credential(of: request.headers) == .operator else {
-                return Self.unauthorized("invalid_token", "metrics need the operator token")
-            }
-            return Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
+    }
+
+    /// `GET /report.txt`: the report as text.
+    private func textReport(_ request: Request) -> Response {
+        switch reportScope(request) {
+        case .refused(let refusal): return refusal
+        case .accepted(let principal): return Self.text(report(for: principal).text, .ok)
         }
-        guard let bench else { return }
-        router.post("/bench") { request, context -> Response in
-            let principal: String
-            switch authenticate(request) {
-            case .accepted(let user): principal = user ?? ""
-            case .refused(let refusal): return refusal
-            }
-            guard let body = try? await request.decode(as: LoadBenchmark.Request.self, context: context) else {
-                return Self.error(
-                    .badRequest, "invalid_argument", "body is {session, events, variant, rate?, payloadBytes?}")
-            }
-            guard service.sessions(of: principal).contains(SessionID(body.session)) else {
-                return Self.error(.notFound, "unknown_session", "no session \(body.session) of yours")
-            }
-            do {
-                return try Self.json(try await bench.run(body), .ok)
-            } catch let refusal as LoadBenchmark.Refusal {
-                return Self.error(.init(code: refusal.status), refusal.code, refusal.message)
-            } catch let error as ReconcilerError {
-                return Self.error(error)
-            }
+    }
+
+    /// `GET /eventack` that reached the router was not upgraded: say why, as HTTP clients expect.
+    private func notUpgraded(_ request: Request) -> Response {
+        let credential = tokens.credential(of: request.headers)
+        if credential.user != nil, request.headers[.upgrade]?.lowercased() != "websocket" {
+            return Self.error(.upgradeRequired, "upgrade_required", "GET /eventack is a WebSocket upgrade")
+        }
+        let refusal =
+            EventAckWebSocket.refusal(
+                credential, subprotocols: request.headers[values: .secWebSocketProtocol],
+                isShuttingDown: isShuttingDown())
+            ?? UpgradeRefusal(status: .badRequest, code: "subprotocol_required", message: "offer eventack.v1")
+        if refusal.status == .unauthorized { return Self.unauthorized(refusal.code, refusal.message) }
+        return Self.error(.init(code: Int(refusal.status.code)), refusal.code, refusal.message)
+    }
+
+    /// `GET /health`: the process is up.
+    private func health() -> Response {
+        Self.text("ok\n", .ok)
+    }
+
+    /// `GET /ready`: 200 when the server can take traffic; 503 while draining or while the store is unavailable.
+    private func ready() -> Response {
+        if isShuttingDown() { return Self.error(.serviceUnavailable, "shutting_down", "draining") }
+        // A store that fails or stalls cannot make events durable: say so instead of hanging (EA-DUR-8).
+        let store = service.storeHealth
+        guard store.isAvailable, storeProbe.isReachable else {
+            return Self.error(
+                .serviceUnavailable, "store_unavailable",
+                "the session store is unavailable; \(store.pendingWrites) writes wait for it")
+        }
+        return Self.text("ready\n", .ok)
+    }
+
+    /// `GET /metrics`: Prometheus text, the operator's only.
+    private func metricsPage(_ request: Request) -> Response {
+        guard tokens.credential(of: request.headers) == .operator else {
+            return Self.unauthorized("invalid_token", "metrics need the operator token")
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
+    }
+
+    /// `POST /bench` (only with --bench): one load benchmark run into one of the caller's sessions.
+    private func runBench(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        guard let bench else { return Self.error(.notFound, "not_found", "started without --bench") }
+        let principal: String
+        switch authenticate(request) {
+        case .accepted(let user): principal = user ?? ""
+        case .refused(let refusal): return refusal
+        }
+        guard let body = try? await request.decode(as: LoadBenchmark.Request.self, context: context) else {
+            return Self.error(
+                .badRequest, "invalid_argument", "body is {session, events, variant, rate?, payloadBytes?}")
+        }
+        guard service.sessions(of: principal).contains(SessionID(body.session)) else {
+            return Self.error(.notFound, "unknown_session", "no session \(body.session) of yours")
+        }
+        do {
+            return try Self.json(try await bench.run(body), .ok)
+        } catch let refusal as LoadBenchmark.Refusal {
+            return Self.error(.init(code: refusal.status), refusal.code, refusal.message)
+        } catch let error as ReconcilerError {
+            return Self.error(error)
         }
     }
 
