@@ -64,89 +64,17 @@ struct RunCommand: AsyncParsableCommand {
             restoring: restored,
             persist: persist)
         await client.start()
-        let server = self.server
-        let quiet = self.quiet
-        let reject = self.reject
-        let abandonStalled = self.abandonStalled
-
         // What the earlier process delivered but its user never confirmed: the app shows it again.
         for pending in await client.outstanding() {
             await Self.actAsUser(on: pending.seq, needs: pending.needs, client: client, reject: reject)
         }
-
-        // Events: display what asks for it; value (or reject) the answers; stop when every run has ended.
         let ledger = RunLedgerBox(known, expected: restored == nil ? scenarios.count : known.started.count)
-        let delivered = DeliveryCheck()
-        let events = Task { () -> Int in
-            if known.ended.count >= ledger.expected { return known.ended.count }
-            for await delivery in client.events {
-                let event = delivery.event
-                delivered.note(event)
-                if !quiet {
-                    Console.line(
-                        "event \(event.seq) \(event.run) \(event.kind) [\(event.confirm.rawValue)] \(event.payload)")
-                }
-                await Self.actAsUser(on: event.seq, needs: event.confirm, client: client, reject: reject)
-                // Protocol 1.1 marks a run's last event, whatever the run profile's vocabulary (EA-EVT-7).
-                if event.endsRun {
-                    let runs = ledger.ended(event.run)
-                    store?.saveRuns(runs)
-                    if runs.ended.count >= ledger.expected { break }
-                }
-            }
-            return ledger.ended.count
-        }
-
-        // Signals: print them; start the runs once the first session is open; a reset ends the runs it names.
-        let signals = Task { () -> [String] in
-            var started = false
-            var endedByReset: [String] = []
-            for await signal in client.signals {
-                Console.line("signal: \(DisplayText.escaping(String(describing: signal)))")
-                if case .connected(let session, let resumed) = signal {
-                    // For cluster.sh's failover times: when, and through which node (its index in --url).
-                    let ms = UInt64(Date().timeIntervalSince1970 * 1000)
-                    Console.line(
-                        "connected at \(ms) node \(failover?.currentIndex ?? 0) session \(session) resumed \(resumed)")
-                }
-                if case .sessionReset(let reset) = signal, !reset.endedRuns.isEmpty {
-                    // The server lost the session (a restart without durable state): these runs cannot end.
-                    Console.line(
-                        "runs ended by the reset (\(reset.reason)): \(reset.endedRuns.joined(separator: ", "))")
-                    endedByReset += reset.endedRuns
-                    var runs = known
-                    for run in reset.endedRuns { runs = ledger.ended(run) }
-                    store?.saveRuns(runs)
-                    if runs.ended.count >= ledger.expected { events.cancel() }
-                }
-                if abandonStalled, case .runStalled(let run, _) = signal, !ledger.isEnded(run) {
-                    Console.line("abandoned: \(run)")
-                    let runs = ledger.ended(run)
-                    store?.saveRuns(runs)
-                    if runs.ended.count >= ledger.expected { events.cancel() }
-                }
-                if case .connected(let session, false) = signal, !started {
-                    started = true
-                    for scenario in scenarios {
-                        do {
-                            let body = try await server.post("/runs", ["session": session, "scenario": scenario])
-                            let run = try JSONDecoder().decode([String: String].self, from: body)["run"] ?? "?"
-                            let runs = ledger.started(run)
-                            store?.saveRuns(runs)
-                            let ms = UInt64(Date().timeIntervalSince1970 * 1000)
-                            Console.line("started: \(String(decoding: body, as: UTF8.self)) at \(ms)")
-                        } catch {
-                            // Not waited for. (Not retried either: a start whose answer was lost may have started
-                            // a run, and a retry would start a second.)
-                            Console.line("could not start \(scenario): \(error)")
-                            ledger.couldNotStart()
-                            if ledger.ended.count >= ledger.expected { events.cancel() }
-                        }
-                    }
-                }
-            }
-            return endedByReset
-        }
+        let session = RunSession(
+            client: client, server: server, ledger: ledger, store: store, failover: failover, quiet: quiet,
+            reject: reject, abandonStalled: abandonStalled)
+        let events = Task { await session.consumeEvents() }
+        let starting = scenarios
+        let signals = Task { await session.followSignals(starting: starting, allEnded: { events.cancel() }) }
 
         let deadline = Task {
             try await Task.sleep(for: .seconds(timeout))
@@ -168,7 +96,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let expected = ledger.expected
         Console.line("summary: \(ended) of \(expected) runs ended, \(endedByReset.count) of them by a session reset")
-        let deliveries = delivered.summary(started: ledger.startedRuns, complete: restored == nil)
+        let deliveries = session.delivered.summary(started: ledger.startedRuns, complete: restored == nil)
         Console.line(deliveries.line)
         if ended < expected || !report.isComplete || !endedByReset.isEmpty || !deliveries.clean { throw ExitCode(1) }
         store?.remove()
