@@ -17,17 +17,44 @@ public func withDeadline<T: Sendable>(
     _ limit: Duration, _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     let once = Once()
+    let timer = TimerSlot()
     return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
         let work = Task {
             let result = await Result(catching: operation)
-            if once.claim() { continuation.resume(with: result) }
-        }
-        Task {
-            try? await Task.sleep(for: limit)
             guard once.claim() else { return }
-            work.cancel()
-            continuation.resume(throwing: StoreTimeout(limit: limit))
+            // Most calls end long before their deadline: the timer goes at once, not after sleeping it out (at
+            // a thousand commits a second, ten thousand sleeping tasks).
+            timer.cancel()
+            continuation.resume(with: result)
         }
+        timer.set(
+            Task {
+                try? await Task.sleep(for: limit)
+                guard once.claim() else { return }
+                work.cancel()
+                continuation.resume(throwing: StoreTimeout(limit: limit))
+            })
+    }
+}
+
+/// The deadline's timer task, cancelled when the work ends first — also if that happens before it is set.
+private final class TimerSlot: Sendable {
+    private let state = Mutex<(task: Task<Void, Never>?, cancelled: Bool)>((nil, false))
+
+    func set(_ task: Task<Void, Never>) {
+        let cancelled = state.withLock { state in
+            state.task = task
+            return state.cancelled
+        }
+        if cancelled { task.cancel() }
+    }
+
+    func cancel() {
+        let task = state.withLock { state in
+            state.cancelled = true
+            return state.task
+        }
+        task?.cancel()
     }
 }
 
