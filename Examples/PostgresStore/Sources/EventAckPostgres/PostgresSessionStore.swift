@@ -23,10 +23,10 @@ import Synchronization
 /// finds it made — and answers from what it wrote, writing nothing again — or makes it. Verdicts are unique per
 /// (session, run) (EA-DUR-6) and forwarded requests per request key, so neither is stored twice.
 ///
-/// **Several nodes**: agents anywhere ``forward(_:to:)`` to a session they do not hold; its owner reads the requests
-/// with ``takeForwarded()`` and performs them. Nodes heartbeat; a node's sessions are recovered when it starts again
-/// (``ownedSessions()``), or adopted by another node when it stays away (``adoptAbandoned(staleAfterSeconds:)``) so that
-/// they are resumed or expire, never forgotten.
+/// **Several nodes**: agents anywhere ``forward(_:to:key:retryingFor:)`` to a session they do not hold; its owner
+/// reads the requests with ``takeForwarded(limit:)`` and performs them. Nodes heartbeat; a node's sessions are
+/// recovered when it starts again (``ownedSessions()``), or adopted by another node when it stays away
+/// (``adoptAbandoned(staleAfterSeconds:)``) so that they are resumed or expire, never forgotten.
 public final class PostgresSessionStore: SessionStore {
     /// This node's id, as an owner.
     public let node: String
