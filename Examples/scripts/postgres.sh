@@ -55,11 +55,12 @@ pg_processes() {
 
 pg_signal() {
     local pid parent
+    [ -n "$pg_pid" ] || return 0
     for pid in $(pg_processes); do kill "-$1" "$pid" 2> /dev/null || true; done
     # Run as root, the server's parent is runuser, which stops itself when its child stops (job control, as su
     # does) and would then never reap it: it gets the same signal, so that CONT wakes it too.
-    parent="$(ps -o ppid= -p "$pg_pid" 2> /dev/null | tr -d ' ')"
-    if [ -n "$parent" ] && [ "$(ps -o comm= -p "$parent" 2> /dev/null)" = runuser ]; then
+    parent="$(ps -o ppid= -p "$pg_pid" 2> /dev/null | tr -d ' ' || true)"
+    if [ -n "$parent" ] && [ "$(ps -o comm= -p "$parent" 2> /dev/null || true)" = runuser ]; then
         kill "-$1" "$parent" 2> /dev/null || true
     fi
 }
