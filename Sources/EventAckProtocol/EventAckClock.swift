@@ -38,7 +38,8 @@ public struct SystemEventAckClock: EventAckClock {
 /// are Unix milliseconds from the clocks of the nodes that wrote them, as before.
 public struct UnixEventAckClock: EventAckClock {
     private let originWallMs: UInt64
-    private let origin: ContinuousClock.Instant
+    /// Milliseconds since this clock was made: the monotonic part.
+    private let elapsed = SystemEventAckClock()
 
     /// Anchored at the system's wall clock now.
     public init() {
@@ -48,18 +49,13 @@ public struct UnixEventAckClock: EventAckClock {
     /// Anchored at what `wall` says now, in Unix milliseconds; `wall` is read once, here.
     public init(wall: () -> UInt64) {
         originWallMs = wall()
-        origin = .now
     }
 
     public func nowMs() -> UInt64 {
-        let elapsed = origin.duration(to: .now).components
-        return originWallMs + UInt64(max(0, elapsed.seconds)) * 1000
-            + UInt64(max(0, elapsed.attoseconds)) / 1_000_000_000_000_000
+        originWallMs + elapsed.nowMs()
     }
 
     public func sleep(untilMs deadline: UInt64) async throws {
-        let now = nowMs()
-        guard deadline > now else { return }
-        try await ContinuousClock().sleep(until: ContinuousClock.now.advanced(by: .milliseconds(deadline - now)))
+        try await elapsed.sleep(untilMs: deadline - min(deadline, originWallMs))
     }
 }
