@@ -1,16 +1,14 @@
 /// The ids of a session's runs that have ended, so that an `emit` reusing one is refused instead of starting a second
 /// run under the same id — which would merge two runs' events or record two verdicts for one id (EA-RUN-1).
 ///
-/// Bounded (EA-MSG-14): past the configured limit (``ReconcilerConfiguration/endedRunsRemembered``) ids the oldest are forgotten first. A producer that reuses an id older than
-/// that starts a new run; the store's one-verdict-per-(session, run) constraint still keeps a second verdict out of
-/// the cross-node report.
+/// Bounded (EA-MSG-14): past the configured limit (``ReconcilerConfiguration/endedRunsRemembered``) the oldest ids
+/// are forgotten first. A producer that reuses an id older than that starts a new run; the store's
+/// one-verdict-per-(session, run) constraint still keeps a second verdict out of the cross-node report.
 struct EndedRuns: Sendable {
     private var ids: Set<String> = []
     /// Insertion order, oldest at `head`; compacted when half of it is dead.
     private var order: [String] = []
     private var head = 0
-
-    var count: Int { ids.count }
 
     func contains(_ run: String) -> Bool { ids.contains(run) }
 

@@ -175,7 +175,8 @@ public struct StoreHealth: Sendable, Hashable {
     public var unavailableSinceMs: UInt64?
     /// Appends that threw since the service started (each retry counts).
     public var failures: UInt64
-    /// Inputs whose actions wait for their records to be durable.
+    /// Inputs whose actions wait behind the append under way (not counting that append's own): what
+    /// ``ReconcilerService/maxPendingWrites`` bounds.
     public var pendingWrites: Int
 
     /// Creates a health reading.
