@@ -82,8 +82,9 @@ public final class PostgresSessionStore: SessionStore {
         await client.run()
     }
 
-    /// Returns once ``run()`` has started the pool.
+    /// Returns once ``run()`` has started the pool. Called before every query: once it has, without suspending.
     func untilRunning() async {
+        guard !running.withLock({ $0.started }) else { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let started = running.withLock { state in
                 if !state.started { state.waiters.append(continuation) }
