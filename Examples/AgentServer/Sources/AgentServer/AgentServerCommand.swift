@@ -109,8 +109,8 @@ struct AgentServerCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = Settings()
         let verbose = settings.flag(self.verbose, "VERBOSE")
-        let logger = try makeLogger(verbose: verbose)
-        let tokenTable = try makeTokenTable()
+        let logger = try makeLogger(settings, verbose: verbose)
+        let tokenTable = try makeTokenTable(settings)
         let configuration = try makeConfiguration(settings, verbose: verbose)
         let nodeID = nodeId ?? settings.environment["EVENTACK_NODE_ID"] ?? "node-1"
         let sessionStore = try await openStore(settings, node: nodeID, logger: logger)
@@ -184,10 +184,10 @@ extension AgentServerCommand {
         }
     }
 
-    func makeLogger(verbose: Bool) throws -> Logger {
+    func makeLogger(_ settings: Settings, verbose: Bool) throws -> Logger {
         var logger = Logger(label: "agent-server")
         let levelName =
-            logLevel ?? ProcessInfo.processInfo.environment["EVENTACK_LOG_LEVEL"] ?? (verbose ? "debug" : "info")
+            logLevel ?? settings.environment["EVENTACK_LOG_LEVEL"] ?? (verbose ? "debug" : "info")
         guard let level = Logger.Level(rawValue: levelName) else {
             throw ValidationError("unknown log level \(levelName)")
         }
@@ -196,8 +196,8 @@ extension AgentServerCommand {
     }
 
     /// Users' tokens from `--tokens-file`, `--tokens` or the environment, and the operator's.
-    func makeTokenTable() throws -> TokenTable {
-        let environment = ProcessInfo.processInfo.environment
+    func makeTokenTable(_ settings: Settings) throws -> TokenTable {
+        let environment = settings.environment
         let tokenText =
             try (tokensFile ?? environment["EVENTACK_TOKENS_FILE"]).map {
                 try String(contentsOfFile: $0, encoding: .utf8)
