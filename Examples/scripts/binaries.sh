@@ -25,6 +25,24 @@ listening_port() { # log pattern [tenths]
     grep -o "$2 [0-9]*" "$1" | awk '{print $NF}'
 }
 
+# Starts AgentServer node INDEX of a cluster on STORE (a postgres:// URL), its users' tokens $tokens and the operator's
+# OPERATOR_TOKEN — ports, node_pids and $work as the caller keeps them, its log appended to $work/node-INDEX.log — and
+# waits (up to 30 s) until it says it listens once more than before. Used by cluster.sh and cluster-chaos.sh.
+start_node() { # index store operator-token
+    local i="$1" before
+    before="$(grep -c "agent-server listening on" "$work/node-$i.log" 2> /dev/null || true)"
+    "$server_bin" --port "${ports[$i]}" --node-id "node-$i" --store "$2" --tokens "$tokens" \
+        --operator-token "$3" --resume-window-ms 60000 >> "$work/node-$i.log" 2>&1 &
+    node_pids[$i]=$!
+    for _ in $(seq 1 300); do
+        [ "$(grep -c "agent-server listening on" "$work/node-$i.log")" -gt "${before:-0}" ] && break
+        sleep 0.1
+    done
+    [ "$(grep -c "agent-server listening on" "$work/node-$i.log")" -gt "${before:-0}" ] ||
+        { tail -20 "$work/node-$i.log"; exit 1; }
+    echo "node-$i pid ${node_pids[$i]} on port ${ports[$i]}"
+}
+
 # SIGTERM to every node of node_pids (an array the caller keeps, its logs in $work/node-I.log), each in turn: each
 # must say bye, stop and exit 0. Used by cluster.sh and cluster-chaos.sh.
 stop_nodes_gracefully() {

@@ -42,25 +42,12 @@ source Examples/scripts/binaries.sh
 
 tokens="alice-token=alice,bob-token=bob,carol-token=carol"
 ports=("$(free_port)" "$(free_port)" "$(free_port)")
-start_node() { # index
-    local i="$1" before
-    before="$(grep -c "agent-server listening on" "$work/node-$i.log" 2> /dev/null || true)"
-    "$server_bin" --port "${ports[$i]}" --node-id "node-$i" --store "$pg_url" --tokens "$tokens" \
-        --operator-token chaos-operator --resume-window-ms 60000 >> "$work/node-$i.log" 2>&1 &
-    node_pids[$i]=$!
-    for _ in $(seq 1 300); do
-        [ "$(grep -c "agent-server listening on" "$work/node-$i.log")" -gt "${before:-0}" ] && break
-        sleep 0.1
-    done
-    [ "$(grep -c "agent-server listening on" "$work/node-$i.log")" -gt "${before:-0}" ] ||
-        { tail -20 "$work/node-$i.log"; exit 1; }
-}
 kill_node() {
     kill -9 "${node_pids[$1]}"
     wait "${node_pids[$1]}" 2> /dev/null || true
     node_pids[$1]=""
 }
-for i in 0 1 2; do start_node "$i"; done
+for i in 0 1 2; do start_node "$i" "$pg_url" chaos-operator; done
 python3 "$root/Examples/scripts/balancer.py" "$(IFS=,; echo "${ports[*]}")" > "$work/balancer.log" 2>&1 &
 balancer_pid=$!
 balancer_port="$(listening_port "$work/balancer.log" "balancer listening on")"
@@ -103,7 +90,7 @@ for i in 0 1 2; do
     kill_node "$i"
     start_wave; sleep 2
     start_wave; sleep 2
-    start_node "$i"
+    start_node "$i" "$pg_url" chaos-operator
     event "started node-$i"
     start_wave; sleep 2
 done
@@ -123,7 +110,7 @@ start_wave; sleep 3
 event "kill node-1"
 kill_node 1
 start_wave; sleep 3
-start_node 1
+start_node 1 "$pg_url" chaos-operator
 event "started node-1"
 start_wave
 

@@ -36,20 +36,8 @@ source Examples/scripts/binaries.sh
 
 tokens="alice-token=alice,bob-token=bob,carol-token=carol,dave-token=dave"
 ports=("$(free_port)" "$(free_port)" "$(free_port)")
-start_node() { # index
-    local i="$1"
-    "$server_bin" --port "${ports[$i]}" --node-id "node-$i" --store "$store" --tokens "$tokens" \
-        --operator-token cluster-operator --resume-window-ms 60000 >> "$work/node-$i.log" 2>&1 &
-    node_pids[$i]=$!
-    for _ in $(seq 1 150); do
-        [ "$(grep -c "agent-server listening on" "$work/node-$i.log")" -ge "${2:-1}" ] && break
-        sleep 0.2
-    done
-    grep -q "agent-server listening on" "$work/node-$i.log" || { cat "$work/node-$i.log"; exit 1; }
-    echo "node-$i pid ${node_pids[$i]} on port ${ports[$i]}"
-}
 echo "=== 3 nodes"
-for i in 0 1 2; do start_node "$i"; done
+for i in 0 1 2; do start_node "$i" "$store" cluster-operator; done
 url() { echo "ws://127.0.0.1:${ports[$1]}/eventack"; }
 
 echo "=== 24 clients, 4 users; each connects to one node and starts its runs on another"
@@ -98,7 +86,7 @@ node_pids[1]=""
 echo "killed node-1 at $killed_at"
 sleep 12
 echo "=== node-1 starts again; the killed client too, from its state file"
-start_node 1 2
+start_node 1 "$store" cluster-operator
 "$client_bin" run --url "$lone_urls" --runs-url "$(url 0)" --token bob-token --timeout "$timeout_s" \
     --runs complex --state-file "$work/lone.state" > "$work/client-$lone.log" 2>&1 &
 pids+=($!)

@@ -37,11 +37,35 @@ final class StoreCluster: Sendable {
         }
     }
 
+    /// A client of the live node: its session once the node holds it, the seqs delivered to its app, and the task
+    /// that collects them (cancel it at the end).
+    func connectClient() async throws -> (SessionID, DeliveredSeqs, Task<Void, Never>) {
+        let service = alive.withLock { $0 }
+        let client = EventAckClient(
+            transport: transport, configuration: ReconcilerServiceTests.patient,
+            reconnect: ReconnectPolicy(baseMs: 10), jitterSeed: 1)
+        await client.start()
+        #expect(await ReconcilerServiceTests.eventually { !service.sessions(of: "alice").isEmpty })
+        let session = try #require(service.sessions(of: "alice").first)
+        let delivered = DeliveredSeqs()
+        let consumer = Task {
+            for await delivery in client.events { delivered.append(delivery.event.seq) }
+        }
+        return (session, delivered, consumer)
+    }
+
     /// The live node dies: its connections are cut and `next` takes the traffic.
     func crash(to next: ReconcilerService) {
         alive.withLock { $0 = next }
         for end in ends.withLock({ $0 }) { end.close() }
     }
+}
+
+/// The seqs a client's app was handed, in order.
+final class DeliveredSeqs: Sendable {
+    private let seqs = Mutex<[Seq]>([])
+    func append(_ seq: Seq) { seqs.withLock { $0.append(seq) } }
+    var all: [Seq] { seqs.withLock { $0 } }
 }
 
 @Suite("Session store with the service")
@@ -50,23 +74,13 @@ struct SessionStoreServiceTests {
     func welcomeWaitsForTheStore() async throws {
         let store = GatedStore(InMemorySessionStore())
         let service = ReconcilerService(random: SplitMix64(seed: 3), store: store)
-        let cluster = StoreCluster(service)
-        let client = EventAckClient(
-            transport: cluster.transport, configuration: ReconcilerServiceTests.patient,
-            reconnect: ReconnectPolicy(baseMs: 10), jitterSeed: 1)
-        await client.start()
-        #expect(await ReconcilerServiceTests.eventually { !service.sessions(of: "alice").isEmpty })
-        let session = try #require(service.sessions(of: "alice").first)
-        let delivered = Mutex<[Seq]>([])
-        let consumer = Task {
-            for await delivery in client.events { delivered.withLock { $0.append(delivery.event.seq) } }
-        }
+        let (session, delivered, consumer) = try await StoreCluster(service).connectClient()
         try service.emit(run: "run_1", kind: "agent_started", to: session)
         try? await Task.sleep(for: .milliseconds(150))
-        #expect(delivered.withLock { $0 }.isEmpty, "an event went out before its record was durable")
+        #expect(delivered.all.isEmpty, "an event went out before its record was durable")
         #expect(store.appends.withLock { $0 } == 0)
         store.isOpen.withLock { $0 = true }
-        #expect(await ReconcilerServiceTests.eventually { delivered.withLock { $0 } == [1] })
+        #expect(await ReconcilerServiceTests.eventually { delivered.all == [1] })
         consumer.cancel()
         service.shutdown()
     }
@@ -104,27 +118,18 @@ struct SessionStoreServiceTests {
         let storage = InMemorySessionStore.Storage()
         let a = ReconcilerService(random: SplitMix64(seed: 3), store: InMemorySessionStore(storage: storage, node: "a"))
         let cluster = StoreCluster(a)
-        let client = EventAckClient(
-            transport: cluster.transport, configuration: ReconcilerServiceTests.patient,
-            reconnect: ReconnectPolicy(baseMs: 10), jitterSeed: 1)
-        await client.start()
-        #expect(await ReconcilerServiceTests.eventually { !a.sessions(of: "alice").isEmpty })
-        let session = try #require(a.sessions(of: "alice").first)
-        let delivered = Mutex<[Seq]>([])
-        let consumer = Task {
-            for await delivery in client.events { delivered.withLock { $0.append(delivery.event.seq) } }
-        }
+        let (session, delivered, consumer) = try await cluster.connectClient()
         for kind in ["agent_started", "agent_thinking"] {
             try a.emit(run: "run_1", kind: kind, payload: Payload(json: #"{"text":"t"}"#), to: session)
         }
-        #expect(await ReconcilerServiceTests.eventually { delivered.withLock { $0.count } == 2 })
+        #expect(await ReconcilerServiceTests.eventually { delivered.all.count == 2 })
         let b = ReconcilerService(random: SplitMix64(seed: 4), store: InMemorySessionStore(storage: storage, node: "b"))
         cluster.crash(to: b)
         #expect(await ReconcilerServiceTests.eventually { b.holds(session) })
         // B holds the session once it is loaded; it owns it once the accepted resume's record is appended.
         #expect(await ReconcilerServiceTests.eventually { storage.owner(of: session) == "b" })
         try b.emit(run: "run_1", kind: "agent_completed", payload: Payload(json: #"{"result":"done"}"#), to: session)
-        #expect(await ReconcilerServiceTests.eventually { delivered.withLock { $0 } == [1, 2, 3] })
+        #expect(await ReconcilerServiceTests.eventually { delivered.all == [1, 2, 3] })
         #expect(
             await ReconcilerServiceTests.eventually { storage.finishedRuns.map(\.verdict) == [.confirmed] },
             "\(storage.finishedRuns) \(b.report().text)")

@@ -123,37 +123,12 @@ final class FlakyStore: SessionStore {
 
 @Suite("The service while its store fails")
 struct StoreOutageServiceTests {
-    /// What one client sees of `service`: its session once written, the seqs delivered to its app, and the task
-    /// that collects them.
-    final class Deliveries: Sendable {
-        let seqs = Mutex<[Seq]>([])
-        func append(_ seq: Seq) { seqs.withLock { $0.append(seq) } }
-        var all: [Seq] { seqs.withLock { $0 } }
-    }
-
-    static func connectedClient(
-        _ service: ReconcilerService
-    ) async throws -> (SessionID, Deliveries, Task<Void, Never>) {
-        let cluster = StoreCluster(service)
-        let client = EventAckClient(
-            transport: cluster.transport, configuration: ReconcilerServiceTests.patient,
-            reconnect: ReconnectPolicy(baseMs: 10), jitterSeed: 1)
-        await client.start()
-        #expect(await ReconcilerServiceTests.eventually { !service.sessions(of: "alice").isEmpty })
-        let session = try #require(service.sessions(of: "alice").first)
-        let delivered = Deliveries()
-        let consumer = Task {
-            for await delivery in client.events { delivered.append(delivery.event.seq) }
-        }
-        await service.writesSettled()
-        return (session, delivered, consumer)
-    }
-
     @Test("an answer lost after the commit: retried under the same commit id, delivered once, written once (EA-DUR-7)")
     func lostAnswer() async throws {
         let store = FlakyStore(InMemorySessionStore())
         let service = ReconcilerService(random: SplitMix64(seed: 3), store: store)
-        let (session, delivered, consumer) = try await Self.connectedClient(service)
+        let (session, delivered, consumer) = try await StoreCluster(service).connectClient()
+        await service.writesSettled()
         let before = store.attempts.withLock { $0.count }
         store.losesAnswers.withLock { $0 = 2 }
         try service.emit(run: "run_1", kind: "agent_started", to: session)
@@ -174,7 +149,8 @@ struct StoreOutageServiceTests {
     func outage() async throws {
         let store = FlakyStore(InMemorySessionStore())
         let service = ReconcilerService(random: SplitMix64(seed: 3), store: store, maxPendingWrites: 4)
-        let (session, delivered, consumer) = try await Self.connectedClient(service)
+        let (session, delivered, consumer) = try await StoreCluster(service).connectClient()
+        await service.writesSettled()
         store.down.withLock { $0 = true }
         try service.emit(run: "run_1", kind: "agent_started", to: session)
         #expect(await ReconcilerServiceTests.eventually { !service.storeHealth.isAvailable })
