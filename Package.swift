@@ -40,7 +40,7 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "EventAckReconcilerTests",
-        dependencies: ["EventAckReconciler", "EventAckProtocol", "EventAckClient"],
+        dependencies: ["EventAckReconciler", "EventAckProtocol", "EventAckClient", "EventAckTesting"],
         swiftSettings: strictSettings
     ),
     .testTarget(

@@ -2,47 +2,24 @@
 import Synchronization
 
 /// Opens connections to an EventAck server. Implement it over any ordered, message-framed channel (a WebSocket
-/// with subprotocol `eventack.v1`); `Examples/LinuxClient` has one over SwiftNIO's WebSocket.
+/// with subprotocol `eventack.v1`); `Examples/LinuxClient`'s `EventAckNIOClient` has one over SwiftNIO's WebSocket,
+/// and `EventAckTesting` an in-memory one for tests.
 ///
-/// The client always calls ``connect(handingFramesTo:)``. A transport that implements only ``connect()`` works:
-/// the client then reads ``ClientConnection/inbound`` through a task of its own. A transport that hands each
-/// received frame straight to ``InboundFrames`` saves that task and a stream per frame.
+/// One model: the transport pushes. It hands every frame it receives to the client's ``InboundFrames`` from its own
+/// I/O loop, with no stream or task in between, and the client takes what arrived in one turn of its actor.
 public protocol ClientTransport: Sendable {
-    /// Opens a new connection, or throws when the server cannot be reached.
-    func connect() async throws -> any ClientConnection
-
     /// Opens a new connection that hands every frame it receives to `inbound`, in order, and ends `inbound` when
-    /// the connection ends; ``ClientConnection/inbound`` is then not read. Throws, without touching `inbound`,
-    /// when the server cannot be reached.
+    /// the connection ends (with the error, if it failed). Throws, without touching `inbound`, when the server
+    /// cannot be reached.
     func connect(handingFramesTo inbound: InboundFrames) async throws -> any ClientConnection
 }
 
-extension ClientTransport {
-    /// Connects with ``connect()`` and moves ``ClientConnection/inbound`` to `inbound` in a task of its own.
-    public func connect(handingFramesTo inbound: InboundFrames) async throws -> any ClientConnection {
-        let connection = try await connect()
-        Task.detached {
-            do {
-                for try await frame in connection.inbound {
-                    guard inbound.receive(frame) else { break }
-                }
-                inbound.end()
-            } catch {
-                inbound.end(throwing: error)  // the connection failed: the client handles it as closed
-            }
-        }
-        return connection
-    }
-}
-
-/// One open connection: text frames both ways.
+/// One open connection, the client's side of it: what the client sends. What it receives goes to the
+/// ``InboundFrames`` it was opened with.
 public protocol ClientConnection: Sendable {
-    /// The frames received, in order; finishes (or throws) when the connection ends. Not read when the transport
-    /// hands frames over itself (``ClientTransport/connect(handingFramesTo:)``).
-    var inbound: AsyncThrowingStream<String, any Error> { get }
     /// Sends one text frame.
     func send(_ text: String) async throws
-    /// Closes the connection; `inbound` finishes.
+    /// Closes the connection; the transport then ends its ``InboundFrames``.
     func close() async
 }
 
@@ -86,14 +63,20 @@ public final class InboundFrames: Sendable {
         queue.finish(throwing: error)
     }
 
-    /// Every frame waiting, once there is one; `nil` once ended and empty.
-    func take() async -> [String]? {
+    /// Every frame waiting, once there is one; `nil` once ended and empty (then ``failure`` says whether the
+    /// connection failed). The client reads this; a transport that decorates another (to log, count or cut frames)
+    /// hands the inner one an `InboundFrames` of its own and moves what it takes from there to the client's. Read by
+    /// one task at a time.
+    public func take() async -> [String]? {
         guard let frames = await queue.next() else { return nil }
         var bytes = 0
         for frame in frames { bytes += frame.utf8.count }
         pendingBytes.subtract(bytes, ordering: .relaxed)
         return frames
     }
+
+    /// The error the connection ended with (``end(throwing:)``), if it failed.
+    public var failure: (any Error)? { queue.failure }
 
     /// Whether the connection was cut because too much waited for the client.
     var didOverflow: Bool { overflowed.load(ordering: .relaxed) }

@@ -24,27 +24,16 @@ public final class FailoverTransport: ClientTransport {
     /// The index of the transport the next connect tries first: the last one that worked.
     public var currentIndex: Int { current.withLock { $0 } }
 
-    /// Connects through the transport that last worked, or the next ones in turn; throws the last error when none
-    /// can connect (the client's reconnect policy then waits and tries again, starting with the next one).
-    public func connect() async throws -> any ClientConnection {
-        try await connectInTurn { try await $0.connect() }
-    }
-
-    /// As ``connect()``, handing frames over through the transport that connects (a failed attempt does not touch
-    /// `inbound`).
+    /// Connects through the transport that last worked, or the next ones in turn, handing frames over through the
+    /// one that connects (a failed attempt does not touch `inbound`); throws the last error when none can connect
+    /// (the client's reconnect policy then waits and tries again, starting with the next one).
     public func connect(handingFramesTo inbound: InboundFrames) async throws -> any ClientConnection {
-        try await connectInTurn { try await $0.connect(handingFramesTo: inbound) }
-    }
-
-    private func connectInTurn(
-        _ connect: (any ClientTransport) async throws -> any ClientConnection
-    ) async throws -> any ClientConnection {
         let start = current.withLock { $0 }
         var lastError: (any Error)?
         for offset in 0..<transports.count {
             let index = (start + offset) % transports.count
             do {
-                let connection = try await connect(transports[index])
+                let connection = try await transports[index].connect(handingFramesTo: inbound)
                 current.withLock { $0 = index }
                 return connection
             } catch {

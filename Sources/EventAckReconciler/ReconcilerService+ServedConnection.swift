@@ -2,10 +2,9 @@
 import Synchronization
 
 extension ReconcilerService {
-    /// Starts serving `connection`, authenticated by the host as `principal`, for a host that hands over the frames
-    /// it receives itself (``ServedConnection/receive(_:)``) instead of through ``ServerConnection/frames``: the
-    /// frame goes from the transport's own loop to the reconciler, with no stream and no task in between — one
-    /// task hop less on every ack. ``serve(_:principal:observe:)`` is this with a loop over `frames`.
+    /// Starts serving `connection`, authenticated by the host as `principal`. The host hands over the frames it
+    /// receives itself (``ServedConnection/receive(_:)``): each goes from the transport's own loop to the
+    /// reconciler, with no stream and no task in between.
     ///
     /// Returns `nil` after ``shutdown()``: close the connection. Otherwise call ``ServedConnection/end()`` once the
     /// connection's inbound side ended (or ``ServedConnection/receive(_:)`` returned `false`).

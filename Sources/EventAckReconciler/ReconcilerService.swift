@@ -28,7 +28,7 @@ public final class ReconcilerService: Sendable {
         var writers: [ConnectionID: Writer] = [:]
         var timer: (deadline: UInt64, task: Task<Void, Never>)?
         var isShutDown = false
-        /// Connections being served (``serve(_:principal:observe:)`` has not returned).
+        /// Connections being served (opened and not yet ended: ``ServedConnection/end()``).
         var serving = 0
         /// Frames queued for each connection at its last send.
         var closedNotReading = 0
@@ -98,31 +98,6 @@ public final class ReconcilerService: Sendable {
         self.state = LockedState(
             State(machine: Reconciler(configuration: configuration, random: random, writesAhead: store != nil)))
         (events, eventsContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(Self.eventBufferLimit))
-    }
-
-    /// Serves one connection, authenticated by the host as `principal`, until it closes. Returns when the
-    /// connection is gone; its session waits for a resume.
-    ///
-    /// - Parameters:
-    ///   - connection: the accepted, authenticated connection.
-    ///   - principal: who the host authenticated (EA-HS-3).
-    ///   - observe: called, under the service's lock, with every text frame received and the session it belongs to
-    ///     (once the handshake completed), for a host that measures acks of its own sessions. Keep it quick.
-    public func serve(
-        _ connection: some ServerConnection,
-        principal: String,
-        observe: (@Sendable (SessionID?, String) -> Void)? = nil
-    ) async {
-        guard let served = open(connection, principal: principal, observe: observe) else {
-            await connection.close()
-            return
-        }
-        do {
-            for try await frame in connection.frames where !served.receive(frame) { break }
-        } catch {
-            // A failed connection ends like a closed one.
-        }
-        await served.end()
     }
 
     /// Emits an event to `session`; see ``Reconciler/emit(run:kind:payload:confirm:endsRun:to:origin:now:)``.

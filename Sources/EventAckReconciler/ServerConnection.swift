@@ -12,22 +12,20 @@ public enum InboundFrame: Sendable, Hashable {
     case oversized(byteCount: Int)
 }
 
-/// One accepted connection, as the ``ReconcilerService`` needs it: text frames both ways. Implement it over a
-/// WebSocket (subprotocol `eventack.v1`) after authenticating the upgrade; `Examples/AgentServer` has one for
+/// One accepted connection, the side the ``ReconcilerService`` writes to. Implement it over a WebSocket (subprotocol
+/// `eventack.v1`) after authenticating the upgrade; `Examples/AgentServer`'s `EventAckHummingbird` has one for
 /// hummingbird-websocket.
+///
+/// One model: the host pushes. It opens the connection with ``ReconcilerService/open(_:principal:observe:)`` and
+/// hands every frame it reads to ``ServedConnection/receive(_:)`` from its own I/O loop.
 public protocol ServerConnection: Sendable {
-    /// The frames received, in order; finishes (or throws) when the connection ends.
-    var inbound: AsyncThrowingStream<String, any Error> { get }
-    /// The frames received with what the transport knows of them (binary, unvalidated bytes). By default, every
-    /// frame of ``inbound`` as ``InboundFrame/text(_:)``; adapters that see raw frames should provide it.
-    var frames: AsyncThrowingStream<InboundFrame, any Error> { get }
     /// Sends one text frame.
     func send(_ text: String) async throws
     /// Sends text frames in order: what was queued for the connection while the last batch was being written.
     /// Adapters that can should write them all and flush once (one system call for a burst instead of one per
     /// frame), and return once they are written or buffered by the transport. By default, ``send(_:)`` for each.
     func send(contentsOf texts: [String]) async throws
-    /// Closes the connection; `inbound` finishes.
+    /// Closes the connection.
     func close() async
     /// Drops the connection at once, with no closing handshake: for a peer that does not read, to which nothing more
     /// can be written. By default ``close()``; adapters whose close writes a frame should close the socket here.
@@ -45,20 +43,5 @@ extension ServerConnection {
 
     public func send(contentsOf texts: [String]) async throws {
         for text in texts { try await send(text) }
-    }
-
-    public var frames: AsyncThrowingStream<InboundFrame, any Error> {
-        let texts = inbound
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    for try await text in texts { continuation.yield(.text(text)) }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
     }
 }

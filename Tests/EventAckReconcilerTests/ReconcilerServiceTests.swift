@@ -2,20 +2,9 @@ import Dispatch
 import EventAckClient
 import EventAckProtocol
 import EventAckReconciler
+import EventAckTesting
 import Synchronization
 import Testing
-
-/// The client's in-memory transport, seen from the server as a ``ServerConnection``.
-struct InMemoryServerEndConnection: ServerConnection {
-    let end: InMemoryServerEnd
-    var inbound: AsyncThrowingStream<String, any Error> { end.inbound }
-
-    func send(_ text: String) async throws {
-        if !end.send(text) { throw InMemoryTransportError.closed }
-    }
-
-    func close() async { end.close() }
-}
 
 extension InMemoryClientTransport {
     /// Hands every connection the transport accepts to `serve`, each on a task of its own. Runs until cancelled.
@@ -52,7 +41,7 @@ struct ReconcilerServiceTests {
         let ends = Mutex<[InMemoryServerEnd]>([])
         let acceptor = transport.serveEach { end in
             ends.withLock { $0.append(end) }
-            await service.serve(InMemoryServerEndConnection(end: end), principal: "alice")
+            await end.serve(on: service, principal: "alice")
         }
         let client = EventAckClient(
             transport: transport, configuration: Self.patient, reconnect: ReconnectPolicy(baseMs: 10), jitterSeed: 1)
@@ -110,8 +99,6 @@ struct ReconcilerServiceTests {
 
 /// A connection whose peer never reads: every send waits (until cancelled).
 struct NonReadingConnection: ServerConnection {
-    let inbound: AsyncThrowingStream<String, any Error>
-
     func send(_ text: String) async throws { try await Task.sleep(for: .seconds(3600)) }
 
     func close() async {}
@@ -122,19 +109,14 @@ struct NonReadingPeerTests {
     @Test("a peer that does not read is cut: serve returns instead of holding the connection for ever")
     func nonReadingPeerIsCut() async throws {
         let service = ReconcilerService(random: SplitMix64(seed: 9), maxQueuedFrames: 16)
-        let (frames, peer) = AsyncThrowingStream<String, any Error>.makeStream()
-        let served = Mutex(false)
-        let serving = Task {
-            await service.serve(NonReadingConnection(inbound: frames), principal: "alice")
-            served.withLock { $0 = true }
-        }
+        let connection = try #require(service.open(NonReadingConnection(), principal: "alice"))
         let codec = MessageCodec()
-        peer.yield(codec.encode(.hello(Hello(versions: [.current], client: ClientInfo(name: "t", version: "1")))))
-        for id in 1...200 { peer.yield(codec.encode(.ping(id: UInt64(id)))) }
-        #expect(await ReconcilerServiceTests.eventually { served.withLock { $0 } })
+        let hello = Hello(versions: [.current], client: ClientInfo(name: "t", version: "1"))
+        var open = connection.receive(.text(codec.encode(.hello(hello))))
+        for id in 1...200 where open { open = connection.receive(.text(codec.encode(.ping(id: UInt64(id))))) }
+        #expect(!open, "the service stopped taking frames from a connection whose peer does not read")
+        await connection.end()  // returns: the writer blocked in `send` is cut, not waited for
         #expect(service.sessionCounts().closedNotReading == 1)
-        peer.finish()
-        serving.cancel()
         service.shutdown()
     }
 }
@@ -142,7 +124,6 @@ struct NonReadingPeerTests {
 /// A connection that keeps what the service sends to it.
 final class RecordingConnection: ServerConnection {
     let sent = Mutex<[String]>([])
-    var inbound: AsyncThrowingStream<String, any Error> { AsyncThrowingStream { $0.finish() } }
 
     func send(_ text: String) async throws { sent.withLock { $0.append(text) } }
 
@@ -182,16 +163,6 @@ final class CountingTaskExecutor: TaskExecutor {
     }
 }
 
-/// An in-memory connection whose writer runs on a given executor.
-struct ExecutorConnection: ServerConnection {
-    let base: InMemoryServerEndConnection
-    let executor: CountingTaskExecutor
-    var inbound: AsyncThrowingStream<String, any Error> { base.inbound }
-    var writerExecutor: (any TaskExecutor)? { executor }
-    func send(_ text: String) async throws { try await base.send(text) }
-    func close() async { await base.close() }
-}
-
 @Suite("ReconcilerService and the connections' executors")
 struct WriterExecutorTests {
     @Test("a session names the executor of the connection it is attached to, and none once detached")
@@ -202,8 +173,7 @@ struct WriterExecutorTests {
         let ends = Mutex<[InMemoryServerEnd]>([])
         let acceptor = transport.serveEach { end in
             ends.withLock { $0.append(end) }
-            let connection = ExecutorConnection(base: InMemoryServerEndConnection(end: end), executor: executor)
-            await service.serve(connection, principal: "alice")
+            await end.serve(on: service, principal: "alice", writerExecutor: executor)
         }
         // The client never reconnects: once cut, the session stays detached.
         let client = EventAckClient(

@@ -1,5 +1,6 @@
 import EventAckProtocol
 import EventAckReconciler
+import EventAckTesting
 import Testing
 
 /// A run id names one run in its session (EA-RUN-1): an emit for a run that ended is refused, never merged into it

@@ -1,6 +1,7 @@
 import EventAckClient
 import EventAckProtocol
 import EventAckReconciler
+import EventAckTesting
 import Foundation
 import Synchronization
 import Testing
@@ -33,7 +34,7 @@ final class StoreCluster: Sendable {
         _ = transport.serveEach { [self] end in
             ends.withLock { $0.append(end) }
             let service = alive.withLock { $0 }
-            await service.serve(InMemoryServerEndConnection(end: end), principal: "alice")
+            await end.serve(on: service, principal: "alice")
         }
     }
 

@@ -1,6 +1,7 @@
 import EventAckClient
 import EventAckProtocol
 import EventAckReconciler
+import EventAckTesting
 import Foundation
 import Synchronization
 import Testing

@@ -17,10 +17,6 @@ public struct WebSocketServerConnection: ServerConnection {
     /// The socket, to drop a peer that does not read: a WebSocket close would wait to write its frame.
     let channel: (any Channel)?
 
-    public var inbound: AsyncThrowingStream<String, any Error> {
-        AsyncThrowingStream { $0.finish() }  // frames are handed to the service by `serve`
-    }
-
     public func send(_ text: String) async throws {
         try await outbound.write(.text(text))
     }

@@ -53,20 +53,8 @@ public struct WebSocketClientTransport: ClientTransport {
     }
 
     public func connect(handingFramesTo inbound: InboundFrames) async throws -> any ClientConnection {
-        let channel = try await open(
-            WebSocketFrameHandler.Inbound(receive: { inbound.receive($0) }, end: { inbound.end(throwing: $0) }))
-        return WebSocketConnection(channel: channel, inbound: AsyncThrowingStream { $0.finish() })
-    }
-
-    public func connect() async throws -> any ClientConnection {
-        let (frames, received) = AsyncThrowingStream<String, any Error>.makeStream()
-        let channel = try await open(
-            WebSocketFrameHandler.Inbound(
-                receive: {
-                    if case .terminated = received.yield($0) { return false }
-                    return true
-                }, end: { received.finish(throwing: $0) }))
-        return WebSocketConnection(channel: channel, inbound: frames)
+        let channel = try await open(inbound)
+        return WebSocketConnection(channel: channel)
     }
 
     private enum Upgrade: Sendable {
@@ -75,7 +63,7 @@ public struct WebSocketClientTransport: ClientTransport {
     }
 
     /// Connects and upgrades; returns the channel, its handler handing received messages to `inbound`.
-    private func open(_ inbound: WebSocketFrameHandler.Inbound) async throws -> any Channel {
+    private func open(_ inbound: InboundFrames) async throws -> any Channel {
         let target = try WebSocketTarget(url)
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: target.hostHeader)
@@ -127,8 +115,6 @@ public struct WebSocketClientTransport: ClientTransport {
 /// One open WebSocket, as EventAck sees it.
 struct WebSocketConnection: ClientConnection {
     let channel: any Channel
-    /// The frames received, for `connect()`; finished at once when the handler hands them to `InboundFrames`.
-    let inbound: AsyncThrowingStream<String, any Error>
 
     func send(_ text: String) async throws {
         guard channel.isActive else { throw ConnectionEnded() }

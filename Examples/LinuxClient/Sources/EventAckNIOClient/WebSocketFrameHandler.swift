@@ -1,3 +1,4 @@
+import EventAckClient
 import NIOCore
 import NIOWebSocket
 
@@ -11,14 +12,6 @@ final class WebSocketFrameHandler: ChannelInboundHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
-    /// Where received text goes.
-    struct Inbound: Sendable {
-        /// Hands over a message; `false` when nobody reads any more (or too much waits): the connection is cut.
-        let receive: @Sendable (String) -> Bool
-        /// The connection ended, with the error that ended it if any.
-        let end: @Sendable ((any Error)?) -> Void
-    }
-
     /// Sent through the pipeline by ``WebSocketConnection/close()``: start the close handshake.
     struct CloseRequested: Sendable {}
 
@@ -31,7 +24,8 @@ final class WebSocketFrameHandler: ChannelInboundHandler {
         var description: String
     }
 
-    private let inbound: Inbound
+    /// Where received text goes, straight from the event loop: the client's hand-over.
+    private let inbound: InboundFrames
     /// The largest message accepted, fragments included.
     private let maxMessageBytes: Int
     /// The fragments so far of a message in progress, and whether it is text.
@@ -39,7 +33,7 @@ final class WebSocketFrameHandler: ChannelInboundHandler {
     private var closeSent = false
     private var failure: (any Error)?
 
-    init(_ inbound: Inbound, maxMessageBytes: Int) {
+    init(_ inbound: InboundFrames, maxMessageBytes: Int) {
         self.inbound = inbound
         self.maxMessageBytes = maxMessageBytes
     }
@@ -117,7 +111,7 @@ final class WebSocketFrameHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        inbound.end(failure)
+        inbound.end(throwing: failure)
         context.fireChannelInactive()
     }
 

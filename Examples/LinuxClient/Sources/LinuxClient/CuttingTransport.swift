@@ -4,6 +4,9 @@ import Synchronization
 /// For demonstrations and tests: wraps a transport and cuts its first `times` connections, without a close
 /// handshake, after each delivered `afterFrames` frames, as a flaky network would. The client must then reconnect
 /// and resume.
+///
+/// A decorator in the one transport model: the wrapped transport hands its frames to an `InboundFrames` of this
+/// transport's own, and a relay moves them on to the client's, counting.
 final class CuttingTransport: ClientTransport {
     let base: any ClientTransport
     let afterFrames: Int
@@ -15,45 +18,45 @@ final class CuttingTransport: ClientTransport {
         self.cutsLeft = Mutex(times)
     }
 
-    func connect() async throws -> any ClientConnection {
-        let connection = try await base.connect()
+    func connect(handingFramesTo inbound: InboundFrames) async throws -> any ClientConnection {
         let cut = cutsLeft.withLock { left in
             defer { left = max(0, left - 1) }
             return left > 0
         }
-        guard cut else { return connection }
-        let (inbound, continuation) = AsyncThrowingStream<String, any Error>.makeStream()
+        guard cut else { return try await base.connect(handingFramesTo: inbound) }
+        let relayed = InboundFrames(maxPendingBytes: inbound.maxPendingBytes)
+        let connection = try await base.connect(handingFramesTo: relayed)
         let limit = afterFrames
-        let pump = Task {
+        let relay = Task {
             var count = 0
-            do {
-                for try await frame in connection.inbound {
-                    continuation.yield(frame)
+            while let frames = await relayed.take() {
+                for frame in frames {
+                    guard inbound.receive(frame) else {
+                        await connection.close()
+                        return
+                    }
                     count += 1
                     if count >= limit {
-                        continuation.finish(throwing: CutByTest())
+                        inbound.end(throwing: CutByTest())
                         await connection.close()
                         return
                     }
                 }
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
             }
+            inbound.end(throwing: relayed.failure)
         }
-        return CutConnection(base: connection, inbound: inbound, pump: pump)
+        return CutConnection(base: connection, relay: relay)
     }
 }
 
 struct CutConnection: ClientConnection {
     let base: any ClientConnection
-    let inbound: AsyncThrowingStream<String, any Error>
-    let pump: Task<Void, Never>
+    let relay: Task<Void, Never>
 
     func send(_ text: String) async throws { try await base.send(text) }
 
     func close() async {
-        pump.cancel()
+        relay.cancel()
         await base.close()
     }
 }

@@ -29,6 +29,6 @@ struct WebSocketClientTransportTests {
     @Test("connecting to a port where nothing listens fails, it does not hang")
     func nothingListening() async {
         let transport = WebSocketClientTransport(url: "ws://127.0.0.1:1/eventack", token: "t")
-        await #expect(throws: (any Error).self) { _ = try await transport.connect() }
+        await #expect(throws: (any Error).self) { _ = try await transport.connect(handingFramesTo: InboundFrames()) }
     }
 }
