@@ -15,6 +15,7 @@ var products: [Product] = [
     .library(name: "EventAckProtocol", targets: ["EventAckProtocol"]),
     .library(name: "EventAckClient", targets: ["EventAckClient"]),
     .library(name: "EventAckReconciler", targets: ["EventAckReconciler"]),
+    .library(name: "EventAckPublish", targets: ["EventAckPublish"]),
     .library(name: "EventAckTesting", targets: ["EventAckTesting"]),
     .executable(name: "eventack", targets: ["eventack"]),
 ]
@@ -23,6 +24,9 @@ var targets: [Target] = [
     .target(name: "EventAckProtocol", swiftSettings: strictSettings),
     .target(name: "EventAckClient", dependencies: ["EventAckProtocol"], swiftSettings: strictSettings),
     .target(name: "EventAckReconciler", dependencies: ["EventAckProtocol"], swiftSettings: strictSettings),
+    .target(
+        name: "EventAckPublish", dependencies: ["EventAckProtocol", "EventAckReconciler"], swiftSettings: strictSettings
+    ),
     .target(
         name: "EventAckTesting",
         dependencies: ["EventAckProtocol", "EventAckClient", "EventAckReconciler"],

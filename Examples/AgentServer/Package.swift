@@ -34,6 +34,7 @@ let package = Package(
             name: "EventAckHummingbird",
             dependencies: [
                 .product(name: "EventAckReconciler", package: eventAck),
+                .product(name: "EventAckPublish", package: eventAck),
                 .product(name: "EventAckProtocol", package: eventAck),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -54,6 +55,7 @@ let package = Package(
             dependencies: [
                 "EventAckHummingbird",
                 .product(name: "EventAckReconciler", package: eventAck),
+                .product(name: "EventAckPublish", package: eventAck),
                 .product(name: "EventAckProtocol", package: eventAck),
                 .product(name: "EventAckPostgres", package: "PostgresStore"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -16,6 +16,9 @@
 # BENCH_STORE=postgres runs the same with sessions written ahead to a throwaway PostgreSQL 15 (synchronous_commit on;
 # rows `eventack-durable`, with PostgreSQL's CPU per event beside the server's): each event waits for a commit before
 # it is sent, so throughput is about window / (commit + ack delay).
+# BENCH_VARIANTS picks the variants (default "max paced"). SCRAPE_MS=100 scrapes the operator's /report, the bench
+# user's /report and /metrics every 100 ms while each run lasts, as a monitoring system would (the notes then count
+# the scrapes): compare the paced p99 with and without it to see whether reports reach the data path.
 # PRIO (the harness's: empty, nice or rt) runs the server, the client and PostgreSQL at the priority the harness gives
 # the peers' servers and clients, as its README asks of a project's own rows.
 set -euo pipefail
@@ -57,18 +60,28 @@ cleanup() {
 trap cleanup EXIT
 window="${BENCH_WINDOW:-${WINDOW:-1000}}"
 rate="${RATE:-10000}"
-"${prio[@]}" "$server_bin" --port 0 --tokens "bench-token=bench" --window "$window" --max-queued-events 4096 --bench \
+"${prio[@]}" "$server_bin" --port 0 --tokens "bench-token=bench" --operator-token bench-operator --window "$window" --max-queued-events 4096 --bench \
     "${store_options[@]}" \
     > "$log" 2>&1 &
 server_pid=$!
 port="$(listening_port "$log" "agent-server listening on")"
 rows="$(mktemp)"
 printf 'system\tvariant\tmsgs\tseconds\tmsgs/s\tp50_us\tp99_us\tnotes\n'
-for variant in max paced; do
+for variant in ${BENCH_VARIANTS:-max paced}; do
     for _ in $(seq 1 "$runs"); do
         ticks="$([ -n "${pg_pid:-}" ] && pg_cpu_ticks || echo 0)"
+        scraper=""
+        if [ -n "${SCRAPE_MS:-}" ]; then
+            scraped="$(mktemp)"
+            python3 "$root/Examples/scripts/scrape.py" "http://127.0.0.1:$port" "$SCRAPE_MS" "$scraped" &
+            scraper=$!
+        fi
         row="$("${prio[@]}" "$client_bin" bench --url "ws://127.0.0.1:$port/eventack" --token bench-token --events "$events" \
             --variant "$variant" --rate "$rate")"
+        if [ -n "$scraper" ]; then
+            kill -TERM "$scraper" && wait "$scraper" || true
+            row="$row scrapes=$(cat "$scraped")"
+        fi
         if [ -n "${pg_pid:-}" ]; then
             used=$(($(pg_cpu_ticks) - ticks))
             row="$row pg_cpu_us_per_msg=$(python3 -c "print(f'{$used * 1e6 / $(getconf CLK_TCK) / $events:.2f}')")"
@@ -81,13 +94,14 @@ python3 - "$rows" "$system" "$window" <<'PY'
 import statistics, sys
 system, window = sys.argv[2], sys.argv[3]
 rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1]) if line.strip()]
-for variant in ("max", "paced"):
+for variant in ("max", "paced"):  # whichever ran
     mine = [r for r in rows if r[1] == variant]
     if not mine:
         continue
     med = lambda i: statistics.median(float(r[i]) for r in mine)
     note = lambda key: statistics.median(float(r[7].split(key + "=")[1].split()[0]) for r in mine)
     pg = f" pg_cpu_us_per_msg={note('pg_cpu_us_per_msg'):.2f}" if "pg_cpu_us_per_msg=" in mine[0][7] else ""
+    pg += f" scrapes={note('scrapes'):.0f}" if "scrapes=" in mine[0][7] else ""
     latency = mine[0][7].split("latency=")[1].split()[0]
     row = (f"{system}\t{variant}\t{int(med(2))}\t{med(3):.3f}\t{med(4):.0f}\t{med(5):.0f}\t{med(6):.0f}\t"
            f"median of {len(mine)}; server_cpu_us_per_msg={note('server_cpu_us_per_msg'):.2f}"

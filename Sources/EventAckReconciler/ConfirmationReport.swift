@@ -155,4 +155,16 @@ extension Reconciler {
         }
         return report
     }
+
+    /// The report of `run` in `sessionID` as it stands: from the session's live tracker while the run goes on, else
+    /// from the finished runs kept for reports. `nil` when neither knows it (an unknown session, a run never emitted
+    /// there, or one whose report was dropped from the bounded list).
+    public func runReport(_ run: String, in sessionID: SessionID) -> RunReport? {
+        if let key = sessionKeys[sessionID], let session = sessions[key], let index = session.runIndexByID[run],
+            let tracker = session.runs[Int(index)]
+        {
+            return tracker.report(session: sessionID, principal: session.principal)
+        }
+        return context.book.finishedRuns.last { $0.run == run && $0.session == sessionID }
+    }
 }

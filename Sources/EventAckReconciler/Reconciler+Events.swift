@@ -49,4 +49,12 @@ extension Reconciler {
         }
         return Emission(seq: seq, actions: takeActions())
     }
+
+    /// Throws what ``emit(run:kind:payload:confirm:endsRun:to:origin:now:)`` would for `run` in `sessionID` — the
+    /// session unknown, the run ended there, no room — without emitting: a fan-out checks every session first.
+    public func checkAdmits(run: String, to sessionID: SessionID) throws(ReconcilerError) {
+        try Self.checkIdentifier(run, "run")
+        guard let key = sessionKeys[sessionID], let session = sessions[key] else { throw .unknownSession(sessionID) }
+        try session.checkAdmits(run: run, configuration: configuration)
+    }
 }

@@ -135,12 +135,15 @@ public struct Reconciler: Sendable {
     ///   (EA-RUN-1).
     @discardableResult
     public mutating func runRequested(
-        _ run: String, in session: SessionID, now: UInt64
+        _ run: String, in session: SessionID, at requestedAt: UInt64? = nil, reportingConfirmations: Bool = false,
+        now: UInt64
     ) throws(ReconcilerError) -> [ReconcilerAction] {
         try Self.checkIdentifier(run, "run")
         guard let key = sessionKeys[session] else { throw .unknownSession(session) }
         try modifying(key) { session, context throws(ReconcilerError) in
-            try session.runRequested(run, now: now, context: &context)
+            try session.runRequested(
+                run, at: min(requestedAt ?? now, now), reportingConfirmations: reportingConfirmations, context: &context
+            )
         }
         return takeActions()
     }

@@ -46,6 +46,8 @@ public final class ReconcilerService: Sendable {
         var storeFailures: UInt64 = 0
         var storeFailingSince: UInt64?
         var appendStartedAt: UInt64?
+        /// Called with every reconciliation event, under the lock (``addObserver(_:)``).
+        var observers: [@Sendable (ReconciliationEvent) -> Void] = []
     }
 
     /// A connection's outbound queue, and the executor its writer task prefers.
@@ -128,6 +130,42 @@ public final class ReconcilerService: Sendable {
         }
     }
 
+    /// Emits one event to each of `sessions` (a run fanned out to a user's tabs and devices), all or nothing: if any
+    /// session cannot take it — unknown, the run ended there, its window and queue full — none gets it and the first
+    /// such error is thrown. Otherwise as ``emit(run:kind:payload:confirm:endsRun:to:origin:)`` for each.
+    ///
+    /// - Returns: the event's seq in each session.
+    public func emit(
+        run: String,
+        kind: String,
+        payload: Payload = .empty,
+        confirm: ConfirmationLevel = .receipt,
+        endsRun: Bool? = nil,
+        toEach sessions: [SessionID]
+    ) throws(ReconcilerError) -> [SessionID: Seq] {
+        try state.withLock { (state) throws(ReconcilerError) -> [SessionID: Seq] in
+            if store != nil, state.waiting.count >= maxPendingWrites {
+                throw .storeUnavailable(pending: state.waiting.count)
+            }
+            for session in sessions { try state.machine.checkAdmits(run: run, to: session) }
+            var seqs: [SessionID: Seq] = [:]
+            let now = clock.nowMs()
+            for session in sessions {
+                let emission = try state.machine.emit(
+                    run: run, kind: kind, payload: payload, confirm: confirm, endsRun: endsRun, to: session, now: now)
+                perform(emission.actions, &state)
+                seqs[session] = emission.seq
+            }
+            return seqs
+        }
+    }
+
+    /// Calls `observer` with every reconciliation event from now on, as ``events`` gets them but losslessly and in
+    /// order, under the service's lock: keep it quick and never call the service from it (hand the event to a queue).
+    public func addObserver(_ observer: @escaping @Sendable (ReconciliationEvent) -> Void) {
+        state.withLock { $0.observers.append(observer) }
+    }
+
     /// Tells `session` that `run` is alive (EA-LIVE-2).
     public func progress(run: String, note: String? = nil, in session: SessionID) throws(ReconcilerError) {
         try state.withLock { (state) throws(ReconcilerError) in
@@ -135,10 +173,18 @@ public final class ReconcilerService: Sendable {
         }
     }
 
-    /// Marks when `run` was requested, for the profile's `.request` SLOs.
-    public func runRequested(_ run: String, in session: SessionID) throws(ReconcilerError) {
+    /// Marks when `run` was requested — now, or at `requestedAt` on the service's clock if earlier — for the
+    /// profile's `.request` SLOs. With `reportingConfirmations`, each of the run's events confirmed at its level is
+    /// reported to the observers and ``events`` even when the configuration does not report each confirmation.
+    public func runRequested(
+        _ run: String, in session: SessionID, at requestedAt: UInt64? = nil, reportingConfirmations: Bool = false
+    ) throws(ReconcilerError) {
         try state.withLock { (state) throws(ReconcilerError) in
-            perform(try state.machine.runRequested(run, in: session, now: clock.nowMs()), &state)
+            perform(
+                try state.machine.runRequested(
+                    run, in: session, at: requestedAt, reportingConfirmations: reportingConfirmations,
+                    now: clock.nowMs()),
+                &state)
         }
     }
 
@@ -171,6 +217,14 @@ public final class ReconcilerService: Sendable {
     public func report(principal: String? = nil, limit: Int? = nil) -> ConfirmationReport {
         let (machine, now) = state.withLock { ($0.machine, clock.nowMs()) }
         return machine.report(now: now, principal: principal, limit: limit)
+    }
+
+    /// The configuration the service's reconciler runs with (normalised).
+    public var configuration: ReconcilerConfiguration { state.withLock { $0.machine.configuration } }
+
+    /// The report of `run` in each of `sessions` that knows it; see ``Reconciler/runReport(_:in:)``.
+    public func runReports(_ run: String, in sessions: [SessionID]) -> [RunReport] {
+        state.withLock { state in sessions.compactMap { state.machine.runReport(run, in: $0) } }
     }
 
     /// What the service holds now, for metrics and soak tests.
@@ -251,6 +305,7 @@ public final class ReconcilerService: Sendable {
             case .close(let connection, _):
                 state.writers.removeValue(forKey: connection)?.queue.finish()
             case .report(let event):
+                for observer in state.observers { observer(event) }
                 eventsContinuation.yield(event)
             }
         }

@@ -38,6 +38,15 @@ public struct RunFailure: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 
     public var description: String { seq.map { "\(code) (seq \($0)): \(detail)" } ?? "\(code): \(detail)" }
+
+    /// The codes of the run profile's findings about a run's sequence, as opposed to an event's failure at a level.
+    public static let profileViolationCodes: Set<String> = [
+        "missing_start", "out_of_order", "after_terminal", "unknown_kind", "unpaired_call", "duplicate_call",
+        "empty_content", "incomplete",
+    ]
+
+    /// Whether this is a finding about the run's sequence (``profileViolationCodes``).
+    public var isProfileViolation: Bool { Self.profileViolationCodes.contains(code) }
 }
 
 /// Everything known about one run.

@@ -34,6 +34,9 @@ struct RunTracker: Sendable {
 
     /// The emitter said an event was the run's last (`endsRun`), whatever the profile says.
     var endedByEmitter = false
+    /// Whether each of its events confirmed at its level is reported (``ReconciliationEvent/confirmed(_:level:latencyMs:)``)
+    /// even when the configuration reports confirmations only in aggregate: a run someone follows (the publish API).
+    var reportsConfirmations = false
 
     /// Whether the run has ended: its terminal event (or one its emitter said ends it) was emitted. Later emits for
     /// it are refused (EA-RUN-1).

@@ -14,12 +14,12 @@ extension SessionMachine {
         now: UInt64,
         context: inout SessionContext
     ) throws(ReconcilerError) -> Seq {
-        guard !hasEnded(run) else {
-            countRefusedEmit(context: &context)
-            throw .runEnded(run, in: id)
+        do {
+            try checkAdmits(run: run, configuration: context.configuration)
+        } catch {
+            if error.code == "run_ended" { countRefusedEmit(context: &context) }
+            throw error
         }
-        let queued = queuedCount
-        guard queued < context.configuration.maxQueuedEvents else { throw .windowExceeded(id, queued: queued) }
         let seq = nextSeq
         nextSeq += 1
         let runIndex = runIndex(for: run)
@@ -40,14 +40,29 @@ extension SessionMachine {
         return seq
     }
 
-    /// The first request for `run`: the origin of its `.request` SLOs. Later requests change nothing; a request for
-    /// a run that has ended is refused like its emits (EA-RUN-1).
-    mutating func runRequested(_ run: String, now: UInt64, context: inout SessionContext) throws(ReconcilerError) {
+    /// Whether an emit for `run` would be taken now: the run has not ended here (EA-RUN-1) and the window and queue
+    /// have room (EA-FLOW-2). The one place both are decided, for an emit and for a fan-out's check beforehand.
+    func checkAdmits(run: String, configuration: ReconcilerConfiguration) throws(ReconcilerError) {
         guard !hasEnded(run) else { throw .runEnded(run, in: id) }
-        guard runIndexByID[run].flatMap({ runs[Int($0)]?.requestedAt }) == nil else { return }
-        let index = runIndex(for: run, requestedAt: now)
-        runs[Int(index)]!.requestedAt = now
-        context.record(id, .runRequested(run: run, at: now))
+        let queued = queuedCount
+        guard queued < configuration.maxQueuedEvents else { throw .windowExceeded(id, queued: queued) }
+    }
+
+    /// The first request for `run`, at `at`: the origin of its `.request` SLOs. Later requests change nothing but
+    /// may ask for its confirmations to be reported; a request for a run that has ended is refused like its emits
+    /// (EA-RUN-1).
+    mutating func runRequested(
+        _ run: String, at: UInt64, reportingConfirmations: Bool, context: inout SessionContext
+    ) throws(ReconcilerError) {
+        guard !hasEnded(run) else { throw .runEnded(run, in: id) }
+        if let index = runIndexByID[run], runs[Int(index)]?.requestedAt != nil {
+            if reportingConfirmations { runs[Int(index)]!.reportsConfirmations = true }
+            return
+        }
+        let index = runIndex(for: run, requestedAt: at)
+        runs[Int(index)]!.requestedAt = at
+        if reportingConfirmations { runs[Int(index)]!.reportsConfirmations = true }
+        context.record(id, .runRequested(run: run, at: at))
     }
 
     /// Counts a new event in the figures of its run, the session and the total.
@@ -166,7 +181,9 @@ extension SessionMachine {
         events[seq].isOverdue = false
         events[seq].stageStartedAt = now
         guard target < retained.confirm else {
-            if context.configuration.reportsEachConfirmation {
+            if context.configuration.reportsEachConfirmation
+                || runs[Int(retained.runIndex)]?.reportsConfirmations == true
+            {
                 context.report(
                     .confirmed(reference(seq), level: target, latencyMs: now - min(now, retained.emittedAt)))
             }

@@ -29,7 +29,7 @@ public struct SessionRecord: Sendable, Hashable, Codable {
         case runFinished(RunReport)
         /// The session ended (expired); the store may forget its records, but not its finished runs.
         case ended(at: UInt64)
-        /// The host said `run` was requested at `at` (``Reconciler/runRequested(_:in:now:)``): the origin of the run
+        /// The host said `run` was requested at `at` (``Reconciler/runRequested(_:in:at:reportingConfirmations:now:)``): the origin of the run
         /// profile's `.request` SLOs, which a recovered session measures from too.
         case runRequested(run: String, at: UInt64)
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import EventAckHummingbird
 import EventAckPostgres
 import EventAckProtocol
+import EventAckPublish
 import EventAckReconciler
 import Foundation
 import Hummingbird
@@ -47,6 +48,12 @@ struct AgentServerCommand: AsyncParsableCommand {
 
     @Option(help: "A file of token=principal lines. [EVENTACK_TOKENS_FILE]")
     var tokensFile: String?
+
+    @Option(help: "Publishers' bearer tokens (the publish API): token=name pairs. [EVENTACK_PUBLISHER_TOKENS]")
+    var publisherTokens: String?
+
+    @Option(help: "A file of publishers' token=name lines. [EVENTACK_PUBLISHER_TOKENS_FILE]")
+    var publisherTokensFile: String?
 
     @Option(help: "The operator's bearer token: the whole report and /metrics. [EVENTACK_OPERATOR_TOKEN]")
     var operatorToken: String?
@@ -142,6 +149,11 @@ struct AgentServerCommand: AsyncParsableCommand {
             metrics: ServerMetrics(service: service, limits: limits, activeRuns: { agent.activeRuns }),
             isShuttingDown: isShuttingDown
         ).add(to: router)
+        let publish = PublishService(
+            service: service, runIDs: RunIDGenerator(node: nodeID, boot: UInt64.random(in: .min ... .max)))
+        publish.start()
+        defer { publish.stop() }
+        PublishRoutes(publish: publish, authenticator: tokenTable).add(to: router)
         var observe: (@Sendable (SessionID?, String) -> Void)?
         if let bench { observe = { session, text in bench.frameArrived(session: session, text: text) } }
         let app = Application(
@@ -204,6 +216,11 @@ extension AgentServerCommand {
             }
             ?? tokens ?? environment["EVENTACK_TOKENS"] ?? "alice-token=alice,bob-token=bob"
         var table = try TokenTable(tokenText)
+        let publisherText =
+            try (publisherTokensFile ?? environment["EVENTACK_PUBLISHER_TOKENS_FILE"]).map {
+                try String(contentsOfFile: $0, encoding: .utf8)
+            } ?? publisherTokens ?? environment["EVENTACK_PUBLISHER_TOKENS"]
+        if let publisherText { try table.addPublishers(publisherText) }
         table.operatorToken = operatorToken ?? environment["EVENTACK_OPERATOR_TOKEN"]
         return table
     }

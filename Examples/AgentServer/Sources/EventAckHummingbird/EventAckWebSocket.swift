@@ -38,7 +38,7 @@ public enum EventAckWebSocket {
     ///   - maxFrameBytes: the largest message accepted (EA-MSG-8); the service's configuration should say the same.
     ///   - path: where the WebSocket is served.
     ///   - isShuttingDown: upgrades are refused (503) once it returns true.
-    ///   - observe: see ``ReconcilerService/serve(_:principal:observe:)``.
+    ///   - observe: see `ReconcilerService.open(_:principal:observe:)`.
     public static func serverBuilder(
         service: ReconcilerService,
         authenticator: some EventAckAuthenticator,

@@ -38,6 +38,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "The run idle timeout in seconds: a run silent this long is reported stalled.")
     var runIdleTimeout: Double = 60
 
+    @Option(help: "Also wait for this many runs that someone else starts in the session (a publisher).")
+    var awaitRuns = 0
+
     @Option(help: "Keep the session here (and the runs in PATH.runs) so that a restarted process resumes it.")
     var stateFile: String?
 
@@ -68,10 +71,11 @@ struct RunCommand: AsyncParsableCommand {
         for pending in await client.outstanding() {
             await Self.actAsUser(on: pending.seq, needs: pending.needs, client: client, reject: reject)
         }
-        let ledger = RunLedgerBox(known, expected: restored == nil ? scenarios.count : known.started.count)
+        let expected = (restored == nil ? scenarios.count : known.started.count - known.adopted) + awaitRuns
+        let ledger = RunLedgerBox(known, expected: expected)
         let session = RunSession(
             client: client, server: server, ledger: ledger, store: store, failover: failover, quiet: quiet,
-            reject: reject, abandonStalled: abandonStalled)
+            reject: reject, abandonStalled: abandonStalled, awaitRuns: awaitRuns)
         let events = Task { await session.consumeEvents() }
         let starting = scenarios
         let signals = Task { await session.followSignals(starting: starting, allEnded: { events.cancel() }) }
@@ -94,11 +98,13 @@ struct RunCommand: AsyncParsableCommand {
                 "close: NOT confirmed by the server: confirmations \(report.unsynced), receipts "
                     + "\(report.unechoedReceipts), waiting for the user \(report.outstanding.map(\.seq))")
         }
-        let expected = ledger.expected
-        Console.line("summary: \(ended) of \(expected) runs ended, \(endedByReset.count) of them by a session reset")
+        Console.line(
+            "summary: \(ended) of \(ledger.expected) runs ended, \(endedByReset.count) of them by a session reset")
         let deliveries = session.delivered.summary(started: ledger.startedRuns, complete: restored == nil)
         Console.line(deliveries.line)
-        if ended < expected || !report.isComplete || !endedByReset.isEmpty || !deliveries.clean { throw ExitCode(1) }
+        if ended < ledger.expected || !report.isComplete || !endedByReset.isEmpty || !deliveries.clean {
+            throw ExitCode(1)
+        }
         store?.remove()
     }
 }

@@ -15,13 +15,15 @@ final class RunSession: Sendable {
     let quiet: Bool
     let reject: Bool
     let abandonStalled: Bool
+    /// Runs someone else starts in the session that this client also waits for (`--await-runs`).
+    let awaitRuns: Int
 
     init(
         client: EventAckClient, server: ServerOptions, ledger: RunLedgerBox, store: StateStore?,
-        failover: FailoverTransport?, quiet: Bool, reject: Bool, abandonStalled: Bool
+        failover: FailoverTransport?, quiet: Bool, reject: Bool, abandonStalled: Bool, awaitRuns: Int
     ) {
         (self.client, self.server, self.ledger, self.store, self.failover) = (client, server, ledger, store, failover)
-        (self.quiet, self.reject, self.abandonStalled) = (quiet, reject, abandonStalled)
+        (self.quiet, self.reject, self.abandonStalled, self.awaitRuns) = (quiet, reject, abandonStalled, awaitRuns)
     }
 
     /// Events: display what asks for it, value (or reject) the answers; returns once every run has ended, with the
@@ -31,6 +33,10 @@ final class RunSession: Sendable {
         for await delivery in client.events {
             let event = delivery.event
             delivered.note(event)
+            if awaitRuns > 0, let runs = ledger.adopt(event.run, awaited: awaitRuns) {
+                store?.saveRuns(runs)
+                Console.line("adopted: \(event.run)")
+            }
             if !quiet {
                 Console.line(
                     "event \(event.seq) \(event.run) \(event.kind) [\(event.confirm.rawValue)] \(event.payload)")

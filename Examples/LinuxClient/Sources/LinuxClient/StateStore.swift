@@ -7,6 +7,17 @@ import Synchronization
 struct RunLedger: Codable, Sendable {
     var started: [String] = []
     var ended: [String] = []
+    /// Of `started`, the runs someone else started (`--await-runs`).
+    var adopted = 0
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        started = try container.decode([String].self, forKey: .started)
+        ended = try container.decode([String].self, forKey: .ended)
+        adopted = try container.decodeIfPresent(Int.self, forKey: .adopted) ?? 0
+    }
 }
 
 /// The ledger, shared by the tasks that start runs and read events.
@@ -39,6 +50,17 @@ final class RunLedgerBox: Sendable {
 
     /// The runs this client started.
     var startedRuns: [String] { ledger.withLock { $0.started } }
+
+    /// Counts `run`, started by someone else (a publisher), as one of the `awaited` runs this client waits for, if
+    /// one is left to wait for and `run` is new; returns the ledger when it did.
+    func adopt(_ run: String, awaited: Int) -> RunLedger? {
+        ledger.withLock { ledger in
+            guard !ledger.started.contains(run), ledger.adopted < awaited else { return nil }
+            ledger.adopted += 1
+            ledger.started.append(run)
+            return ledger
+        }
+    }
 
     func ended(_ run: String) -> RunLedger {
         ledger.withLock {

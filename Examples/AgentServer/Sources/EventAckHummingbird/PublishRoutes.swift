@@ -1,0 +1,146 @@
+import EventAckProtocol
+import EventAckPublish
+import EventAckReconciler
+import Hummingbird
+import NIOCore
+
+/// The publish API, version 1, on a Hummingbird router (§ 16 of the spec; `Spec/publish-api.yaml`): what lets an
+/// agent backend in any language open runs in users' sessions, publish events idempotently, keep a run alive, and
+/// follow what the users confirmed.
+///
+/// ```swift
+/// let publish = PublishService(service: service, runIDs: RunIDGenerator(node: "n1", boot: .random(in: 0...UInt64.max)))
+/// publish.start()
+/// PublishRoutes(publish: publish, authenticator: tokens).add(to: router)
+/// ```
+///
+/// Publishers' and the operator's credentials may use it; a user's is refused with 403, a missing or unknown one with
+/// 401. Every refusal is `{"error": CODE, "message": TEXT}` (and `"path"` for a body that breaks a rule).
+public struct PublishRoutes: Sendable {
+    public let publish: PublishService
+    public let authenticator: any EventAckAuthenticator
+    /// The largest request body taken; larger ones get 413.
+    public let maxBodyBytes: Int
+    /// How often a confirmations stream with nothing new sends a keepalive comment.
+    public let keepaliveMs: UInt64
+
+    /// Routes for `publish`, authenticating with `authenticator`.
+    public init(
+        publish: PublishService, authenticator: any EventAckAuthenticator, maxBodyBytes: Int = 4 << 20,
+        keepaliveMs: UInt64 = 15_000
+    ) {
+        self.publish = publish
+        self.authenticator = authenticator
+        self.maxBodyBytes = maxBodyBytes
+        self.keepaliveMs = keepaliveMs
+    }
+
+    /// Adds `POST /v1/runs`, `POST /v1/runs/{run}/events`, `POST /v1/runs/{run}/progress`, `GET /v1/runs/{run}` and
+    /// `GET /v1/runs/{run}/confirmations` to `router`.
+    public func add<Context: RequestContext>(to router: Router<Context>) {
+        router.post("/v1/runs") { request, context in await guarded(request) { try await openRun(request) } }
+        router.post("/v1/runs/:run/events") { request, context in
+            await guarded(request) { try await publishEvents(request, run: try runParameter(context)) }
+        }
+        router.post("/v1/runs/:run/progress") { request, context in
+            await guarded(request) { try await progress(request, run: try runParameter(context)) }
+        }
+        router.get("/v1/runs/:run") { request, context in
+            await guarded(request) { try runView(run: try runParameter(context)) }
+        }
+        router.get("/v1/runs/:run/confirmations") { request, context in
+            await guarded(request) { try confirmations(request, run: try runParameter(context)) }
+        }
+    }
+
+    /// Authenticates, runs `handle`, and turns a ``PublishError`` into its JSON answer.
+    private func guarded(_ request: Request, _ handle: () async throws -> Response) async -> Response {
+        switch authenticator.credential(of: request.headers) {
+        case .missing:
+            return PublishAnswer.unauthorized("missing_token", "send Authorization: Bearer <publisher token>")
+        case .unknown:
+            return PublishAnswer.unauthorized("invalid_token", "the bearer token is not valid")
+        case .user:
+            return PublishAnswer.error(
+                PublishError(status: 403, code: "forbidden", message: "a user's token may not publish"))
+        case .publisher, .operator:
+            break
+        }
+        do {
+            return try await handle()
+        } catch let error as PublishError {
+            return PublishAnswer.error(error)
+        } catch {
+            return PublishAnswer.error(PublishError(status: 400, code: "invalid_request", message: "\(error)"))
+        }
+    }
+
+    private func runParameter<Context: RequestContext>(_ context: Context) throws(PublishError) -> String {
+        guard let run = context.parameters.get("run") else {
+            throw PublishError(status: 404, code: "unknown_run", message: "no run in the path")
+        }
+        return run
+    }
+
+    /// The request's body as text, at most ``maxBodyBytes``.
+    private func body(of request: Request) async throws(PublishError) -> String {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
+            throw PublishError(status: 413, code: "body_too_large", message: "the body is over \(maxBodyBytes) bytes")
+        }
+        do {
+            var request = request
+            let buffer = try await request.collectBody(upTo: maxBodyBytes)
+            return String(buffer: buffer)
+        } catch {
+            throw PublishError(status: 413, code: "body_too_large", message: "the body is over \(maxBodyBytes) bytes")
+        }
+    }
+
+    private func openRun(_ request: Request) async throws(PublishError) -> Response {
+        let opened = try publish.openRun(try OpenRunRequest(body: try await body(of: request)))
+        return PublishAnswer.json(PublishAnswer.opened(opened.0), status: opened.created ? .created : .ok)
+    }
+
+    private func publishEvents(_ request: Request, run: String) async throws(PublishError) -> Response {
+        var waitMs = PublishService.defaultWaitMs
+        if let text = request.uri.queryParameters["waitMs"] {
+            guard let value = UInt64(String(text)), value <= PublishService.maxWaitMs else {
+                throw PublishError(
+                    status: 400, code: "invalid_request", message: "waitMs must be an integer in 0…30000",
+                    path: "waitMs")
+            }
+            waitMs = value
+        }
+        let body = try await body(of: request)
+        let outcome = try await publish.publish(body: body, to: run, waitMs: waitMs)
+        return PublishAnswer.published(outcome)
+    }
+
+    private func progress(_ request: Request, run: String) async throws(PublishError) -> Response {
+        let text = try await body(of: request)
+        var note: String?
+        if !text.isEmpty {
+            guard let object = try? JSONValue(parsingObject: text) else {
+                throw PublishError(
+                    status: 400, code: "invalid_request", message: "the body must be a JSON object", path: "$")
+            }
+            switch object["note"] {
+            case nil, .null?: note = nil
+            case .string(let value)? where value.utf8.count <= ProtocolLimits.maxTextBytes: note = value
+            default:
+                throw PublishError(
+                    status: 400, code: "invalid_request", message: "note must be a string of at most 4096 bytes",
+                    path: "$.note")
+            }
+        }
+        try publish.progress(run: run, note: note)
+        return Response(status: .noContent)
+    }
+
+    private func runView(run: String) throws(PublishError) -> Response {
+        guard let (view, reports) = publish.view(of: run) else {
+            throw PublishError(status: 404, code: "unknown_run", message: "no run \(DisplayText.escaping(run))")
+        }
+        return PublishAnswer.run(view, reports: reports)
+    }
+}

@@ -1,0 +1,170 @@
+import EventAckProtocol
+import EventAckReconciler
+
+/// The publish API's rules in one place, with no I/O and time passed in (EA-PUB-*): which runs exist and where they
+/// go, which producer ids were taken (so that a retry is answered, never emitted twice), what each run's producer
+/// is told, and which runs went silent. ``PublishService`` drives it against a `ReconcilerService`.
+public struct PublishBook: Sendable {
+    var runs: [String: PublishedRun] = [:]
+    /// Ended runs in the order they ended, for retirement.
+    var endedOrder: [(run: String, at: UInt64)] = []
+    /// The kinds that end a run by themselves (the run profile's terminal kinds).
+    let terminalKinds: Set<String>
+    /// How long an ended run's ids and feed are kept (EA-PUB-4: at least 10 minutes).
+    public let retentionMs: UInt64
+
+    /// An empty book. `terminalKinds` are the run profile's; `retentionMs` how long an ended run is remembered.
+    public init(terminalKinds: Set<String>, retentionMs: UInt64 = 15 * 60_000) {
+        self.terminalKinds = terminalKinds
+        self.retentionMs = max(retentionMs, 10 * 60_000)
+    }
+
+    /// Whether `run` exists here.
+    public func knows(_ run: String) -> Bool { runs[run] != nil }
+
+    /// Opens `run` to `sessions`, or answers a repeat of the request that opened it (EA-PUB-3).
+    ///
+    /// - Returns: the answer, and whether the run is new (201) rather than a repeat (200).
+    /// - Throws: 409 `run_exists` for the id of another run, 409 `run_ended` for a run that ended.
+    public mutating func open(
+        _ request: OpenRunRequest, run: String, sessions: [SessionID], now: UInt64
+    ) throws(PublishError) -> (OpenedRun, created: Bool) {
+        if let existing = runs[run] {
+            guard existing.request == request || existing.request == Self.named(request, run) else {
+                throw PublishError(status: 409, code: "run_exists", message: "run \(run) exists with other parameters")
+            }
+            guard !existing.isEnded else { throw .runEnded(run) }
+            return (existing.opened, false)
+        }
+        runs[run] = PublishedRun(run: run, request: Self.named(request, run), sessions: sessions, now: now)
+        return (runs[run]!.opened, true)
+    }
+
+    /// `request` with its run id filled in, so that a repeat naming the generated id is the same request.
+    static func named(_ request: OpenRunRequest, _ run: String) -> OpenRunRequest {
+        var request = request
+        request.run = run
+        return request
+    }
+
+    /// What to do with each event of a request (EA-PUB-4): answer a retry with what it got, emit a new one.
+    public enum Step: Sendable {
+        case duplicate(seqs: [SessionID: Seq])
+        case emit(PublishedEvent)
+    }
+
+    /// Checks a publish request against what the run took before.
+    ///
+    /// - Throws: 404 for an unknown run; 409 `id_conflict` when an id was taken with another body (nothing of the
+    ///   request is emitted); 409 `run_ended` when the run ended and the request holds a new event.
+    public func plan(_ events: [PublishedEvent], for run: String) throws(PublishError) -> [Step] {
+        guard let published = runs[run] else { throw .unknownRun(run) }
+        var steps: [Step] = []
+        for (index, event) in events.enumerated() {
+            if let taken = published.accepted[event.id] {
+                guard taken.body.isSameValue(as: event.body) else {
+                    throw .init(
+                        status: 409, code: "id_conflict", message: "id \(event.id) was published with another body",
+                        path: "$.events[\(index)]")
+                }
+                steps.append(.duplicate(seqs: taken.seqs))
+            } else {
+                guard !published.isEnded else { throw .runEnded(run) }
+                steps.append(.emit(event))
+            }
+        }
+        return steps
+    }
+
+    /// The sessions an event of `run` goes to.
+    public func sessions(of run: String) -> [SessionID] { runs[run]?.sessions ?? [] }
+
+    /// Records an event emitted with `seqs`; an event that ends the run ends it.
+    public mutating func accepted(_ event: PublishedEvent, seqs: [SessionID: Seq], in run: String, now: UInt64) {
+        guard runs[run] != nil else { return }
+        runs[run]!.accepted[event.id] = .init(body: event.body, seqs: seqs)
+        runs[run]!.acceptedOrder.append(event.id)
+        for (session, seq) in seqs { runs[run]!.idBySeq[session, default: [:]][seq] = event.id }
+        runs[run]!.lastHeardAt = now
+        if event.endsRun ?? terminalKinds.contains(event.kind) { end(run, at: now) }
+    }
+
+    /// The producer was heard from (a progress note): its run is not silent.
+    ///
+    /// - Throws: 404 for an unknown run, 409 `run_ended` for one that ended.
+    public mutating func heard(from run: String, now: UInt64) throws(PublishError) {
+        guard let published = runs[run] else { throw .unknownRun(run) }
+        guard !published.isEnded else { throw .runEnded(run) }
+        runs[run]!.lastHeardAt = now
+    }
+
+    /// Open runs whose producer has been silent for their idle timeout (EA-PUB-9), oldest first.
+    public func silentRuns(now: UInt64) -> [String] {
+        runs.values.filter { !$0.isEnded && now >= $0.lastHeardAt + $0.request.idleTimeoutMs }
+            .sorted { $0.lastHeardAt < $1.lastHeardAt }.map(\.run)
+    }
+
+    /// The server ends `run` itself because of `reason` (`agent_silent`).
+    public mutating func endedByServer(_ run: String, reason: String, now: UInt64) {
+        guard runs[run] != nil, !runs[run]!.isEnded else { return }
+        runs[run]!.endedBy = reason
+        end(run, at: now)
+    }
+
+    private mutating func end(_ run: String, at now: UInt64) {
+        guard runs[run]?.endedAt == nil else { return }
+        runs[run]!.endedAt = now
+        endedOrder.append((run, now))
+    }
+
+    /// Takes in what the reconciler reports about published runs' events.
+    public mutating func observe(_ event: ReconciliationEvent) {
+        switch event {
+        case .confirmed(let reference, let level, let latencyMs):
+            runs[reference.run]?.confirmed(reference, level: level, latencyMs: latencyMs)
+        case .failed(let reference, let level, let reason):
+            runs[reference.run]?.failed(reference, level: level, reason: reason.rawValue)
+        case .runFinished(let report):
+            guard runs[report.run] != nil else { return }
+            let wasEnded = runs[report.run]!.isEnded
+            runs[report.run]!.finished(report)
+            if !wasEnded, runs[report.run]!.isEnded { endedOrder.append((report.run, runs[report.run]!.endedAt!)) }
+        default:
+            break
+        }
+    }
+
+    /// Forgets runs that ended more than ``retentionMs`` ago and are decided: their ids and feed go with them.
+    public mutating func retire(now: UInt64) {
+        while let first = endedOrder.first, now >= first.at + retentionMs {
+            endedOrder.removeFirst()
+            if runs[first.run]?.isDecided ?? true { runs[first.run] = nil } else { endedOrder.append((first.run, now)) }
+        }
+    }
+
+    /// The feed of `run` after item `after` (0 for all), and whether the feed is complete (its verdict is in it).
+    public func feed(of run: String, after: Int) -> (items: [FeedItem], complete: Bool)? {
+        guard let published = runs[run] else { return nil }
+        return (Array(published.feed.dropFirst(max(0, after))), published.isDecided)
+    }
+
+    /// The run's state for `GET /v1/runs/{run}`.
+    public func view(of run: String) -> RunView? {
+        guard let published = runs[run] else { return nil }
+        return RunView(
+            run: run, sessions: published.sessions, ended: published.isEnded, verdict: published.verdict,
+            published: published.acceptedOrder.count, confirmed: published.confirmedIDs.count)
+    }
+}
+
+/// A published run as `GET /v1/runs/{run}` shows it, beside each session's report.
+public struct RunView: Sendable, Hashable {
+    public var run: String
+    public var sessions: [SessionID]
+    /// Whether the run ended (its terminal event taken, or ended by the server).
+    public var ended: Bool
+    public var verdict: PublishedVerdict
+    /// Events taken, and events confirmed at their level in at least one session.
+    public var published: Int
+    public var confirmed: Int
+}

@@ -1,0 +1,42 @@
+import EventAckProtocol
+
+/// Why the publish API refused a request (§ 16 of the spec, EA-PUB-*): an HTTP status, a stable code, a message
+/// for people and, for a body that broke a rule, the JSON path of what broke it. The shell answers with
+/// `{"error": code, "message": …, "path": …}` and this status.
+public struct PublishError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The HTTP status: 400, 404, 409, 413, 429 or 503.
+    public var status: Int
+    /// A stable code (the table of EA-PUB-12).
+    public var code: String
+    /// What was wrong, for people.
+    public var message: String
+    /// Where in the request body, as a JSON path (`$.events[3].payload`), for a 400.
+    public var path: String?
+
+    /// Creates an error.
+    public init(status: Int, code: String, message: String, path: String? = nil) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.path = path
+    }
+
+    /// A body that breaks a rule of the API: 400 `invalid_request` unless a protocol code says more.
+    static func invalid(_ message: String, at path: String, code: String = "invalid_request") -> Self {
+        Self(status: 400, code: code, message: message, path: path)
+    }
+
+    /// No run of that id here (never opened, or forgotten after its retention).
+    static func unknownRun(_ run: String) -> Self {
+        Self(status: 404, code: "unknown_run", message: "no run \(DisplayText.escaping(run))")
+    }
+
+    /// The run ended (its terminal event, or the server ended it): nothing more may be published to it.
+    static func runEnded(_ run: String) -> Self {
+        Self(status: 409, code: "run_ended", message: "run \(DisplayText.escaping(run)) has ended")
+    }
+
+    public var description: String {
+        path.map { "\(status) \(code) at \($0): \(message)" } ?? "\(status) \(code): \(message)"
+    }
+}

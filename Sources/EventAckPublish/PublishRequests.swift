@@ -1,0 +1,210 @@
+import EventAckProtocol
+import EventAckReconciler
+
+/// Where a run is opened: one session, or every session of a user (EA-PUB-3).
+public enum RunAudience: Sendable, Hashable {
+    /// One session, by id.
+    case session(SessionID)
+    /// Every session the user holds when the run is opened (tabs, devices).
+    case principal(String)
+}
+
+/// `POST /v1/runs`, validated (EA-PUB-3).
+public struct OpenRunRequest: Sendable, Hashable {
+    /// Who gets the run.
+    public var audience: RunAudience
+    /// The producer's run id, or `nil` for one the server makes.
+    public var run: String?
+    /// How long the producer may stay silent before the server ends the run (EA-PUB-9).
+    public var idleTimeoutMs: UInt64
+    /// When the user asked for the run (Unix ms), the origin of the profile's request-time SLOs.
+    public var requestedAt: UInt64?
+
+    /// The idle timeout when the request names none, and the bounds of one it names.
+    public static let defaultIdleTimeoutMs: UInt64 = 60_000
+    public static let idleTimeoutRange: ClosedRange<UInt64> = 1_000...3_600_000
+
+    /// Creates a request.
+    public init(
+        audience: RunAudience, run: String? = nil, idleTimeoutMs: UInt64 = Self.defaultIdleTimeoutMs,
+        requestedAt: UInt64? = nil
+    ) {
+        self.audience = audience
+        self.run = run
+        self.idleTimeoutMs = idleTimeoutMs
+        self.requestedAt = requestedAt
+    }
+
+    /// Reads a request body.
+    ///
+    /// - Throws: ``PublishError`` 400 with the path of the first member that breaks a rule.
+    public init(body: String) throws(PublishError) {
+        let object = try RequestBody.object(body)
+        let session = try RequestBody.string(object["session"], at: "$.session")
+        let principal = try RequestBody.string(object["principal"], at: "$.principal")
+        switch (session, principal) {
+        case (let session?, nil):
+            guard !session.isEmpty, session.utf8.count <= ProtocolLimits.maxIdentifierBytes else {
+                throw .invalid("session must be a session id", at: "$.session")
+            }
+            audience = .session(SessionID(session))
+        case (nil, let principal?):
+            guard !principal.isEmpty, principal.utf8.count <= ProtocolLimits.maxIdentifierBytes else {
+                throw .invalid("principal must be 1…256 bytes", at: "$.principal")
+            }
+            audience = .principal(principal)
+        case (nil, nil): throw .invalid("name a session or a principal", at: "$")
+        case (_?, _?): throw .invalid("name a session or a principal, not both", at: "$")
+        }
+        run = try RequestBody.string(object["run"], at: "$.run")
+        if let run { try RunName.check(run, at: "$.run") }
+        idleTimeoutMs =
+            try RequestBody.integer(object["idleTimeoutMs"], in: Self.idleTimeoutRange, at: "$.idleTimeoutMs")
+            ?? Self.defaultIdleTimeoutMs
+        requestedAt = try RequestBody.integer(
+            object["requestedAt"], in: 0...ProtocolLimits.maxInteger, at: "$.requestedAt")
+    }
+}
+
+/// One event of `POST /v1/runs/{run}/events`, validated (EA-PUB-4).
+public struct PublishedEvent: Sendable {
+    /// The producer's idempotency key, unique within the run.
+    public var id: String
+    public var kind: String
+    public var confirm: ConfirmationLevel
+    public var payload: Payload
+    /// Whether the event ends the run; `nil` leaves it to the run profile.
+    public var endsRun: Bool?
+    /// The event as the producer sent it, to tell a retry from a different event under the same id.
+    public var body: JSONValue
+
+    /// The events of a request body, 1…``maxEvents`` of them, each checked against the frame limit
+    /// `maxFrameBytes` as it would be sent.
+    ///
+    /// - Throws: ``PublishError`` 400 with the path of the first member that breaks a rule.
+    public static func list(body: String, run: String, maxFrameBytes: Int) throws(PublishError) -> [PublishedEvent] {
+        let object = try RequestBody.object(body)
+        guard case .array(let items)? = object["events"] else {
+            throw .invalid("events must be an array of 1…\(maxEvents) events", at: "$.events")
+        }
+        guard (1...maxEvents).contains(items.count) else {
+            throw .invalid("events must hold 1…\(maxEvents) events, not \(items.count)", at: "$.events")
+        }
+        var events: [PublishedEvent] = []
+        var ids: Set<String> = []
+        for (index, item) in items.enumerated() {
+            let event = try PublishedEvent(item, at: "$.events[\(index)]", run: run, maxFrameBytes: maxFrameBytes)
+            guard ids.insert(event.id).inserted else {
+                throw .invalid(
+                    "id \(event.id) appears twice in the request", at: "$.events[\(index)].id", code: "id_conflict")
+            }
+            events.append(event)
+        }
+        return events
+    }
+
+    /// The most events in one request.
+    public static let maxEvents = 1_000
+
+    init(_ value: JSONValue, at path: String, run: String, maxFrameBytes: Int) throws(PublishError) {
+        guard case .object = value else { throw .invalid("an event must be an object", at: path) }
+        guard let id = try RequestBody.string(value["id"], at: path + ".id") else {
+            throw .invalid("id is required", at: path + ".id")
+        }
+        try RunName.check(id, at: path + ".id", what: "id")
+        guard let kind = try RequestBody.string(value["kind"], at: path + ".kind"),
+            (1...ProtocolLimits.maxIdentifierBytes).contains(kind.utf8.count)
+        else {
+            throw .invalid("kind must be an identifier of 1…256 bytes", at: path + ".kind", code: "invalid_message")
+        }
+        let level = try RequestBody.string(value["confirm"], at: path + ".confirm") ?? "receipt"
+        guard let confirm = ConfirmationLevel(rawValue: level) else {
+            throw .invalid("confirm must be receipt, display or value", at: path + ".confirm", code: "invalid_message")
+        }
+        switch value["payload"] {
+        case nil: payload = .empty
+        case .object(let members)?:
+            payload = try Self.payload(JSONValue.object(members), at: path + ".payload")
+        default: throw .invalid("payload must be a JSON object", at: path + ".payload", code: "invalid_message")
+        }
+        switch value["endsRun"] {
+        case nil, .null?: endsRun = nil
+        case .bool(let ends)?: endsRun = ends
+        default: throw .invalid("endsRun must be a boolean", at: path + ".endsRun", code: "invalid_message")
+        }
+        // The frame the client gets: the payload, the kind and run, and the envelope's members (under 200 bytes).
+        let frameBytes = payload.json.utf8.count + kind.utf8.count + run.utf8.count + 200
+        guard frameBytes <= maxFrameBytes else {
+            throw .invalid(
+                "the event would make a \(frameBytes)-byte frame; the limit is \(maxFrameBytes)", at: path,
+                code: "frame_too_large")
+        }
+        (self.id, self.kind, self.confirm, self.body) = (id, kind, confirm, value)
+    }
+
+    private static func payload(_ value: JSONValue, at path: String) throws(PublishError) -> Payload {
+        do {
+            return try Payload(json: value.jsonText)
+        } catch {
+            throw .invalid(error.message, at: path, code: error.code.rawValue)
+        }
+    }
+}
+
+/// The rule for run ids and event ids: 1–128 characters of `[A-Za-z0-9._:-]`, so that they sit in a URL path and a
+/// header unescaped (EA-PUB-2).
+enum RunName {
+    static let maxLength = 128
+
+    static func isValid(_ name: String) -> Bool {
+        guard (1...maxLength).contains(name.utf8.count) else { return false }
+        return name.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"),
+                UInt8(ascii: "-"):
+                true
+            default: false
+            }
+        }
+    }
+
+    static func check(_ name: String, at path: String, what: String = "run") throws(PublishError) {
+        guard isValid(name) else {
+            throw .invalid("\(what) must be 1–128 characters of A–Z a–z 0–9 . _ : -", at: path)
+        }
+    }
+}
+
+/// Reading members of a JSON request body, with the JSON path of whatever is wrong.
+enum RequestBody {
+    static func object(_ body: String) throws(PublishError) -> JSONValue {
+        do {
+            return try JSONValue(parsingObject: body)
+        } catch {
+            throw .invalid("the body must be a JSON object: \(error.message)", at: "$", code: error.code.rawValue)
+        }
+    }
+
+    static func string(_ value: JSONValue?, at path: String) throws(PublishError) -> String? {
+        switch value {
+        case nil, .null?: return nil
+        case .string(let text)?: return text
+        default: throw .invalid("must be a string", at: path)
+        }
+    }
+
+    static func integer(_ value: JSONValue?, in range: ClosedRange<UInt64>, at path: String) throws(PublishError)
+        -> UInt64?
+    {
+        switch value {
+        case nil, .null?: return nil
+        case .number(let text)?:
+            guard let number = UInt64(text), range.contains(number) else {
+                throw .invalid("must be an integer in \(range.lowerBound)…\(range.upperBound)", at: path)
+            }
+            return number
+        default: throw .invalid("must be an integer", at: path)
+        }
+    }
+}

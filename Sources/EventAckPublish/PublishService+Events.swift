@@ -1,0 +1,122 @@
+@_spi(Shell) import EventAckProtocol
+import EventAckReconciler
+
+/// What `POST /v1/runs/{run}/events` answers for one event: its id, its seq in each session, and whether it was a
+/// retry of an event taken before.
+public struct PublishedEventResult: Sendable, Hashable {
+    public var id: String
+    public var seqs: [SessionID: Seq]
+    public var duplicate: Bool
+}
+
+/// How a publish request ended (EA-PUB-4, EA-PUB-5).
+public struct PublishOutcome: Sendable {
+    /// The events taken (or recognised as retries), in request order: all of them, or the accepted prefix.
+    public var results: [PublishedEventResult]
+    /// Why the rest was refused, if it was: 429 `window_full` (with ``retryAfterMs``), 503 `store_unavailable`,
+    /// 409 `run_ended`.
+    public var refusal: PublishError?
+    /// For a 429: when to try again.
+    public var retryAfterMs: UInt64?
+}
+
+extension PublishService {
+    /// The longest a request may wait for room, and the default (EA-PUB-5).
+    public static let maxWaitMs: UInt64 = 30_000
+    public static let defaultWaitMs: UInt64 = 5_000
+
+    /// `POST /v1/runs/{run}/events`: emits the events in order, each to every session of the run, all or nothing per
+    /// event; answers retries of ids already taken with what they got. Requests for one run are served one at a
+    /// time. When a session's window and queue are full, waits up to `waitMs` for room, then stops with 429 and
+    /// the accepted prefix. With a store, returns once what was taken is committed.
+    ///
+    /// - Throws: what refuses the whole request before anything is emitted: 400 (a body that breaks a rule, with
+    ///   its JSON path), 404, 409 `id_conflict` / `run_ended`.
+    public func publish(body: String, to run: String, waitMs: UInt64) async throws(PublishError) -> PublishOutcome {
+        let events = try PublishedEvent.list(body: body, run: run, maxFrameBytes: maxFrameBytes)
+        guard state.withLock({ $0.book.knows(run) }) else { throw .unknownRun(run) }
+        await acquire(run)
+        defer { release(run) }
+        let steps = try state.withLock { (state) throws(PublishError) in try state.book.plan(events, for: run) }
+        var outcome = PublishOutcome(results: [])
+        let deadline = clock.nowMs() + min(waitMs, Self.maxWaitMs)
+        for (event, step) in zip(events, steps) {
+            switch step {
+            case .duplicate(let seqs):
+                outcome.results.append(.init(id: event.id, seqs: seqs, duplicate: true))
+            case .emit(let event):
+                switch await emitWaiting(event, to: run, until: deadline) {
+                case .success(let seqs): outcome.results.append(.init(id: event.id, seqs: seqs, duplicate: false))
+                case .failure(let refusal):
+                    outcome.refusal = refusal
+                    if refusal.status == 429 { outcome.retryAfterMs = 1_000 }
+                }
+            }
+            if outcome.refusal != nil { break }
+        }
+        if service.store != nil { await service.writesSettled() }
+        return outcome
+    }
+
+    /// Emits one event to every session of `run`, waiting for room until `deadline`.
+    private func emitWaiting(
+        _ event: PublishedEvent, to run: String, until deadline: UInt64
+    ) async -> Result<[SessionID: Seq], PublishError> {
+        while true {
+            let result = state.withLock { state -> Result<[SessionID: Seq], ReconcilerError> in
+                let emitted = Result { () throws(ReconcilerError) in
+                    try service.emit(
+                        run: run, kind: event.kind, payload: event.payload, confirm: event.confirm,
+                        endsRun: event.endsRun, toEach: state.book.sessions(of: run))
+                }
+                if case .success(let seqs) = emitted {
+                    state.book.accepted(event, seqs: seqs, in: run, now: clock.nowMs())
+                }
+                return emitted
+            }
+            switch result {
+            case .success(let seqs): return .success(seqs)
+            case .failure(let error) where error.code == "window_exceeded":
+                guard clock.nowMs() < deadline else {
+                    return .failure(PublishError(status: 429, code: "window_full", message: error.message))
+                }
+                try? await Task.sleep(for: .milliseconds(2))
+            case .failure(let error) where error.code == "store_unavailable":
+                return .failure(PublishError(status: 503, code: "store_unavailable", message: error.message))
+            case .failure(let error) where error.code == "run_ended":
+                return .failure(.runEnded(run))
+            case .failure(let error):
+                return .failure(PublishError(status: 409, code: error.code, message: error.message))
+            }
+        }
+    }
+
+    /// Waits until no other request for `run` is under way, then marks one as under way.
+    private func acquire(_ run: String) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let free = state.withLock { state -> Bool in
+                guard state.busy[run] != nil else {
+                    state.busy[run] = []
+                    return true
+                }
+                state.busy[run]!.append(continuation)
+                return false
+            }
+            if free { continuation.resume() }
+        }
+    }
+
+    /// Hands `run` to the next request waiting for it, if any.
+    private func release(_ run: String) {
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard var waiting = state.busy[run], !waiting.isEmpty else {
+                state.busy[run] = nil
+                return nil
+            }
+            let next = waiting.removeFirst()
+            state.busy[run] = waiting
+            return next
+        }
+        next?.resume()
+    }
+}

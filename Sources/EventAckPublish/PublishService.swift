@@ -1,0 +1,70 @@
+@_spi(Shell) import EventAckProtocol
+import EventAckReconciler
+
+/// The publish API over a `ReconcilerService` (§ 16 of the spec): what an HTTP host calls for `POST /v1/runs`,
+/// `POST /v1/runs/{run}/events`, `…/progress`, `GET /v1/runs/{run}` and its confirmations feed. The rules are in
+/// ``PublishBook``; this shell holds it under a lock, emits through the service, waits for room and for the store,
+/// and ends runs whose producer went silent.
+///
+/// Lock order: the book's lock, then the service's. The service hands its reconciliation events to a queue (never
+/// to the book directly), and a task of this service moves them into the book.
+public final class PublishService: Sendable {
+    struct State: Sendable {
+        var book: PublishBook
+        var runIDs: RunIDGenerator
+        /// Runs with a publish request under way, and who waits for each (EA-PUB-4: one request at a time per run).
+        var busy: [String: [CheckedContinuation<Void, Never>]] = [:]
+    }
+
+    /// The service events are emitted through.
+    public let service: ReconcilerService
+    let state: LockedState<State>
+    let clock: any EventAckClock
+    let observed = BatchQueue<ReconciliationEvent>()
+    let profile: RunProfile?
+    let maxFrameBytes: Int
+    private let tasks: LockedState<[Task<Void, Never>]> = LockedState([])
+
+    /// How often the service looks for silent runs and retires old ones.
+    public static let tickMs: UInt64 = 250
+
+    /// A publish API over `service`; run ids it makes come from `runIDs`.
+    public init(service: ReconcilerService, runIDs: RunIDGenerator, clock: any EventAckClock = SystemEventAckClock()) {
+        let configuration = service.configuration
+        self.service = service
+        self.clock = clock
+        self.profile = configuration.runProfile
+        self.maxFrameBytes = configuration.maxFrameBytes
+        self.state = LockedState(
+            State(book: PublishBook(terminalKinds: configuration.runProfile?.terminalKinds ?? []), runIDs: runIDs))
+        let observed = self.observed
+        service.addObserver { event in
+            switch event {
+            case .confirmed, .failed, .runFinished: _ = observed.push(event)
+            default: break
+            }
+        }
+    }
+
+    /// Starts the tasks that take in the service's events and end silent runs; stop them with ``stop()``.
+    public func start() {
+        let intake = Task { [self] in
+            while let events = await observed.next() {
+                state.withLock { state in for event in events { state.book.observe(event) } }
+            }
+        }
+        let ticker = Task { [self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(Self.tickMs))
+                endSilentRuns()
+            }
+        }
+        tasks.withLock { $0 = [intake, ticker] }
+    }
+
+    /// Stops the tasks ``start()`` started.
+    public func stop() {
+        observed.finish()
+        for task in tasks.withLock({ $0 }) { task.cancel() }
+    }
+}
