@@ -86,7 +86,8 @@ extension PublishService {
                     } catch let error as ReconcilerError
                         where error.code == "window_exceeded" || error.code == "store_unavailable"
                     {
-                        delivered = false  // no room yet: the next tick tries again (a retry where it went is `run_ended`)
+                        // No room yet: the next tick tries again (a retry where it went is `run_ended`).
+                        delivered = false
                     } catch {
                         // The session is gone or the run already ended there: nothing to tell it.
                     }
