@@ -53,6 +53,13 @@ var targets: [Target] = [
         swiftSettings: strictSettings
     ),
     .testTarget(
+        name: "EventAckPublishTests",
+        dependencies: [
+            "EventAckPublish", "EventAckReconciler", "EventAckProtocol", "EventAckClient", "EventAckTesting",
+        ],
+        swiftSettings: strictSettings
+    ),
+    .testTarget(
         name: "EventAckClientTests",
         dependencies: ["EventAckClient", "EventAckProtocol", "EventAckTesting"],
         swiftSettings: strictSettings

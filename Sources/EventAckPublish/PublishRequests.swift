@@ -43,15 +43,12 @@ public struct OpenRunRequest: Sendable, Hashable {
         let session = try RequestBody.string(object["session"], at: "$.session")
         let principal = try RequestBody.string(object["principal"], at: "$.principal")
         switch (session, principal) {
+        // Any non-empty string: one that names no session or user here (too long to be one, say) is a 404, not a 400.
         case (let session?, nil):
-            guard !session.isEmpty, session.utf8.count <= ProtocolLimits.maxIdentifierBytes else {
-                throw .invalid("session must be a session id", at: "$.session")
-            }
+            guard !session.isEmpty else { throw .invalid("session must not be empty", at: "$.session") }
             audience = .session(SessionID(session))
         case (nil, let principal?):
-            guard !principal.isEmpty, principal.utf8.count <= ProtocolLimits.maxIdentifierBytes else {
-                throw .invalid("principal must be 1…256 bytes", at: "$.principal")
-            }
+            guard !principal.isEmpty else { throw .invalid("principal must not be empty", at: "$.principal") }
             audience = .principal(principal)
         case (nil, nil): throw .invalid("name a session or a principal", at: "$")
         case (_?, _?): throw .invalid("name a session or a principal, not both", at: "$")
@@ -75,7 +72,8 @@ public struct PublishedEvent: Sendable {
     public var payload: Payload
     /// Whether the event ends the run; `nil` leaves it to the run profile.
     public var endsRun: Bool?
-    /// The event as the producer sent it, to tell a retry from a different event under the same id.
+    /// The event with its defaults written out, to tell a retry from a different event under the same id (compared
+    /// as JSON values).
     public var body: JSONValue
 
     /// The events of a request body, 1…``maxEvents`` of them, each checked against the frame limit
@@ -95,8 +93,9 @@ public struct PublishedEvent: Sendable {
         for (index, item) in items.enumerated() {
             let event = try PublishedEvent(item, at: "$.events[\(index)]", run: run, maxFrameBytes: maxFrameBytes)
             guard ids.insert(event.id).inserted else {
-                throw .invalid(
-                    "id \(event.id) appears twice in the request", at: "$.events[\(index)].id", code: "id_conflict")
+                throw PublishError(
+                    status: 409, code: "id_conflict", message: "id \(event.id) appears twice in the request",
+                    path: "$.events[\(index)].id")
             }
             events.append(event)
         }
@@ -113,9 +112,10 @@ public struct PublishedEvent: Sendable {
         }
         try RunName.check(id, at: path + ".id", what: "id")
         guard let kind = try RequestBody.string(value["kind"], at: path + ".kind"),
-            (1...ProtocolLimits.maxIdentifierBytes).contains(kind.utf8.count)
+            RunName.isValid(kind, maxLength: ProtocolLimits.maxIdentifierBytes)
         else {
-            throw .invalid("kind must be an identifier of 1…256 bytes", at: path + ".kind", code: "invalid_message")
+            throw .invalid(
+                "kind must be 1–256 characters of A–Z a–z 0–9 . _ : -", at: path + ".kind", code: "invalid_message")
         }
         let level = try RequestBody.string(value["confirm"], at: path + ".confirm") ?? "receipt"
         guard let confirm = ConfirmationLevel(rawValue: level) else {
@@ -139,7 +139,12 @@ public struct PublishedEvent: Sendable {
                 "the event would make a \(frameBytes)-byte frame; the limit is \(maxFrameBytes)", at: path,
                 code: "frame_too_large")
         }
-        (self.id, self.kind, self.confirm, self.body) = (id, kind, confirm, value)
+        (self.id, self.kind, self.confirm) = (id, kind, confirm)
+        // Defaults written out, so that a retry that spells them differs in nothing that matters.
+        body = .object([
+            ("id", .string(id)), ("kind", .string(kind)), ("confirm", .string(confirm.rawValue)),
+            ("payload", value["payload"] ?? .object([])), ("endsRun", endsRun.map(JSONValue.bool) ?? .null),
+        ])
     }
 
     private static func payload(_ value: JSONValue, at path: String) throws(PublishError) -> Payload {
@@ -152,11 +157,12 @@ public struct PublishedEvent: Sendable {
 }
 
 /// The rule for run ids and event ids: 1–128 characters of `[A-Za-z0-9._:-]`, so that they sit in a URL path and a
-/// header unescaped (EA-PUB-2).
+/// header unescaped (EA-PUB-2); kinds follow it too, up to 256 (a protocol identifier, in the characters every
+/// profile's kinds use).
 enum RunName {
     static let maxLength = 128
 
-    static func isValid(_ name: String) -> Bool {
+    static func isValid(_ name: String, maxLength: Int = maxLength) -> Bool {
         guard (1...maxLength).contains(name.utf8.count) else { return false }
         return name.utf8.allSatisfy { byte in
             switch byte {
@@ -178,6 +184,12 @@ enum RunName {
 
 /// Reading members of a JSON request body, with the JSON path of whatever is wrong.
 enum RequestBody {
+    /// `value` as an integer, if it is one within JSON's exact range (2^53).
+    static func exactInteger(_ value: Double) -> UInt64? {
+        guard value >= 0, value <= Double(ProtocolLimits.maxInteger), value.rounded() == value else { return nil }
+        return UInt64(value)
+    }
+
     static func object(_ body: String) throws(PublishError) -> JSONValue {
         do {
             return try JSONValue(parsingObject: body)
@@ -200,7 +212,8 @@ enum RequestBody {
         switch value {
         case nil, .null?: return nil
         case .number(let text)?:
-            guard let number = UInt64(text), range.contains(number) else {
+            // An integer as JSON Schema counts one: `2692`, `2692.0` and `2.692e3` alike.
+            guard let number = UInt64(text) ?? Double(text).flatMap(exactInteger), range.contains(number) else {
                 throw .invalid("must be an integer in \(range.lowerBound)…\(range.upperBound)", at: path)
             }
             return number

@@ -20,6 +20,15 @@ enum PublishAnswer {
         return json(.object(members + extra), status: .init(code: error.status))
     }
 
+    static func methodNotAllowed(_ allowed: [HTTPRequest.Method]) -> Response {
+        var response = error(
+            PublishError(
+                status: 405, code: "method_not_allowed",
+                message: "use \(allowed.map(\.rawValue).joined(separator: " or "))"))
+        response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+        return response
+    }
+
     static func unauthorized(_ code: String, _ message: String) -> Response {
         var response = error(PublishError(status: 401, code: code, message: message))
         response.headers[.wwwAuthenticate] = "Bearer realm=\"eventack\", error=\"\(code)\""

@@ -51,7 +51,25 @@ public struct PublishRoutes: Sendable {
         router.get("/v1/runs/:run/confirmations") { request, context in
             await guarded(request) { try confirmations(request, run: try runParameter(context)) }
         }
+        for (path, allowed) in Self.methods {
+            for method in Self.otherMethods where !allowed.contains(method) {
+                router.on(RouterPath(path), method: method) { _, _ in PublishAnswer.methodNotAllowed(allowed) }
+            }
+        }
     }
+
+    /// The methods answered with 405 where a path does not take them (QUERY: the safe method with a body of
+    /// draft-ietf-httpbis-safe-method-w-body).
+    static let otherMethods: [HTTPRequest.Method] =
+        [.get, .post, .put, .delete, .patch, .options, .trace] + [
+            HTTPRequest.Method("QUERY")!
+        ]
+
+    /// Each path of the API and the methods it takes; any other method gets 405 with `Allow`.
+    static let methods: [(String, [HTTPRequest.Method])] = [
+        ("/v1/runs", [.post]), ("/v1/runs/:run/events", [.post]), ("/v1/runs/:run/progress", [.post]),
+        ("/v1/runs/:run", [.get, .head]), ("/v1/runs/:run/confirmations", [.get, .head]),
+    ]
 
     /// Authenticates, runs `handle`, and turns a ``PublishError`` into its JSON answer.
     private func guarded(_ request: Request, _ handle: () async throws -> Response) async -> Response {
