@@ -27,12 +27,13 @@ listening_port() { # log pattern [tenths]
 
 # Starts AgentServer node INDEX of a cluster on STORE (a postgres:// URL), its users' tokens $tokens and the operator's
 # OPERATOR_TOKEN — ports, node_pids and $work as the caller keeps them, its log appended to $work/node-INDEX.log — and
-# waits (up to 30 s) until it says it listens once more than before. Used by cluster.sh and cluster-chaos.sh.
+# waits (up to 30 s) until it says it listens once more than before; NODE_ARGS adds options. Used by cluster.sh and
+# cluster-chaos.sh.
 start_node() { # index store operator-token
     local i="$1" before
     before="$(grep -c "agent-server listening on" "$work/node-$i.log" 2> /dev/null || true)"
     "$server_bin" --port "${ports[$i]}" --node-id "node-$i" --store "$2" --tokens "$tokens" \
-        --operator-token "$3" --resume-window-ms 60000 >> "$work/node-$i.log" 2>&1 &
+        --operator-token "$3" --resume-window-ms 60000 ${NODE_ARGS:-} >> "$work/node-$i.log" 2>&1 &
     node_pids[$i]=$!
     for _ in $(seq 1 300); do
         [ "$(grep -c "agent-server listening on" "$work/node-$i.log")" -gt "${before:-0}" ] && break

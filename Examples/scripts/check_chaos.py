@@ -75,9 +75,15 @@ for line in open(f"{work}/verdicts.txt"):
     verdicts[run] = verdict
 
 died = 0
+ended_silent = 0
 for run, info in runs.items():
     script = SCRIPTS[info["scenario"]]
     got = info["events"]
+    # A run whose agent died ends by the server's hand once its idle timeout passes (EA-RUN-2): a prefix of the
+    # script, then agent_failed with reason agent_silent — on whichever node holds the session by then.
+    silent = bool(got) and got[-1][0] == "agent_failed" and got[-1][1].get("reason") == "agent_silent"
+    if silent:
+        got = got[:-1]
     if got != script[: len(got)]:
         problems.append(f"run {run}: events {got} are not what its agent emits ({info['scenario']})")
     if run in survived:
@@ -89,8 +95,12 @@ for run, info in runs.items():
             problems.append(f"run {run}: verdict {verdicts.get(run)} in the store, expected one, confirmed")
     else:
         died += 1
-        if not info["abandoned"] and got != script:
-            problems.append(f"run {run}: its agent died, yet its client neither got it all nor abandoned it")
+        if silent:
+            ended_silent += 1
+            if verdicts.get(run) is None:
+                problems.append(f"run {run}: ended for silence, yet no verdict in the store")
+        elif not info["abandoned"] and got != script:
+            problems.append(f"run {run}: its agent died, yet its client neither got it all, nor saw it end, nor gave up")
 
 report = json.load(open(f"{work}/cluster-report.json"))
 reported = sum(report["runVerdicts"].values())
@@ -146,7 +156,8 @@ for index, (what, at) in enumerate(faults):
 
 print(f"chaos: {clients} clients, {len(runs)} runs, {deliveries} events delivered; faults: "
       + ", ".join(what for what, _ in faults))
-print(f"runs whose agent finished: {len(runs) - died}, all confirmed once; runs whose agent died with its node: {died}")
+print(f"runs whose agent finished: {len(runs) - died}, all confirmed once; runs whose agent died with its node: {died}"
+      f", {ended_silent} of them ended by the server for silence (agent_silent)")
 print(f"verdicts in the store: {len(verdicts)}, by verdict {report['runVerdicts']}")
 if failovers:
     print(f"failover (node killed → session resumed elsewhere) over {len(failovers)} clients: "

@@ -47,6 +47,10 @@ kill_node() {
     wait "${node_pids[$1]}" 2> /dev/null || true
     node_pids[$1]=""
 }
+# Runs whose agent died with its node are ended by the node holding their session 25 s after their last event
+# (EA-RUN-2), before their clients' own 45 s stall detection gives up on them. (Shorter is wrong here: an agent
+# whose emits are refused while PostgreSQL is down or frozen is alive, but its run hears nothing for that long.)
+export NODE_ARGS="--run-idle-timeout-ms 25000"
 for i in 0 1 2; do start_node "$i" "$pg_url" chaos-operator; done
 python3 "$root/Examples/scripts/balancer.py" "$(IFS=,; echo "${ports[*]}")" > "$work/balancer.log" 2>&1 &
 balancer_pid=$!
@@ -74,7 +78,7 @@ start_wave() {
     for i in 0 1 2 3 4 5 6 7 8; do
         user="${users[$((i % 3))]}"
         "$client_bin" run --url "ws://127.0.0.1:$balancer_port/eventack" --token "$user-token" \
-            --runs quick,tool_error,quick --abandon-stalled --run-idle-timeout 15 --timeout "$timeout_s" \
+            --runs quick,tool_error,quick --abandon-stalled --run-idle-timeout 45 --timeout "$timeout_s" \
             > "$work/client-$wave-$i.log" 2>&1 &
         client_pids+=($!)
     done

@@ -2,8 +2,9 @@ import EventAckProtocol
 import EventAckReconciler
 
 /// The publish API's rules in one place, with no I/O and time passed in (EA-PUB-*): which runs exist and where they
-/// go, which producer ids were taken (so that a retry is answered, never emitted twice), what each run's producer
-/// is told, and which runs went silent. ``PublishService`` drives it against a `ReconcilerService`.
+/// go, which producer ids were taken (so that a retry is answered, never emitted twice), and what each run's producer
+/// is told. ``PublishService`` drives it against a `ReconcilerService`, whose sessions end a run whose producer went
+/// silent (EA-RUN-2).
 public struct PublishBook: Sendable {
     var runs: [String: PublishedRun] = [:]
     /// Ended runs in the order they ended, for retirement.
@@ -85,29 +86,20 @@ public struct PublishBook: Sendable {
         runs[run]!.accepted[event.id] = .init(body: event.body, seqs: seqs)
         runs[run]!.acceptedOrder.append(event.id)
         for (session, seq) in seqs { runs[run]!.idBySeq[session, default: [:]][seq] = event.id }
-        runs[run]!.lastHeardAt = now
         if event.endsRun ?? terminalKinds.contains(event.kind) { end(run, at: now) }
     }
 
-    /// The producer was heard from (a progress note): its run is not silent.
+    /// Checks that `run` is open for progress notes.
     ///
     /// - Throws: 404 for an unknown run, 409 `run_ended` for one that ended.
-    public mutating func heard(from run: String, now: UInt64) throws(PublishError) {
+    public func checkOpen(_ run: String) throws(PublishError) {
         guard let published = runs[run] else { throw .unknownRun(run) }
         guard !published.isEnded else { throw .runEnded(run) }
-        runs[run]!.lastHeardAt = now
     }
 
-    /// Open runs whose producer has been silent for their idle timeout (EA-PUB-9), oldest first.
-    public func silentRuns(now: UInt64) -> [String] {
-        runs.values.filter { !$0.isEnded && now >= $0.lastHeardAt + $0.request.idleTimeoutMs }
-            .sorted { $0.lastHeardAt < $1.lastHeardAt }.map(\.run)
-    }
-
-    /// The server ends `run` itself because of `reason` (`agent_silent`).
-    public mutating func endedByServer(_ run: String, reason: String, now: UInt64) {
-        guard runs[run] != nil, !runs[run]!.isEnded else { return }
-        runs[run]!.endedBy = reason
+    /// The reconciler refused `run` as ended (the server ended it for silence, EA-RUN-2): it takes no more events.
+    public mutating func endedElsewhere(_ run: String, now: UInt64) {
+        guard runs[run] != nil else { return }
         end(run, at: now)
     }
 

@@ -84,6 +84,7 @@ extension PublishService {
             case .failure(let error) where error.code == "store_unavailable":
                 return .failure(PublishError(status: 503, code: "store_unavailable", message: error.message))
             case .failure(let error) where error.code == "run_ended":
+                state.withLock { $0.book.endedElsewhere(run, now: clock.nowMs()) }
                 return .failure(.runEnded(run))
             case .failure(let error):
                 return .failure(PublishError(status: 409, code: error.code, message: error.message))

@@ -35,22 +35,35 @@ extension PublishService {
             // after its own now. Every confirmation of a published run is reported: its producer follows them.
             for session in opened.0.sessions {
                 try? service.runRequested(
-                    opened.0.run, in: session, at: request.requestedAt, reportingConfirmations: true)
+                    opened.0.run, in: session, at: request.requestedAt, reportingConfirmations: true,
+                    idleTimeoutMs: request.idleTimeoutMs)
             }
         }
         return opened
     }
 
     /// `POST /v1/runs/{run}/progress` (EA-PUB-8): the producer is alive; each session's client hears of it
-    /// (EA-LIVE-1), and the run's idle timeout starts again.
+    /// (EA-LIVE-1), and the run's idle timeout starts again in each session (EA-RUN-2).
     ///
     /// - Throws: 404 for an unknown run, 409 `run_ended`.
     public func progress(run: String, note: String?) throws(PublishError) {
         let sessions = try state.withLock { (state) throws(PublishError) -> [SessionID] in
-            try state.book.heard(from: run, now: clock.nowMs())
+            try state.book.checkOpen(run)
             return state.book.sessions(of: run)
         }
-        for session in sessions { try? service.progress(run: run, note: note, in: session) }
+        var ended = false
+        for session in sessions {
+            do {
+                try service.progress(run: run, note: note, in: session)
+            } catch  where error.code == "run_ended" {
+                ended = true  // the session ended it: its producer had been silent too long (EA-RUN-2)
+            } catch {
+                // The session is gone: nothing to tell it.
+            }
+        }
+        guard ended else { return }
+        state.withLock { $0.book.endedElsewhere(run, now: clock.nowMs()) }
+        throw .runEnded(run)
     }
 
     /// `GET /v1/runs/{run}` (EA-PUB-10): the run across its sessions, and each session's report of it.
@@ -64,37 +77,9 @@ extension PublishService {
         state.withLock { $0.book.feed(of: run, after: after) }
     }
 
-    /// Ends every run whose producer has been silent for its idle timeout (EA-PUB-9): each session's client gets the
-    /// profile's failure terminal event (`agent_failed`, `payload.error` saying the agent stopped responding), and
-    /// the run is marked ended by the server with `agent_silent`. Also forgets runs past their retention.
-    func endSilentRuns() {
+    /// Forgets runs past their retention.
+    func retireOldRuns() {
         let now = clock.nowMs()
-        let kind = profile?.failureKinds.sorted().first ?? "agent_failed"
-        state.withLock { state in
-            for run in state.book.silentRuns(now: now) {
-                let idle = state.book.runs[run].map { now - $0.lastHeardAt } ?? 0
-                let payload = JSONValue.object([
-                    ("error", .string("the agent stopped responding: nothing from it for \(idle) ms")),
-                    ("reason", .string("agent_silent")),
-                ])
-                var delivered = true
-                for session in state.book.sessions(of: run) {
-                    do {
-                        try service.emit(
-                            run: run, kind: kind, payload: (try? Payload(json: payload.jsonText)) ?? .empty,
-                            confirm: .receipt, endsRun: true, to: session)
-                    } catch let error as ReconcilerError
-                        where error.code == "window_exceeded" || error.code == "store_unavailable"
-                    {
-                        // No room yet: the next tick tries again (a retry where it went is `run_ended`).
-                        delivered = false
-                    } catch {
-                        // The session is gone or the run already ended there: nothing to tell it.
-                    }
-                }
-                if delivered { state.book.endedByServer(run, reason: "agent_silent", now: now) }
-            }
-            state.book.retire(now: now)
-        }
+        state.withLock { $0.book.retire(now: now) }
     }
 }

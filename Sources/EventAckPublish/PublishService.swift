@@ -3,8 +3,9 @@ import EventAckReconciler
 
 /// The publish API over a `ReconcilerService` (§ 16 of the spec): what an HTTP host calls for `POST /v1/runs`,
 /// `POST /v1/runs/{run}/events`, `…/progress`, `GET /v1/runs/{run}` and its confirmations feed. The rules are in
-/// ``PublishBook``; this shell holds it under a lock, emits through the service, waits for room and for the store,
-/// and ends runs whose producer went silent.
+/// ``PublishBook``; this shell holds it under a lock, emits through the service, and waits for room and for the
+/// store. Runs whose producer went silent are ended by the service's sessions (EA-RUN-2), with each run's
+/// `idleTimeoutMs`.
 ///
 /// Lock order: the book's lock, then the service's. The service hands its reconciliation events to a queue (never
 /// to the book directly), and a task of this service moves them into the book.
@@ -25,8 +26,8 @@ public final class PublishService: Sendable {
     let maxFrameBytes: Int
     private let tasks: LockedState<[Task<Void, Never>]> = LockedState([])
 
-    /// How often the service looks for silent runs and retires old ones.
-    public static let tickMs: UInt64 = 250
+    /// How often the service forgets runs past their retention.
+    public static let tickMs: UInt64 = 1_000
 
     /// A publish API over `service`; run ids it makes come from `runIDs`.
     public init(service: ReconcilerService, runIDs: RunIDGenerator, clock: any EventAckClock = SystemEventAckClock()) {
@@ -46,7 +47,7 @@ public final class PublishService: Sendable {
         }
     }
 
-    /// Starts the tasks that take in the service's events and end silent runs; stop them with ``stop()``.
+    /// Starts the tasks that take in the service's events and forget old runs; stop them with ``stop()``.
     public func start() {
         let intake = Task { [self] in
             while let events = await observed.next() {
@@ -56,7 +57,7 @@ public final class PublishService: Sendable {
         let ticker = Task { [self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(Self.tickMs))
-                endSilentRuns()
+                retireOldRuns()
             }
         }
         tasks.withLock { $0 = [intake, ticker] }

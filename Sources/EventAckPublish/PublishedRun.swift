@@ -14,12 +14,9 @@ struct PublishedRun: Sendable {
     let request: OpenRunRequest
     let sessions: [SessionID]
     let openedAt: UInt64
-    /// When the producer was last heard from: an event or a progress note (EA-PUB-9). The server's own liveness
-    /// progress does not count.
-    var lastHeardAt: UInt64
     /// When the run ended: its terminal event was taken, or the server ended it.
     var endedAt: UInt64?
-    /// Why the server ended the run itself (`agent_silent`), if it did.
+    /// Why the server ended the run itself (`agent_silent`, EA-RUN-2), as a session's report says.
     var endedBy: String?
     var accepted: [String: Accepted] = [:]
     var acceptedOrder: [String] = []
@@ -38,7 +35,6 @@ struct PublishedRun: Sendable {
         self.request = request
         self.sessions = sessions
         self.openedAt = now
-        self.lastHeardAt = now
     }
 
     var isEnded: Bool { endedAt != nil }
@@ -70,6 +66,7 @@ struct PublishedRun: Sendable {
         guard sessions.contains(report.session), !isDecided else { return }
         reports[report.session] = report
         if endedAt == nil { endedAt = report.endedAt ?? openedAt }
+        if let by = report.endedBy { endedBy = by }
         guard reports.count == sessions.count else { return }
         feed.append(.verdict(index: feed.count + 1, verdict))
     }

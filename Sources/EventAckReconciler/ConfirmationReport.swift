@@ -156,6 +156,10 @@ extension Reconciler {
         return report
     }
 
+    /// The figures over every session, live ones included: what the report's ``ConfirmationReport/overall`` says for
+    /// the operator, kept incrementally, so reading it costs a copy of one small struct.
+    public var overallStats: ConfirmationStats { context.book.overall }
+
     /// The report of `run` in `sessionID` as it stands: from the session's live tracker while the run goes on, else
     /// from the finished runs kept for reports. `nil` when neither knows it (an unknown session, a run never emitted
     /// there, or one whose report was dropped from the bounded list).

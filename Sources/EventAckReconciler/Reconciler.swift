@@ -130,26 +130,33 @@ public struct Reconciler: Sendable {
     /// The host has a new request for `run` in `session`: the origin of the profile's `.request` SLOs. Only the
     /// first request of a run counts.
     ///
+    /// - Parameters:
+    ///   - requestedAt: when the run was requested, if before `now` (a time after `now` counts as `now`).
+    ///   - reportingConfirmations: report each of the run's events confirmed at its level
+    ///     (``ReconciliationEvent/confirmed(_:level:latencyMs:)``) even when the configuration does not.
+    ///   - idleTimeoutMs: the run's own idle timeout (EA-RUN-2), instead of the configuration's.
+    ///
     /// - Returns: with ``writesAhead``, the record of the request to persist; nothing else.
     /// - Throws: `unknown_session`, `invalid_argument`, or `run_ended` when `run` already ended in the session
     ///   (EA-RUN-1).
     @discardableResult
     public mutating func runRequested(
         _ run: String, in session: SessionID, at requestedAt: UInt64? = nil, reportingConfirmations: Bool = false,
-        now: UInt64
+        idleTimeoutMs: UInt64? = nil, now: UInt64
     ) throws(ReconcilerError) -> [ReconcilerAction] {
         try Self.checkIdentifier(run, "run")
         guard let key = sessionKeys[session] else { throw .unknownSession(session) }
         try modifying(key) { session, context throws(ReconcilerError) in
             try session.runRequested(
-                run, at: min(requestedAt ?? now, now), reportingConfirmations: reportingConfirmations, context: &context
-            )
+                run, at: min(requestedAt ?? now, now), reportingConfirmations: reportingConfirmations,
+                idleTimeoutMs: idleTimeoutMs, now: now, context: &context)
         }
         return takeActions()
     }
 
     /// Says the run is alive without producing an event (EA-LIVE-1, EA-LIVE-2): call it every few seconds while an
-    /// agent works silently. Not retained: a disconnected session gets none.
+    /// agent works silently; it restarts the run's idle timeout (EA-RUN-2). Not retained: a disconnected session gets
+    /// none. Throws `run_ended` for a run that has ended in the session.
     public mutating func progress(
         run: String,
         note: String? = nil,
@@ -160,10 +167,9 @@ public struct Reconciler: Sendable {
         if let note, note.utf8.count > ProtocolLimits.maxTextBytes {
             throw .invalidArgument("note is longer than \(ProtocolLimits.maxTextBytes) bytes")
         }
-        guard let key = sessionKeys[session], let connection = sessions[key]!.connection else {
-            if sessionKeys[session] == nil { throw .unknownSession(session) }
-            return []
-        }
+        guard let key = sessionKeys[session] else { throw .unknownSession(session) }
+        try sessions[key]!.heard(from: run, now: now)
+        guard let connection = sessions[key]!.connection else { return [] }
         context.send(.progress(Progress(run: run, ts: now, note: note)), on: connection, now: now)
         return takeActions()
     }

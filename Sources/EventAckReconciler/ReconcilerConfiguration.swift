@@ -50,6 +50,11 @@ public struct ReconcilerConfiguration: Sendable {
     /// Whether every event confirmed at its level produces a ``ReconciliationEvent/confirmed(_:level:latencyMs:)``.
     /// Overdue, failure, SLO and run events are always produced.
     public var reportsEachConfirmation = true
+    /// How long a run's producer may stay silent — no emit, no progress — before the server ends the run itself with
+    /// the profile's failure terminal and `agent_silent` (EA-RUN-2); a run may name its own
+    /// (``Reconciler/runRequested(_:in:at:reportingConfirmations:idleTimeoutMs:now:)``). `nil`: runs wait for their
+    /// producer for ever (the default; the AgentServer sets 60 s).
+    public var runIdleTimeoutMs: UInt64? = nil
 
     /// The defaults.
     public init() {}

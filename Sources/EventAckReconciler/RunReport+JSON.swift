@@ -47,6 +47,10 @@ extension RunReport {
             writer.key("terminalKind")
             writer.string(terminalKind)
         }
+        if let endedBy {
+            writer.key("endedBy")
+            writer.string(endedBy)
+        }
         writer.key("stats")
         stats.write(into: &writer)
         writer.endObject()

@@ -77,6 +77,8 @@ public struct RunReport: Sendable, Hashable, Codable {
     public var endedAt: UInt64?
     /// The kind of its terminal event.
     public var terminalKind: String?
+    /// Why the server ended the run itself, if it did: `agent_silent` (EA-RUN-2).
+    public var endedBy: String? = nil
     /// Confirmation figures of its events.
     public var stats: ConfirmationStats
 }

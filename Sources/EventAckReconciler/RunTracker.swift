@@ -37,6 +37,22 @@ struct RunTracker: Sendable {
     /// Whether each of its events confirmed at its level is reported (``ReconciliationEvent/confirmed(_:level:latencyMs:)``)
     /// even when the configuration reports confirmations only in aggregate: a run someone follows (the publish API).
     var reportsConfirmations = false
+    /// When the producer was last heard from: its last emit, progress note or request (EA-RUN-2).
+    var lastHeardAt: UInt64?
+    /// This run's idle timeout, if it names one; else the configuration's.
+    var idleTimeoutMs: UInt64?
+    /// Why the server ended the run itself (`agent_silent`), if it did.
+    var endedBy: String?
+
+    /// The reason the server puts in the failure terminal it emits for a silent run, and in the report.
+    static let silenceReason = "agent_silent"
+
+    /// When the run goes silent if nothing more is heard from its producer; `nil` when it has ended or has no
+    /// idle timeout.
+    func idleDeadline(defaultTimeoutMs: UInt64?) -> UInt64? {
+        guard !isClosed, let lastHeardAt, let timeout = idleTimeoutMs ?? defaultTimeoutMs else { return nil }
+        return lastHeardAt + timeout
+    }
 
     /// Whether the run has ended: its terminal event (or one its emitter said ends it) was emitted. Later emits for
     /// it are refused (EA-RUN-1).
@@ -67,6 +83,7 @@ struct RunTracker: Sendable {
         profile: RunProfile?
     ) -> [SLOBreach] {
         unresolvedEvents += 1
+        lastHeardAt = max(lastHeardAt ?? time, time)
         let isFirstEvent = startedAt == nil
         if isFirstEvent { startedAt = time }
         guard let profile else {
@@ -113,6 +130,12 @@ struct RunTracker: Sendable {
             terminalKind = kind
             outcome = profile.failureKinds.contains(kind) ? .failed : .succeeded
             endedAt = time
+            // The server's own terminal for a silent run (EA-RUN-2): the calls the agent left open died with it; the
+            // outcome says so, the delivery verdict is not charged with them.
+            if outcome == .failed, payload[member: "reason"] == .string(Self.silenceReason) {
+                endedBy = Self.silenceReason
+                openCalls = [:]
+            }
             for (call, _) in openCalls.sorted(by: { $0.value < $1.value }) {
                 let pairing = profile.pairings[call.pairing]
                 fail(
@@ -185,6 +208,15 @@ struct RunTracker: Sendable {
         RunReport(
             run: id, session: session, principal: principal, verdict: verdict, outcome: outcome, failures: failures,
             omittedFailures: omittedFailures, warnings: warnings, requestedAt: requestedAt, startedAt: startedAt,
-            endedAt: endedAt, terminalKind: terminalKind, stats: stats)
+            endedAt: endedAt, terminalKind: terminalKind, endedBy: endedBy, stats: stats)
+    }
+}
+
+extension Payload {
+    /// The payload of the failure terminal the server emits for a run whose producer went silent (EA-RUN-2).
+    static func silentRun(idleMs: UInt64) -> Payload {
+        let error = "the agent stopped responding: nothing from it for \(idleMs) ms"
+        // Only digits and fixed text: valid JSON as written.
+        return (try? Payload(json: #"{"error":"\#(error)","reason":"\#(RunTracker.silenceReason)"}"#)) ?? .empty
     }
 }

@@ -20,8 +20,21 @@ extension SessionMachine {
             if error.code == "run_ended" { countRefusedEmit(context: &context) }
             throw error
         }
+        return append(
+            run: run, kind: kind, payload: payload, confirm: confirm, endsRun: endsRun, origin: origin, now: now,
+            context: &context)
+    }
+
+    /// Numbers, records and queues an event that was admitted (or that the server must send whatever the queue
+    /// holds: a silent run's terminal).
+    @discardableResult
+    private mutating func append(
+        run: String, kind: String, payload: Payload, confirm: ConfirmationLevel, endsRun: Bool?, origin: String?,
+        now: UInt64, context: inout SessionContext
+    ) -> Seq {
         let seq = nextSeq
         nextSeq += 1
+        let isNewRun = runIndexByID[run] == nil
         let runIndex = runIndex(for: run)
         if endsRun == true { runs[Int(runIndex)]!.endedByEmitter = true }
         let breaches = runs[Int(runIndex)]!.observe(
@@ -37,6 +50,7 @@ extension SessionMachine {
         countEmitted(confirm, run: runIndex, context: &context)
         for breach in breaches { context.report(.sloBreached(run: run, session: id, breach)) }
         pump(now: now, context: &context)
+        if isNewRun { scheduleTimer(now: now, context: &context) }
         return seq
     }
 
@@ -48,11 +62,12 @@ extension SessionMachine {
         guard queued < configuration.maxQueuedEvents else { throw .windowExceeded(id, queued: queued) }
     }
 
-    /// The first request for `run`, at `at`: the origin of its `.request` SLOs. Later requests change nothing but
-    /// may ask for its confirmations to be reported; a request for a run that has ended is refused like its emits
-    /// (EA-RUN-1).
+    /// The first request for `run`, at `at`: the origin of its `.request` SLOs and of its idle timeout, which
+    /// `idleTimeoutMs` may set (EA-RUN-2). Later requests change nothing but may ask for its confirmations to be
+    /// reported; a request for a run that has ended is refused like its emits (EA-RUN-1).
     mutating func runRequested(
-        _ run: String, at: UInt64, reportingConfirmations: Bool, context: inout SessionContext
+        _ run: String, at: UInt64, reportingConfirmations: Bool, idleTimeoutMs: UInt64?, now: UInt64,
+        context: inout SessionContext
     ) throws(ReconcilerError) {
         guard !hasEnded(run) else { throw .runEnded(run, in: id) }
         if let index = runIndexByID[run], runs[Int(index)]?.requestedAt != nil {
@@ -61,8 +76,42 @@ extension SessionMachine {
         }
         let index = runIndex(for: run, requestedAt: at)
         runs[Int(index)]!.requestedAt = at
+        runs[Int(index)]!.lastHeardAt = max(runs[Int(index)]!.lastHeardAt ?? now, now)
+        runs[Int(index)]!.idleTimeoutMs = idleTimeoutMs
         if reportingConfirmations { runs[Int(index)]!.reportsConfirmations = true }
-        context.record(id, .runRequested(run: run, at: at))
+        context.record(id, .runRequested(run: run, at: at, idleTimeoutMs: idleTimeoutMs))
+        scheduleTimer(now: now, context: &context)
+    }
+
+    /// The producer of `run` sent a progress note: it is alive (EA-RUN-2). Refused for a run that has ended.
+    mutating func heard(from run: String, now: UInt64) throws(ReconcilerError) {
+        guard !hasEnded(run) else { throw .runEnded(run, in: id) }
+        guard let index = runIndexByID[run] else { return }
+        runs[Int(index)]!.lastHeardAt = max(runs[Int(index)]!.lastHeardAt ?? now, now)
+    }
+
+    /// Ends every open run whose producer has been silent for its idle timeout (EA-RUN-2): emits the profile's
+    /// failure terminal with `payload.reason` `agent_silent`, past the queue bound if need be.
+    mutating func endSilentRuns(now: UInt64, context: inout SessionContext) {
+        let timeout = context.configuration.runIdleTimeoutMs
+        let silent = runs.compactMap { $0 }.filter { ($0.idleDeadline(defaultTimeoutMs: timeout) ?? .max) <= now }
+        guard !silent.isEmpty else { return }
+        let kind = context.configuration.runProfile?.failureKinds.sorted().first ?? "agent_failed"
+        for run in silent {
+            let idle = now - (run.lastHeardAt ?? now)
+            let payload = Payload.silentRun(idleMs: idle)
+            append(
+                run: run.id, kind: kind, payload: payload, confirm: .receipt, endsRun: true, origin: nil, now: now,
+                context: &context)
+        }
+    }
+
+    /// The earliest time an open run goes silent, if any has an idle timeout.
+    func nextIdleDeadline(configuration: ReconcilerConfiguration) -> UInt64? {
+        guard configuration.runIdleTimeoutMs != nil || runs.contains(where: { $0?.idleTimeoutMs != nil }) else {
+            return nil
+        }
+        return runs.compactMap { $0?.idleDeadline(defaultTimeoutMs: configuration.runIdleTimeoutMs) }.min()
     }
 
     /// Counts a new event in the figures of its run, the session and the total.

@@ -99,6 +99,7 @@ extension SessionMachine {
         var due = UInt64.max
         if syncedPending, connection != nil { due = min(due, lastSyncedAt + context.configuration.ackDelayMs) }
         if case .detached(let since) = attachment { due = min(due, since + context.configuration.resumeWindowMs) }
+        if let idle = nextIdleDeadline(configuration: context.configuration) { due = min(due, idle) }
         guard due != .max, timerDeadline == 0 || due < timerDeadline else { return }
         if timerDeadline != 0 { context.invalidateTimer() }
         timerDeadline = max(due, now)
@@ -113,6 +114,7 @@ extension SessionMachine {
             expire(now: now, context: &context)
             return false
         }
+        endSilentRuns(now: now, context: &context)
         flushSynced(now: now, context: &context)
         scheduleTimer(now: now, context: &context)
         return true

@@ -117,11 +117,15 @@ extension SessionRecord {
         case .ended(let at):
             writer.key("at")
             writer.integer(at)
-        case .runRequested(let run, let at):
+        case .runRequested(let run, let at, let idleTimeoutMs):
             writer.key("run")
             writer.string(run)
             writer.key("at")
             writer.integer(at)
+            if let idleTimeoutMs {
+                writer.key("idleTimeoutMs")
+                writer.integer(idleTimeoutMs)
+            }
         }
         writer.endObject()
     }

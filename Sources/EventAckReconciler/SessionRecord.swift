@@ -29,9 +29,9 @@ public struct SessionRecord: Sendable, Hashable, Codable {
         case runFinished(RunReport)
         /// The session ended (expired); the store may forget its records, but not its finished runs.
         case ended(at: UInt64)
-        /// The host said `run` was requested at `at` (``Reconciler/runRequested(_:in:at:reportingConfirmations:now:)``): the origin of the run
+        /// The host said `run` was requested at `at` (``Reconciler/runRequested(_:in:at:reportingConfirmations:idleTimeoutMs:now:)``): the origin of the run
         /// profile's `.request` SLOs, which a recovered session measures from too.
-        case runRequested(run: String, at: UInt64)
+        case runRequested(run: String, at: UInt64, idleTimeoutMs: UInt64? = nil)
     }
 
     /// The session changed.
@@ -64,7 +64,7 @@ public struct SessionRecord: Sendable, Hashable, Codable {
 
     private enum Key: String, CodingKey {
         case session, kind, principal, token, previousToken, previousValidUntil, version, window, at
-        case seq, run, eventKind, ts, confirm, endsRun, payload, origin, level, upTo, ranges, reason
+        case seq, run, eventKind, ts, confirm, endsRun, payload, origin, level, upTo, ranges, reason, idleTimeoutMs
         case report
     }
 
@@ -117,7 +117,8 @@ public struct SessionRecord: Sendable, Hashable, Codable {
             change = .ended(at: try c.decode(UInt64.self, forKey: .at))
         case "runRequested":
             change = .runRequested(
-                run: try c.decode(String.self, forKey: .run), at: try c.decode(UInt64.self, forKey: .at))
+                run: try c.decode(String.self, forKey: .run), at: try c.decode(UInt64.self, forKey: .at),
+                idleTimeoutMs: try c.decodeIfPresent(UInt64.self, forKey: .idleTimeoutMs))
         default:
             throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "unknown record \(kind)")
         }
@@ -163,9 +164,10 @@ public struct SessionRecord: Sendable, Hashable, Codable {
             try c.encode(report, forKey: .report)
         case .ended(let at):
             try c.encode(at, forKey: .at)
-        case .runRequested(let run, let at):
+        case .runRequested(let run, let at, let idleTimeoutMs):
             try c.encode(run, forKey: .run)
             try c.encode(at, forKey: .at)
+            try c.encodeIfPresent(idleTimeoutMs, forKey: .idleTimeoutMs)
         }
     }
 }

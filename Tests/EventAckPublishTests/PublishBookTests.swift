@@ -91,19 +91,15 @@ struct PublishBookTests {
         #expect(book.view(of: "r")?.published == 2)
     }
 
-    @Test("a run silent for its idle timeout is reported once; progress restarts the clock (EA-PUB-9)")
-    func silentRuns() throws {
-        var book = Self.book()
-        _ = try book.open(
-            OpenRunRequest(audience: .session(Self.s1), idleTimeoutMs: 1_000), run: "r", sessions: [Self.s1], now: 0)
-        #expect(book.silentRuns(now: 999).isEmpty)
-        try book.heard(from: "r", now: 900)
-        #expect(book.silentRuns(now: 1_500).isEmpty)
-        #expect(book.silentRuns(now: 1_900) == ["r"])
-        book.endedByServer("r", reason: "agent_silent", now: 1_900)
-        #expect(book.silentRuns(now: 10_000).isEmpty)
-        #expect(throws: PublishError.self) { try book.heard(from: "r", now: 2_000) }
-        book.observe(.runFinished(try Self.report("r", Self.s1, verdict: "confirmed")))
+    @Test("a run the sessions ended for silence takes no progress; its verdict says agent_silent (EA-PUB-9)")
+    func endedForSilence() throws {
+        var book = try Self.opened(sessions: [Self.s1], events: #"{"events":[{"id":"a","kind":"agent_started"}]}"#)
+        try book.checkOpen("r")
+        book.endedElsewhere("r", now: 100)
+        #expect(throws: PublishError.self) { try book.checkOpen("r") }
+        var report = try Self.report("r", Self.s1, verdict: "confirmed")
+        report.endedBy = "agent_silent"
+        book.observe(.runFinished(report))
         #expect(book.view(of: "r")?.verdict.endedBy == "agent_silent")
     }
 

@@ -70,6 +70,13 @@ struct AgentServerCommand: AsyncParsableCommand {
     @Option(help: "The most sessions one user holds at once. [EVENTACK_MAX_SESSIONS_PER_PRINCIPAL, default 64]")
     var maxSessionsPerPrincipal: Int?
 
+    @Option(
+        help: """
+            End a run whose agent sent no event and no progress for this long, ms, with agent_failed \
+            (agent_silent); 0: never. [EVENTACK_RUN_IDLE_TIMEOUT_MS, default 60000]
+            """)
+    var runIdleTimeoutMs: UInt64?
+
     @Option(help: "The most agent runs emitting at once per session. [EVENTACK_MAX_RUNS_PER_SESSION, default 8]")
     var maxRunsPerSession: Int?
 
@@ -233,6 +240,8 @@ extension AgentServerCommand {
         configuration.maxSessionsPerPrincipal = try settings.value(
             maxSessionsPerPrincipal, "MAX_SESSIONS_PER_PRINCIPAL", 64)
         configuration.reportsEachConfirmation = verbose
+        let idleTimeout = try settings.value(runIdleTimeoutMs, "RUN_IDLE_TIMEOUT_MS", 60_000)
+        configuration.runIdleTimeoutMs = idleTimeout == 0 ? nil : idleTimeout
         return configuration.normalized()
     }
 

@@ -30,8 +30,7 @@ final class ServerMetrics: Sendable {
 
     /// Brings every metric up to date and renders them.
     func render() -> String {
-        let report = service.report(limit: 0)
-        let overall = report.overall
+        let overall = service.overallStats()
         advance("eventack_events_emitted_total", [], overall.events)
         for level in ConfirmationLevel.allCases {
             let stats = overall[level]
