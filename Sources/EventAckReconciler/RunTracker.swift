@@ -90,6 +90,29 @@ struct RunTracker: Sendable {
             firstSeen[kind] = firstSeen[kind] ?? time
             return []
         }
+        let pairingIndex = profile.pairings.firstIndex { $0.open == kind || $0.close == kind }
+        checkSequence(kind: kind, seq: seq, isFirstEvent: isFirstEvent, pairingIndex: pairingIndex, profile: profile)
+        for member in profile.requiredContent[kind] ?? [] where !(payload[member: member]?.isNonEmpty ?? false) {
+            fail(RunFailure(code: "empty_content", detail: "\(kind) has no content in payload.\(member)", seq: seq))
+        }
+        var breaches: [SLOBreach] = []
+        if let pairingIndex {
+            breaches += observeCall(kind, seq: seq, at: time, payload: payload, pairingIndex, profile)
+        }
+        let firstOfKind = firstSeen[kind] == nil
+        if firstOfKind { firstSeen[kind] = time }
+        if firstOfKind { breaches += measureSLOs(endingAt: kind, seq: seq, at: time, profile: profile) }
+        if profile.terminalKinds.contains(kind), terminalKind == nil {
+            close(with: kind, at: time, payload: payload, profile: profile)
+        }
+        warnings += breaches
+        return breaches
+    }
+
+    /// The profile's rules on where `kind` may come: after the terminal, first, known, after what it requires.
+    private mutating func checkSequence(
+        kind: String, seq: Seq, isFirstEvent: Bool, pairingIndex: Int?, profile: RunProfile
+    ) {
         if let terminalKind {
             fail(RunFailure(code: "after_terminal", detail: "\(kind) after \(terminalKind)", seq: seq))
         }
@@ -100,7 +123,6 @@ struct RunTracker: Sendable {
         } else if !isFirstEvent && isStart {
             fail(RunFailure(code: "out_of_order", detail: "\(kind) again after the run started", seq: seq))
         }
-        let pairingIndex = profile.pairings.firstIndex { $0.open == kind || $0.close == kind }
         if !isStart, !profile.terminalKinds.contains(kind), pairingIndex == nil, let allowed = profile.otherKinds,
             !allowed.contains(kind)
         {
@@ -116,36 +138,24 @@ struct RunTracker: Sendable {
                 break
             }
         }
-        for member in profile.requiredContent[kind] ?? [] where !(payload[member: member]?.isNonEmpty ?? false) {
-            fail(RunFailure(code: "empty_content", detail: "\(kind) has no content in payload.\(member)", seq: seq))
-        }
-        var breaches: [SLOBreach] = []
-        if let pairingIndex {
-            breaches += observeCall(kind, seq: seq, at: time, payload: payload, pairingIndex, profile)
-        }
-        let firstOfKind = firstSeen[kind] == nil
-        if firstOfKind { firstSeen[kind] = time }
-        if firstOfKind { breaches += measureSLOs(endingAt: kind, seq: seq, at: time, profile: profile) }
-        if profile.terminalKinds.contains(kind), terminalKind == nil {
-            terminalKind = kind
-            outcome = profile.failureKinds.contains(kind) ? .failed : .succeeded
-            endedAt = time
-            // The server's own terminal for a silent run (EA-RUN-2): the calls the agent left open died with it; the
-            // outcome says so, the delivery verdict is not charged with them.
-            if outcome == .failed, payload[member: "reason"] == .string(Self.silenceReason) {
-                endedBy = Self.silenceReason
-                openCalls = [:]
-            }
-            for (call, _) in openCalls.sorted(by: { $0.value < $1.value }) {
-                let pairing = profile.pairings[call.pairing]
-                fail(
-                    RunFailure(code: "unpaired_call", detail: "\(pairing.open) \(call.call) never got \(pairing.close)")
-                )
-            }
+    }
+
+    /// The run's terminal event: the outcome, and every call still open is a failure — unless the server ended the
+    /// run because its agent went silent (EA-RUN-2): those calls died with the agent; the outcome says so, and the
+    /// delivery verdict is not charged with them.
+    private mutating func close(with kind: String, at time: UInt64, payload: Payload, profile: RunProfile) {
+        terminalKind = kind
+        outcome = profile.failureKinds.contains(kind) ? .failed : .succeeded
+        endedAt = time
+        if outcome == .failed, payload[member: "reason"] == .string(Self.silenceReason) {
+            endedBy = Self.silenceReason
             openCalls = [:]
         }
-        warnings += breaches
-        return breaches
+        for (call, _) in openCalls.sorted(by: { $0.value < $1.value }) {
+            let pairing = profile.pairings[call.pairing]
+            fail(RunFailure(code: "unpaired_call", detail: "\(pairing.open) \(call.call) never got \(pairing.close)"))
+        }
+        openCalls = [:]
     }
 
     private mutating func observeCall(

@@ -58,13 +58,33 @@ extension SessionRecord {
         writer.string(session.rawValue)
         writer.key("kind")
         writer.string(kind)
-        switch change {
+        change.write(into: &writer)
+        writer.endObject()
+    }
+
+    /// The members `opened` and `resumed` end with: what the connection negotiated, and when.
+    static func writeConnection(
+        version: ProtocolVersion, window: UInt64, at: UInt64, into writer: inout JSONWriter
+    ) {
+        writer.key("version")
+        writer.string(version.description)
+        writer.key("window")
+        writer.integer(window)
+        writer.key("at")
+        writer.integer(at)
+    }
+}
+
+extension SessionRecord.Change {
+    /// The change's members, after the record's `session` and `kind`.
+    func write(into writer: inout JSONWriter) {
+        switch self {
         case .opened(let principal, let token, let version, let window, let at):
             writer.key("principal")
             writer.string(principal)
             writer.key("token")
             writer.string(token)
-            Self.writeConnection(version: version, window: window, at: at, into: &writer)
+            SessionRecord.writeConnection(version: version, window: window, at: at, into: &writer)
         case .resumed(let token, let previousToken, let previousValidUntil, let version, let window, let at):
             writer.key("token")
             writer.string(token)
@@ -74,27 +94,9 @@ extension SessionRecord {
             }
             writer.key("previousValidUntil")
             writer.integer(previousValidUntil)
-            Self.writeConnection(version: version, window: window, at: at, into: &writer)
-        case .emitted(let seq, let run, let kind, let ts, let confirm, let endsRun, let payload, let origin):
-            writer.key("seq")
-            writer.integer(seq)
-            writer.key("run")
-            writer.string(run)
-            writer.key("eventKind")
-            writer.string(kind)
-            writer.key("ts")
-            writer.integer(ts)
-            writer.key("confirm")
-            writer.string(confirm.rawValue)
-            writer.key("endsRun")
-            writer.bool(endsRun)
-            // A string, as `Codable` has it: the payload is JSON text, kept as the client received it.
-            writer.key("payload")
-            writer.string(payload.json)
-            if let origin {
-                writer.key("origin")
-                writer.string(origin)
-            }
+            SessionRecord.writeConnection(version: version, window: window, at: at, into: &writer)
+        case .emitted:
+            writeEmitted(into: &writer)
         case .confirmed(let level, let seqs, let at):
             writer.key("level")
             writer.string(level.rawValue)
@@ -127,18 +129,31 @@ extension SessionRecord {
                 writer.integer(idleTimeoutMs)
             }
         }
-        writer.endObject()
     }
 
-    /// The members `opened` and `resumed` end with: what the connection negotiated, and when.
-    private static func writeConnection(
-        version: ProtocolVersion, window: UInt64, at: UInt64, into writer: inout JSONWriter
-    ) {
-        writer.key("version")
-        writer.string(version.description)
-        writer.key("window")
-        writer.integer(window)
-        writer.key("at")
-        writer.integer(at)
+    /// An `emitted` record's members.
+    private func writeEmitted(into writer: inout JSONWriter) {
+        guard
+            case .emitted(let seq, let run, let kind, let ts, let confirm, let endsRun, let payload, let origin) = self
+        else { return }
+        writer.key("seq")
+        writer.integer(seq)
+        writer.key("run")
+        writer.string(run)
+        writer.key("eventKind")
+        writer.string(kind)
+        writer.key("ts")
+        writer.integer(ts)
+        writer.key("confirm")
+        writer.string(confirm.rawValue)
+        writer.key("endsRun")
+        writer.bool(endsRun)
+        // A string, as `Codable` has it: the payload is JSON text, kept as the client received it.
+        writer.key("payload")
+        writer.string(payload.json)
+        if let origin {
+            writer.key("origin")
+            writer.string(origin)
+        }
     }
 }

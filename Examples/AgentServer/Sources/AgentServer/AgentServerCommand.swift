@@ -133,20 +133,9 @@ struct AgentServerCommand: AsyncParsableCommand {
             configuration: configuration,
             maxQueuedFrames: try settings.value(maxQueuedFrames, "MAX_QUEUED_FRAMES", 4096),
             store: sessionStore?.store)
-        let agent = SimulatedAgent(
-            router: SessionRouter(
-                service: service, store: sessionStore?.store, logger: logger,
-                terminalKinds: configuration.runProfile?.terminalKinds ?? []),
-            logger: logger, maxRunsPerSession: try settings.value(maxRunsPerSession, "MAX_RUNS_PER_SESSION", 8),
-            node: nodeID)
-        let benchTimeout = Duration.milliseconds(try settings.value(benchTimeoutMs, "BENCH_TIMEOUT_MS", 30_000))
-        let bench =
-            settings.flag(self.bench, "BENCH")
-            ? LoadBenchmark(service: service, window: Int(configuration.window), ackTimeout: benchTimeout) : nil
-        let limits = ConnectionGuard.Limits(
-            maxConnections: try settings.value(maxConnections, "MAX_CONNECTIONS", 768),
-            maxAnonymous: try settings.value(maxAnonymousConnections, "MAX_ANONYMOUS_CONNECTIONS", 128),
-            headTimeoutMs: try settings.value(headTimeoutMs, "HEAD_TIMEOUT_MS", 5_000))
+        let agent = try makeAgent(settings, service: service, store: sessionStore?.store, node: nodeID, logger: logger)
+        let bench = try makeBench(settings, service: service, window: Int(configuration.window))
+        let limits = try makeLimits(settings)
         let shuttingDown = Atomic<Bool>(false)
         let isShuttingDown: @Sendable () -> Bool = { shuttingDown.load(ordering: .relaxed) }
         let router = Router()
@@ -212,6 +201,33 @@ extension AgentServerCommand {
         }
         logger.logLevel = level
         return logger
+    }
+
+    /// The simulated agents, emitting through the cluster's router.
+    func makeAgent(
+        _ settings: Settings, service: ReconcilerService, store: PostgresSessionStore?, node: String, logger: Logger
+    ) throws -> SimulatedAgent {
+        SimulatedAgent(
+            router: SessionRouter(
+                service: service, store: store, logger: logger,
+                terminalKinds: service.configuration.runProfile?.terminalKinds ?? []),
+            logger: logger, maxRunsPerSession: try settings.value(maxRunsPerSession, "MAX_RUNS_PER_SESSION", 8),
+            node: node)
+    }
+
+    /// With `--bench`: the load benchmark's server half.
+    func makeBench(_ settings: Settings, service: ReconcilerService, window: Int) throws -> LoadBenchmark? {
+        guard settings.flag(self.bench, "BENCH") else { return nil }
+        let timeout = Duration.milliseconds(try settings.value(benchTimeoutMs, "BENCH_TIMEOUT_MS", 30_000))
+        return LoadBenchmark(service: service, window: window, ackTimeout: timeout)
+    }
+
+    /// The connection limits.
+    func makeLimits(_ settings: Settings) throws -> ConnectionGuard.Limits {
+        ConnectionGuard.Limits(
+            maxConnections: try settings.value(maxConnections, "MAX_CONNECTIONS", 768),
+            maxAnonymous: try settings.value(maxAnonymousConnections, "MAX_ANONYMOUS_CONNECTIONS", 128),
+            headTimeoutMs: try settings.value(headTimeoutMs, "HEAD_TIMEOUT_MS", 5_000))
     }
 
     /// Users' tokens from `--tokens-file`, `--tokens` or the environment, and the operator's.

@@ -192,16 +192,21 @@ final class LoadBenchmark: Sendable {
             guard ContinuousClock.now < giveUp else { throw Self.timedOut(emitted: emitted) }
             try await Task.sleep(for: .milliseconds(1))
         }
-        let cpuAfter = Self.cpuMicros()
+        return try Self.result(of: state, variant: request.variant, cpuMicros: Self.cpuMicros() - cpuBefore)
+    }
+
+    /// What a run measured, once every event is acked: rate, emit → ack latencies, server CPU per event.
+    private static func result(of state: RunState, variant: String, cpuMicros: UInt64) throws -> Result {
         let (emittedAt, ackedAt) = state.run.withLock { ($0.emittedAt, $0.ackedAt) }
-        guard let last = ackedAt.max() else { throw Self.timedOut(emitted: emitted) }
+        guard let last = ackedAt.max() else { throw Self.timedOut(emitted: emittedAt.count) }
+        let count = ackedAt.count
         let latencies = zip(emittedAt, ackedAt).map { Double($1 - min($1, $0)) / 1000 }.sorted()
         let seconds = max(1e-9, Double(last - emittedAt[0]) / 1e9)
         return Result(
-            variant: request.variant, events: count, seconds: seconds, eventsPerSecond: Double(count) / seconds,
+            variant: variant, events: count, seconds: seconds, eventsPerSecond: Double(count) / seconds,
             p50Micros: latencies[latencies.count / 2],
             p99Micros: latencies[min(latencies.count - 1, latencies.count * 99 / 100)],
-            serverCPUMicrosPerEvent: Double(cpuAfter - cpuBefore) / Double(count))
+            serverCPUMicrosPerEvent: Double(cpuMicros) / Double(count))
     }
 
     private static func timedOut(emitted: Int) -> Refusal {

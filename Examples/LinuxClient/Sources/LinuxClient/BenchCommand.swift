@@ -84,13 +84,7 @@ struct BenchCommand: AsyncParsableCommand {
             return Double(latencies[min(latencies.count - 1, Int(Double(latencies.count) * fraction))]) / 1000
         }
         if header { Console.line("system\tvariant\tmsgs\tseconds\tmsgs/s\tp50_us\tp99_us\tnotes") }
-        let notes =
-            "server_cpu_us_per_msg=\(String(format: "%.2f", result.serverCPUMicrosPerEvent)) "
-            + "client_cpu_us_per_msg=\(String(format: "%.2f", Double(cpu) / Double(events))) "
-            + "latency=\(latencies.isEmpty ? "emit_to_server_ack" : "emit_to_client_delivery") "
-            + "ack_p50_us=\(String(format: "%.0f", result.p50Micros)) ack_p99_us=\(String(format: "%.0f", result.p99Micros)) "
-            + "payload=\(payloadBytes)B delivered=\(delivered)"
-            + (variant == "paced" ? " rate=\(rate)/s" : "")
+        let notes = notes(result, clientCPU: cpu, stamped: !latencies.isEmpty, delivered: delivered)
         Console.line(
             [
                 "eventack", result.variant, "\(result.events)", String(format: "%.3f", result.seconds),
@@ -98,6 +92,16 @@ struct BenchCommand: AsyncParsableCommand {
                 String(format: "%.0f", percentile(0.5, result.p50Micros)),
                 String(format: "%.0f", percentile(0.99, result.p99Micros)), notes,
             ].joined(separator: "\t"))
+    }
+
+    /// The row's notes: CPU per event on both sides, what the latency measures, the server's ack latencies.
+    func notes(_ result: Result, clientCPU: UInt64, stamped: Bool, delivered: Int) -> String {
+        "server_cpu_us_per_msg=\(String(format: "%.2f", result.serverCPUMicrosPerEvent)) "
+            + "client_cpu_us_per_msg=\(String(format: "%.2f", Double(clientCPU) / Double(events))) "
+            + "latency=\(stamped ? "emit_to_client_delivery" : "emit_to_server_ack") "
+            + "ack_p50_us=\(String(format: "%.0f", result.p50Micros)) ack_p99_us=\(String(format: "%.0f", result.p99Micros)) "
+            + "payload=\(payloadBytes)B delivered=\(delivered)"
+            + (variant == "paced" ? " rate=\(rate)/s" : "")
     }
 
     /// The emit stamp of a benchmark payload, `{"t":"NANOSECONDS",…}` (20 digits, zero-padded).

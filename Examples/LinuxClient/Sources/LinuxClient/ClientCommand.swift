@@ -15,7 +15,7 @@ import Foundation
 struct ClientCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eventack-client", abstract: "An EventAck client for the agent server.",
-        subcommands: [RunCommand.self, BenchCommand.self], defaultSubcommand: RunCommand.self)
+        subcommands: [RunCommand.self, BenchCommand.self, ListenCommand.self], defaultSubcommand: RunCommand.self)
 }
 
 /// Where the server is and who we are.

@@ -46,10 +46,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         var scenarios = runs.split(separator: ",").map { String($0) }
-        let nodes = self.server.urls.map { self.server.transport(to: $0) }
-        let failover = nodes.count == 1 ? nil : FailoverTransport(nodes)
-        var transport: any ClientTransport = failover ?? nodes[0]
-        if let cutAfter { transport = CuttingTransport(base: transport, afterFrames: cutAfter, times: cuts) }
+        let (transport, failover) = makeTransport()
         let store = stateFile.map(StateStore.init)
         let restored = store?.loadSnapshot()
         let known = store?.loadRuns() ?? RunLedger()
@@ -110,6 +107,15 @@ struct RunCommand: AsyncParsableCommand {
 }
 
 extension RunCommand {
+    /// One node's transport, or a failover over several; cut as `--cut-after` says.
+    func makeTransport() -> (any ClientTransport, FailoverTransport?) {
+        let nodes = server.urls.map { server.transport(to: $0) }
+        let failover = nodes.count == 1 ? nil : FailoverTransport(nodes)
+        var transport: any ClientTransport = failover ?? nodes[0]
+        if let cutAfter { transport = CuttingTransport(base: transport, afterFrames: cutAfter, times: cuts) }
+        return (transport, failover)
+    }
+
     /// The user: sees every event that asks for display, then values the answers (or rejects them with
     /// `--reject`). Used for fresh deliveries and for what a restarted process finds still outstanding.
     static func actAsUser(on seq: Seq, needs: ConfirmationLevel, client: EventAckClient, reject: Bool) async {
