@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # DocC: converts every library's catalog against its public symbol graph with warnings treated as errors, so that a
-# broken symbol link or a stale reference fails CI. Needs only the toolchain (docc ships with it).
+# broken symbol link or a stale reference fails CI. Needs only the toolchain (docc ships with it). With package
+# directories as arguments (Examples/AgentServer …), converts those packages' catalogs instead of the root's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift package dump-symbol-graph --minimum-access-level public > /tmp/eventack-symbolgraph.log 2>&1 || {
-    tail -20 /tmp/eventack-symbolgraph.log
+root="$PWD"
+out="$(mktemp -d)"
+status=0
+for package in "${@:-.}"; do
+cd "$root/$package"
+swift package dump-symbol-graph --minimum-access-level public > "$out/symbolgraph.log" 2>&1 || {
+    tail -20 "$out/symbolgraph.log"
     exit 1
 }
 graphs="$(find .build -type d -name symbolgraph -path '*-linux-gnu*' | head -1)"
-out="$(mktemp -d)"
-status=0
 for catalog in Sources/*/*.docc; do
     module="$(basename "$(dirname "$catalog")")"
     moduleGraphs="$out/graphs-$module"
@@ -25,6 +29,7 @@ for catalog in Sources/*/*.docc; do
         cat "$out/$module.log"
         status=1
     fi
+done
 done
 rm -rf "$out"
 exit $status

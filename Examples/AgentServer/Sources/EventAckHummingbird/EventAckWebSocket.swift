@@ -8,7 +8,7 @@ import NIOCore
 import NIOHTTP1
 
 /// Serving EventAck from a Hummingbird 2 application: WebSocket upgrades at one path, authenticated, each upgraded
-/// connection served by a ``ReconcilerService``.
+/// connection served by a `ReconcilerService`.
 ///
 /// ```swift
 /// let service = ReconcilerService()

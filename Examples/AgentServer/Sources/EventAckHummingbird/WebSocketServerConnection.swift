@@ -24,7 +24,7 @@ public struct WebSocketServerConnection: ServerConnection {
     /// Writes the frames on the channel's event loop in one go and flushes once; returns when the last is written
     /// to the socket, which is the writer's backpressure. hummingbird-websocket's writer flushes every frame: one
     /// `writev` per event was most of the server's CPU at high rates. The frames are laid out, headers and all, in
-    /// buffers of 16 KB written from the frame encoder's place in the pipeline (``FrameBatch``): one pipeline write
+    /// buffers of 16 KB written from the frame encoder's place in the pipeline (`FrameBatch`): one pipeline write
     /// and one iovec per 50 events instead of two of each per frame. Data frames only — the library still writes
     /// pongs and the close frame through the encoder, on the same event loop, in order.
     public func send(contentsOf texts: [String]) async throws {
@@ -66,7 +66,7 @@ public struct WebSocketServerConnection: ServerConnection {
     }
 
     /// Serves one upgraded WebSocket with `service`, for `principal`, until it closes. Each message goes from
-    /// hummingbird-websocket's inbound loop straight to the service (``ReconcilerService/open(_:principal:observe:)``),
+    /// hummingbird-websocket's inbound loop straight to the service (`ReconcilerService/open(_:principal:observe:)`),
     /// without a stream and a task of the service's own in between.
     public static func serve(
         _ service: ReconcilerService,

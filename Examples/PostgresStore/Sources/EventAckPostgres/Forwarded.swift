@@ -4,9 +4,9 @@ import EventAckReconciler
 /// What an agent on one node asks of a session served by another: an event to emit, or a run's liveness. Stored
 /// until the session's owner performs it; an event's request is retired with the event's record, atomically.
 public enum Forwarded: Sendable, Hashable, Codable {
-    /// ``ReconcilerService/emit(run:kind:payload:confirm:endsRun:to:origin:)``.
+    /// `ReconcilerService/emit(run:kind:payload:confirm:endsRun:to:origin:)`.
     case event(run: String, kind: String, payload: String, confirm: ConfirmationLevel, endsRun: Bool?)
-    /// ``ReconcilerService/progress(run:note:in:)``.
+    /// `ReconcilerService/progress(run:note:in:)`.
     case progress(run: String, note: String?)
 }
 

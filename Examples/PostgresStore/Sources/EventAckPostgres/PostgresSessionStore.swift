@@ -5,7 +5,7 @@ import Logging
 import PostgresNIO
 import Synchronization
 
-/// A ``SessionStore`` on PostgreSQL, for several nodes.
+/// A `SessionStore` on PostgreSQL, for several nodes.
 ///
 /// **Durability**: ``append(_:commit:)`` returns once what it wrote committed; with PostgreSQL's default
 /// `synchronous_commit = on`, that is once the WAL is flushed to disk. Each call writes every record the service
@@ -17,7 +17,7 @@ import Synchronization
 /// record is written only if this node owns the session at the epoch it knows, so that a node a session moved away
 /// from is fenced: its writes are refused and ``append(_:commit:)`` names the sessions it must stop serving.
 ///
-/// **Unknown outcomes** (EA-DUR-7): every row a commit writes to `eventack_records` carries its ``CommitID``
+/// **Unknown outcomes** (EA-DUR-7): every row a commit writes to `eventack_records` carries its `CommitID`
 /// (unique per session), and a commit that needs a transaction first inserts its id into `eventack_commits`. A retry
 /// of a commit whose answer was lost therefore waits for the first attempt if it is still in flight, then either
 /// finds it made — and answers from what it wrote, writing nothing again — or makes it. Verdicts are unique per
@@ -30,7 +30,7 @@ import Synchronization
 public final class PostgresSessionStore: SessionStore {
     /// This node's id, as an owner.
     public let node: String
-    /// The connection pool; run it (``PostgresClient/run()``) for as long as the store is used.
+    /// The connection pool; run it (`PostgresClient/run()`) for as long as the store is used.
     public let client: PostgresClient
     let logger: Logger
     /// The epoch at which this node last saw each session it serves.
@@ -217,7 +217,7 @@ public final class PostgresSessionStore: SessionStore {
 
     /// The sessions this node owned that another node owns now — adopted while this node could not heartbeat (a
     /// database outage), or resumed elsewhere — although this node had nothing to write for them, so no write of its
-    /// own was refused. Stop serving them (``ReconcilerService/release(_:)``): a client waiting on this node for
+    /// own was refused. Stop serving them (`ReconcilerService/release(_:)`): a client waiting on this node for
     /// events would otherwise wait for ever while the owner emits them (found by cluster-chaos.sh).
     public func sessionsMovedAway() async throws -> Set<SessionID> {
         let mine = Array(owned.withLock { $0 })

@@ -4,7 +4,7 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Where an agent's events go: to the local ``ReconcilerService`` when this node holds the session, otherwise
+/// Where an agent's events go: to the local `ReconcilerService` when this node holds the session, otherwise
 /// through the store to the node that owns it (§ 15). Without a store, everything is local.
 public struct SessionRouter: Sendable {
     /// This node's service.
@@ -18,7 +18,7 @@ public struct SessionRouter: Sendable {
     /// once the session is here. The owner takes forwarded requests in order; an event emitted locally would
     /// overtake one still waiting in the table (found by cluster.sh: a run's `tool_completed` forwarded to a node
     /// that then died, its `agent_completed` emitted locally by the node the client resumed on — out of order).
-    /// The other way, a run's first forward waits for this node's writes in flight (``ReconcilerService/writesSettled()``).
+    /// The other way, a run's first forward waits for this node's writes in flight (`ReconcilerService/writesSettled()`).
     let forwardedRuns = ForwardedRuns()
 
     /// A router for `service`, through `store` (none: everything is local). `terminalKinds` end a run's forwarding
