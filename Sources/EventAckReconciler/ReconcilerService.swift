@@ -119,9 +119,7 @@ public final class ReconcilerService: Sendable {
         origin: String? = nil
     ) throws(ReconcilerError) -> Seq {
         try state.withLock { (state) throws(ReconcilerError) -> Seq in
-            if store != nil, state.waiting.count >= maxPendingWrites {
-                throw .storeUnavailable(pending: state.waiting.count)
-            }
+            try checkStoreHasRoom(state)
             let emission = try state.machine.emit(
                 run: run, kind: kind, payload: payload, confirm: confirm, endsRun: endsRun, to: session,
                 origin: origin, now: clock.nowMs())
@@ -144,9 +142,7 @@ public final class ReconcilerService: Sendable {
         toEach sessions: [SessionID]
     ) throws(ReconcilerError) -> [SessionID: Seq] {
         try state.withLock { (state) throws(ReconcilerError) -> [SessionID: Seq] in
-            if store != nil, state.waiting.count >= maxPendingWrites {
-                throw .storeUnavailable(pending: state.waiting.count)
-            }
+            try checkStoreHasRoom(state)
             for session in sessions { try state.machine.checkAdmits(run: run, to: session) }
             var seqs: [SessionID: Seq] = [:]
             let now = clock.nowMs()
@@ -157,6 +153,13 @@ public final class ReconcilerService: Sendable {
                 seqs[session] = emission.seq
             }
             return seqs
+        }
+    }
+
+    /// EA-DUR-8: with a store, past ``maxPendingWrites`` inputs waiting for it an emit is refused.
+    private func checkStoreHasRoom(_ state: State) throws(ReconcilerError) {
+        if store != nil, state.waiting.count >= maxPendingWrites {
+            throw .storeUnavailable(pending: state.waiting.count)
         }
     }
 

@@ -48,7 +48,7 @@ public final class PostgresSessionStore: SessionStore {
     /// A store for `node` on the database at `url` (`postgres://user[:password]@host[:port]/database`).
     public init(url: String, node: String, logger: Logger) throws {
         guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme),
-            let host = components.host, let user = components.user
+            let host = components.host, !host.isEmpty, let user = components.user, !user.isEmpty
         else { throw StoreURLError(url: url) }
         let database = components.path.isEmpty ? nil : String(components.path.dropFirst())
         var configuration = PostgresClient.Configuration(
