@@ -48,8 +48,9 @@ kill_node() {
     node_pids[$1]=""
 }
 # Runs whose agent died with its node are ended by the node holding their session 25 s after their last event
-# (EA-RUN-2), before their clients' own 45 s stall detection gives up on them. (Shorter is wrong here: an agent
-# whose emits are refused while PostgreSQL is down or frozen is alive, but its run hears nothing for that long.)
+# (EA-RUN-2), before their clients' own 45 s stall detection gives up on them. (Much shorter is wrong here: with an
+# 8 s timeout, runs whose agents were alive but waiting — their forwards through a frozen PostgreSQL, their emits
+# refused by a full write-ahead queue, which now count as signs of life — were ended too.)
 export NODE_ARGS="--run-idle-timeout-ms 25000"
 for i in 0 1 2; do start_node "$i" "$pg_url" chaos-operator; done
 python3 "$root/Examples/scripts/balancer.py" "$(IFS=,; echo "${ports[*]}")" > "$work/balancer.log" 2>&1 &

@@ -154,6 +154,13 @@ public struct Reconciler: Sendable {
         return takeActions()
     }
 
+    /// The producer of `run` in `session` tried to emit and was refused for a reason of the server's (its store is
+    /// unavailable): it is alive, so the run's idle timeout starts again (EA-RUN-2). Nothing is sent or recorded.
+    public mutating func producerAlive(run: String, in session: SessionID, now: UInt64) {
+        guard let key = sessionKeys[session] else { return }
+        try? sessions[key]!.heard(from: run, now: now)
+    }
+
     /// Says the run is alive without producing an event (EA-LIVE-1, EA-LIVE-2): call it every few seconds while an
     /// agent works silently; it restarts the run's idle timeout (EA-RUN-2). Not retained: a disconnected session gets
     /// none. Throws `run_ended` for a run that has ended in the session.

@@ -119,7 +119,7 @@ public final class ReconcilerService: Sendable {
         origin: String? = nil
     ) throws(ReconcilerError) -> Seq {
         try state.withLock { (state) throws(ReconcilerError) -> Seq in
-            try checkStoreHasRoom(state)
+            try checkStoreHasRoom(&state, run: run, in: [session])
             let emission = try state.machine.emit(
                 run: run, kind: kind, payload: payload, confirm: confirm, endsRun: endsRun, to: session,
                 origin: origin, now: clock.nowMs())
@@ -142,7 +142,7 @@ public final class ReconcilerService: Sendable {
         toEach sessions: [SessionID]
     ) throws(ReconcilerError) -> [SessionID: Seq] {
         try state.withLock { (state) throws(ReconcilerError) -> [SessionID: Seq] in
-            try checkStoreHasRoom(state)
+            try checkStoreHasRoom(&state, run: run, in: sessions)
             for session in sessions { try state.machine.checkAdmits(run: run, to: session) }
             var seqs: [SessionID: Seq] = [:]
             let now = clock.nowMs()
@@ -156,11 +156,16 @@ public final class ReconcilerService: Sendable {
         }
     }
 
-    /// EA-DUR-8: with a store, past ``maxPendingWrites`` inputs waiting for it an emit is refused.
-    private func checkStoreHasRoom(_ state: State) throws(ReconcilerError) {
-        if store != nil, state.waiting.count >= maxPendingWrites {
-            throw .storeUnavailable(pending: state.waiting.count)
-        }
+    /// EA-DUR-8: with a store, past ``maxPendingWrites`` inputs waiting for it an emit is refused. The producer
+    /// trying is alive all the same: its run's idle timeout starts again (EA-RUN-2), so that a store outage longer
+    /// than the timeout does not end runs whose agents are only waiting for it.
+    private func checkStoreHasRoom(
+        _ state: inout State, run: String, in sessions: [SessionID]
+    ) throws(ReconcilerError) {
+        guard store != nil, state.waiting.count >= maxPendingWrites else { return }
+        let now = clock.nowMs()
+        for session in sessions { state.machine.producerAlive(run: run, in: session, now: now) }
+        throw .storeUnavailable(pending: state.waiting.count)
     }
 
     /// Calls `observer` with every reconciliation event from now on, as ``events`` gets them but losslessly and in

@@ -31,6 +31,17 @@ struct RunSilenceTests {
         #expect(Self.silentTerminals(harness.runTimers(until: harness.now + 60_000)).isEmpty, "ended once")
     }
 
+    @Test("a producer whose emits the server refused (its store down) is alive: the idle timeout starts again")
+    func refusedProducerIsAlive() {
+        var harness = ReconcilerHarness { $0.runIdleTimeoutMs = 10_000 }
+        let (_, welcome) = harness.connect()
+        _ = harness.emit("agent_started", to: welcome.session)
+        _ = harness.advance(by: 8_000)
+        harness.machine.producerAlive(run: "run_1", in: SessionID(welcome.session), now: harness.now)
+        #expect(Self.silentTerminals(harness.runTimers(until: harness.now + 9_999)).isEmpty)
+        #expect(Self.silentTerminals(harness.runTimers(until: harness.now + 2)).count == 1)
+    }
+
     @Test("the terminal goes out past a full queue, and a call the agent left open is not charged to delivery")
     func fullQueueAndOpenCall() throws {
         var harness = ReconcilerHarness {
