@@ -15,6 +15,9 @@ public final class PublishService: Sendable {
         var runIDs: RunIDGenerator
         /// Runs with a publish request under way, and who waits for each (EA-PUB-4: one request at a time per run).
         var busy: [String: [CheckedContinuation<Void, Never>]] = [:]
+        /// Readers of a run's feed waiting for something new, by run and reader (``waitForFeed(of:after:timeoutMs:)``).
+        var feedWaiters: [String: [UInt64: CheckedContinuation<Void, Never>]] = [:]
+        var nextWaiter: UInt64 = 0
     }
 
     /// The service events are emitted through.
@@ -51,7 +54,18 @@ public final class PublishService: Sendable {
     public func start() {
         let intake = Task { [self] in
             while let events = await observed.next() {
-                state.withLock { state in for event in events { state.book.observe(event) } }
+                let woken = state.withLock { state in
+                    var woken: [CheckedContinuation<Void, Never>] = []
+                    for event in events {
+                        state.book.observe(event)
+                        guard let run = event.run, let waiters = state.feedWaiters.removeValue(forKey: run) else {
+                            continue
+                        }
+                        woken += waiters.values
+                    }
+                    return woken
+                }
+                for waiter in woken { waiter.resume() }
             }
         }
         let ticker = Task { [self] in
@@ -67,5 +81,40 @@ public final class PublishService: Sendable {
     public func stop() {
         observed.finish()
         for task in tasks.withLock({ $0 }) { task.cancel() }
+    }
+
+    /// Returns once the feed of `run` has items after `after`, is complete, or the run is unknown — or after
+    /// `timeoutMs` (for a keepalive): what a confirmations stream waits on instead of polling.
+    public func waitForFeed(of run: String, after: Int, timeoutMs: UInt64) async {
+        let id = state.withLock { state in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        let timeout = Task { [self] in
+            try? await Task.sleep(for: .milliseconds(timeoutMs))
+            state.withLock { $0.feedWaiters[run]?.removeValue(forKey: id) }?.resume()
+        }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { state -> Bool in
+                guard let feed = state.book.feed(of: run, after: after), feed.items.isEmpty, !feed.complete else {
+                    return true
+                }
+                state.feedWaiters[run, default: [:]][id] = continuation
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+        timeout.cancel()
+    }
+}
+
+extension ReconciliationEvent {
+    /// The run a confirmation, failure or verdict is about.
+    var run: String? {
+        switch self {
+        case .confirmed(let reference, _, _), .failed(let reference, _, _): reference.run
+        case .runFinished(let report): report.run
+        default: nil
+        }
     }
 }

@@ -77,6 +77,9 @@ struct PublishServiceTests {
         #expect(created && opened.sessions.count == 2)
         let outcome = try await publish.publish(body: Self.body, to: "trip", waitMs: 1_000)
         #expect(outcome.refusal == nil && outcome.results.map(\.id) == ["1", "2", "3"])
+        // A reader waits for the feed without polling; a lost wake-up would hold it past the suite's time limit.
+        await publish.waitForFeed(of: "trip", after: 0, timeoutMs: 600_000)
+        #expect(publish.feed(of: "trip", after: 0)?.items.isEmpty == false)
         #expect(outcome.results.allSatisfy { $0.seqs.count == 2 && !$0.duplicate })
         #expect(await Self.eventually { publish.feed(of: "trip", after: 0)?.complete == true })
         let feed = try #require(publish.feed(of: "trip", after: 0))

@@ -4,9 +4,6 @@ import Hummingbird
 import NIOCore
 
 extension PublishRoutes {
-    /// How often an open confirmations stream looks for new items.
-    static let feedPollMs: UInt64 = 20
-
     /// `GET /v1/runs/{run}/confirmations` (EA-PUB-7): the run's feed as Server-Sent Events — everything so far, then
     /// each item as it comes, the verdict last, then the stream ends. `Last-Event-ID: n` continues after item `n`;
     /// a reconnect once the verdict was sent gets 204, which stops an `EventSource`. A comment goes out every
@@ -41,7 +38,8 @@ extension PublishRoutes {
                     try await writer.write(ByteBuffer(string: ": keepalive\n\n"))
                     quietSince = .now
                 }
-                try await Task.sleep(for: .milliseconds(Self.feedPollMs))
+                try Task.checkCancellation()
+                await publish.waitForFeed(of: run, after: position, timeoutMs: keepaliveMs)
             }
             try await writer.finish(nil)
         }
