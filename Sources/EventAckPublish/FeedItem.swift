@@ -13,7 +13,12 @@ public enum FeedItem: Sendable, Hashable {
 
     /// The SSE event names.
     public enum Name: String, Sendable {
-        case confirmed, failed, verdict
+        /// An event reached its level in a session.
+        case confirmed
+        /// An event failed in a session.
+        case failed
+        /// The run is decided; the last item.
+        case verdict
     }
 
     /// The SSE `event:` name.

@@ -50,7 +50,9 @@ public struct PublishBook: Sendable {
 
     /// What to do with each event of a request (EA-PUB-4): answer a retry with what it got, emit a new one.
     public enum Step: Sendable {
+        /// A retry of an event taken before: answered with the seqs it got.
         case duplicate(seqs: [SessionID: Seq])
+        /// A new event: emit it.
         case emit(PublishedEvent)
     }
 
@@ -151,12 +153,16 @@ public struct PublishBook: Sendable {
 
 /// A published run as `GET /v1/runs/{run}` shows it, beside each session's report.
 public struct RunView: Sendable, Hashable {
+    /// The run's id.
     public var run: String
+    /// The sessions it goes to.
     public var sessions: [SessionID]
     /// Whether the run ended (its terminal event taken, or ended by the server).
     public var ended: Bool
+    /// The verdict across the sessions (`pending` until each decided).
     public var verdict: PublishedVerdict
-    /// Events taken, and events confirmed at their level in at least one session.
+    /// Events taken.
     public var published: Int
+    /// Events confirmed at their level in at least one session.
     public var confirmed: Int
 }

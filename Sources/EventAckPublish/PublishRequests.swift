@@ -20,8 +20,9 @@ public struct OpenRunRequest: Sendable, Hashable {
     /// When the user asked for the run (Unix ms), the origin of the profile's request-time SLOs.
     public var requestedAt: UInt64?
 
-    /// The idle timeout when the request names none, and the bounds of one it names.
+    /// The idle timeout when the request names none.
     public static let defaultIdleTimeoutMs: UInt64 = 60_000
+    /// The idle timeouts a request may name.
     public static let idleTimeoutRange: ClosedRange<UInt64> = 1_000...3_600_000
 
     /// Creates a request.
@@ -67,8 +68,11 @@ public struct OpenRunRequest: Sendable, Hashable {
 public struct PublishedEvent: Sendable {
     /// The producer's idempotency key, unique within the run.
     public var id: String
+    /// What happened (`agent_started`…): 1–256 characters of `[A-Za-z0-9._:-]`.
     public var kind: String
+    /// The level the event asks for (`receipt` by default).
     public var confirm: ConfirmationLevel
+    /// The event's payload, a JSON object (`{}` by default).
     public var payload: Payload
     /// Whether the event ends the run; `nil` leaves it to the run profile.
     public var endsRun: Bool?

@@ -4,8 +4,11 @@ import EventAckReconciler
 /// What `POST /v1/runs/{run}/events` answers for one event: its id, its seq in each session, and whether it was a
 /// retry of an event taken before.
 public struct PublishedEventResult: Sendable, Hashable {
+    /// The producer's id of the event.
     public var id: String
+    /// Its seq in each session of the run.
     public var seqs: [SessionID: Seq]
+    /// Whether it was taken before (a retry): nothing was emitted now.
     public var duplicate: Bool
 }
 
@@ -21,8 +24,9 @@ public struct PublishOutcome: Sendable {
 }
 
 extension PublishService {
-    /// The longest a request may wait for room, and the default (EA-PUB-5).
+    /// The longest a request may wait for room (EA-PUB-5).
     public static let maxWaitMs: UInt64 = 30_000
+    /// How long a request waits for room when it does not say.
     public static let defaultWaitMs: UInt64 = 5_000
 
     /// `POST /v1/runs/{run}/events`: emits the events in order, each to every session of the run, all or nothing per

@@ -99,22 +99,30 @@ public struct PublishedVerdict: Sendable, Hashable {
     /// One reason the run failed: an event confirmed in no session (with its last failure), or a session's finding
     /// about the run's sequence.
     public struct Failure: Sendable, Hashable {
+        /// The producer's id of the event, for an event confirmed in no session.
         public var id: String?
+        /// The session concerned: where the event last failed, or which found the violation.
         public var session: SessionID?
+        /// The failure's reason (`receipt_timeout`…, `unconfirmed`) or the violation's code (`missing_start`…).
         public var code: String
+        /// What happened, for a violation.
         public var detail: String?
     }
 
+    /// `pending` until every session decided; then `confirmed` or `failed`.
     public var verdict: RunVerdict
     /// What the run's terminal event said (`succeeded`, or `failed` for the profile's failure kinds).
     public var outcome: RunOutcome?
     /// Why the server ended the run itself (`agent_silent`), if it did.
     public var endedBy: String?
+    /// Why the run failed; empty unless ``verdict`` is `failed`.
     public var failures: [Failure]
 }
 
 /// What `POST /v1/runs` answers: the run's id and the sessions it goes to.
 public struct OpenedRun: Sendable, Hashable {
+    /// The run's id (the producer's, or one the server made).
     public var run: String
+    /// The sessions the run goes to.
     public var sessions: [SessionID]
 }

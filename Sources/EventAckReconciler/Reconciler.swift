@@ -131,10 +131,13 @@ public struct Reconciler: Sendable {
     /// first request of a run counts.
     ///
     /// - Parameters:
+    ///   - run: the run's id.
+    ///   - session: the session it goes to.
     ///   - requestedAt: when the run was requested, if before `now` (a time after `now` counts as `now`).
     ///   - reportingConfirmations: report each of the run's events confirmed at its level
     ///     (``ReconciliationEvent/confirmed(_:level:latencyMs:)``) even when the configuration does not.
     ///   - idleTimeoutMs: the run's own idle timeout (EA-RUN-2), instead of the configuration's.
+    ///   - now: the time.
     ///
     /// - Returns: with ``writesAhead``, the record of the request to persist; nothing else.
     /// - Throws: `unknown_session`, `invalid_argument`, or `run_ended` when `run` already ended in the session
