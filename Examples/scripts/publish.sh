@@ -3,14 +3,18 @@
 # library only) publishes to a user whose client is cut and resumes, keeps a long analysis alive with progress, and
 # follows the confirmations to the verdict; a user with two sessions gets the run in both; an agent that goes silent
 # has its run ended with agent_silent; publish_checks.py covers the token refusals, a duplicate-id burst, a full
-# window (429, then success) and the ids' rules. Exits non-zero on any failure.
+# window (429, then success) and the ids' rules; then the agent again against a durable server (PostgreSQL 15,
+# sessions written ahead: a 200 means committed). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
 source Examples/scripts/binaries.sh
 work="$(mktemp -d /tmp/eventack-publish.XXXXXX)"
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill -9 "$pid" 2> /dev/null || true; done; }
+cleanup() {
+    for pid in "${pids[@]}"; do kill -9 "$pid" 2> /dev/null || true; done
+    if [ -n "${pg_pid:-}" ]; then pg_stop; fi
+}
 trap cleanup EXIT
 "$server_bin" --port 0 --tokens "alice-token=alice,bob-token=bob,carol-token=carol,dave-token=dave" \
     --publisher-tokens "pub-token=backend" --operator-token op-token --window 4 --max-queued-events 4 \
@@ -64,4 +68,23 @@ grep -q "agent_failed.*agent_silent" "$work/carol.log" || { echo "carol never go
 
 echo "=== tokens, a duplicate burst, a full window"
 (cd "$root/Examples/scripts" && python3 publish_checks.py "$port" pub-token dave-token dave)
+
+echo "=== durable: the agent publishes to a cut and resumed client of a server on PostgreSQL"
+source "$root/Examples/scripts/postgres.sh"
+pg_start "$work"
+"$server_bin" --port 0 --tokens "erin-token=erin" --publisher-tokens "pub-token=backend" --store "$pg_url" \
+    --node-id durable-1 > "$work/durable.log" 2>&1 &
+pids+=($!)
+durable_port="$(listening_port "$work/durable.log" "agent-server listening on")"
+"$client_bin" run --url "ws://127.0.0.1:$durable_port/eventack" --token erin-token --runs "" --await-runs 1 \
+    --cut-after 4 --timeout 60 > "$work/erin.log" 2>&1 &
+erin=$!
+pids+=($erin)
+for _ in $(seq 1 50); do grep -q "connected at" "$work/erin.log" && break; sleep 0.1; done
+python3 "$root/Examples/python-agent/agent.py" --url "http://127.0.0.1:$durable_port" --token pub-token \
+    --principal erin --run trip-durable --analysis-seconds 2 --progress-every 1 | tee "$work/agent-erin.log"
+wait "$erin" || { cat "$work/erin.log"; exit 1; }
+grep -q '"verdict": "confirmed"' "$work/agent-erin.log"
+grep -q "resumed true" "$work/erin.log" || { echo "erin's client never resumed"; exit 1; }
+grep "deliveries:" "$work/erin.log"
 echo "publish passed (logs in $work)"
