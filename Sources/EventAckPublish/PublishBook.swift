@@ -119,10 +119,9 @@ public struct PublishBook: Sendable {
         case .failed(let reference, let level, let reason):
             runs[reference.run]?.failed(reference, level: level, reason: reason.rawValue)
         case .runFinished(let report):
-            guard runs[report.run] != nil else { return }
-            let wasEnded = runs[report.run]!.isEnded
+            guard let published = runs[report.run], published.sessions.contains(report.session) else { return }
+            end(report.run, at: report.endedAt ?? published.openedAt)
             runs[report.run]!.finished(report)
-            if !wasEnded, runs[report.run]!.isEnded { endedOrder.append((report.run, runs[report.run]!.endedAt!)) }
         default:
             break
         }

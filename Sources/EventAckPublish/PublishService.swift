@@ -25,7 +25,6 @@ public final class PublishService: Sendable {
     let state: LockedState<State>
     let clock: any EventAckClock
     let observed = BatchQueue<ReconciliationEvent>()
-    let profile: RunProfile?
     let maxFrameBytes: Int
     private let tasks: LockedState<[Task<Void, Never>]> = LockedState([])
 
@@ -37,17 +36,12 @@ public final class PublishService: Sendable {
         let configuration = service.configuration
         self.service = service
         self.clock = clock
-        self.profile = configuration.runProfile
         self.maxFrameBytes = configuration.maxFrameBytes
         self.state = LockedState(
             State(book: PublishBook(terminalKinds: configuration.runProfile?.terminalKinds ?? []), runIDs: runIDs))
         let observed = self.observed
-        service.addObserver { event in
-            switch event {
-            case .confirmed, .failed, .runFinished: _ = observed.push(event)
-            default: break
-            }
-        }
+        // Only what the book takes in: events about a run (confirmations, failures, verdicts).
+        service.addObserver { event in if event.run != nil { _ = observed.push(event) } }
     }
 
     /// Starts the tasks that take in the service's events and forget old runs; stop them with ``stop()``.

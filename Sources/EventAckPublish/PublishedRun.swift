@@ -61,11 +61,10 @@ struct PublishedRun: Sendable {
                 reason: reason))
     }
 
-    /// A session's verdict; once every session has one, the run's (EA-PUB-6) goes last on the feed.
+    /// A session's verdict (the book has marked the run ended); once every session has one, the run's (EA-PUB-6) goes last on the feed.
     mutating func finished(_ report: RunReport) {
         guard sessions.contains(report.session), !isDecided else { return }
         reports[report.session] = report
-        if endedAt == nil { endedAt = report.endedAt ?? openedAt }
         if let by = report.endedBy { endedBy = by }
         guard reports.count == sessions.count else { return }
         feed.append(.verdict(index: feed.count + 1, verdict))

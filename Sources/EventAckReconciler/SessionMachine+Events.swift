@@ -94,24 +94,20 @@ extension SessionMachine {
     /// failure terminal with `payload.reason` `agent_silent`, past the queue bound if need be.
     mutating func endSilentRuns(now: UInt64, context: inout SessionContext) {
         let timeout = context.configuration.runIdleTimeoutMs
-        let silent = runs.compactMap { $0 }.filter { ($0.idleDeadline(defaultTimeoutMs: timeout) ?? .max) <= now }
-        guard !silent.isEmpty else { return }
-        let kind = context.configuration.runProfile?.failureKinds.sorted().first ?? "agent_failed"
-        for run in silent {
-            let idle = now - (run.lastHeardAt ?? now)
-            let payload = Payload.silentRun(idleMs: idle)
+        // By index, copying nothing: this runs whenever the session's timer fires (a pending `synced` too).
+        for index in runs.indices {
+            guard let run = runs[index], let deadline = run.idleDeadline(defaultTimeoutMs: timeout), deadline <= now
+            else { continue }
+            let kind = context.configuration.runProfile?.failureKinds.sorted().first ?? "agent_failed"
             append(
-                run: run.id, kind: kind, payload: payload, confirm: .receipt, endsRun: true, origin: nil, now: now,
-                context: &context)
+                run: run.id, kind: kind, payload: .silentRun(idleMs: now - (run.lastHeardAt ?? now)), confirm: .receipt,
+                endsRun: true, origin: nil, now: now, context: &context)
         }
     }
 
     /// The earliest time an open run goes silent, if any has an idle timeout.
     func nextIdleDeadline(configuration: ReconcilerConfiguration) -> UInt64? {
-        guard configuration.runIdleTimeoutMs != nil || runs.contains(where: { $0?.idleTimeoutMs != nil }) else {
-            return nil
-        }
-        return runs.compactMap { $0?.idleDeadline(defaultTimeoutMs: configuration.runIdleTimeoutMs) }.min()
+        runs.lazy.compactMap { $0?.idleDeadline(defaultTimeoutMs: configuration.runIdleTimeoutMs) }.min()
     }
 
     /// Counts a new event in the figures of its run, the session and the total.
