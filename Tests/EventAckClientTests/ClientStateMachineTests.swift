@@ -168,6 +168,34 @@ struct ClientStateMachineTests {
         #expect(machine.outstanding().isEmpty)
     }
 
+    /// EA-RES-3, found by the SPIN model (Spec/model): the server takes an ack or nack on a resumed connection as
+    /// proof that the client holds the new token; sent before the `welcome` carrying it, it would end the grace of
+    /// the old token, and a `welcome` lost with its connection would then lose the session.
+    @Test("between hello and welcome a resuming client sends no ack or nack, whatever the app or its timers do")
+    func nothingBeforeWelcome() throws {
+        var machine = Self.connectedMachine()
+        _ = machine.messageReceived(.event(Self.event(1, confirm: .display)), now: 0)
+        _ = machine.messageReceived(.event(Self.event(2, confirm: .display)), now: 0)
+        _ = machine.timerFired(now: 20)
+        _ = machine.connectionClosed(now: 30)
+        _ = machine.connected(now: 40)
+        var during: [ClientAction] = []
+        during += try machine.markDisplayed(1, now: 41)
+        during += try machine.reject(2, level: .display, reason: .rejected, detail: nil, now: 42)
+        for now in stride(from: UInt64(50), through: 10_000, by: 500) { during += machine.timerFired(now: now) }
+        #expect(
+            !during.contains {
+                if case .send(.ack) = $0 { true } else if case .send(.nack) = $0 { true } else { false }
+            })
+        var resumed = Self.welcome
+        resumed.resumed = true
+        resumed.token = "t2"
+        let after = machine.messageReceived(.welcome(resumed), now: 10_001)
+        #expect(
+            after.contains { if case .send(.ack(let ack)) = $0 { ack.display?.contains(1) == true } else { false } })
+        #expect(after.contains { if case .send(.nack(let nack)) = $0 { nack.seq == 2 } else { false } })
+    }
+
     @Test("confirmations are retained across a reconnect and released by synced")
     func resumeWithRetainedConfirmations() throws {
         var machine = Self.connectedMachine()
