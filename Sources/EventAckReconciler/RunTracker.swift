@@ -46,6 +46,9 @@ struct RunTracker: Sendable {
 
     /// The reason the server puts in the failure terminal it emits for a silent run, and in the report.
     static let silenceReason = "agent_silent"
+    /// The `origin` recorded with the terminal event the server emits for a silent run. It, not the payload (which
+    /// a producer could imitate), is what marks a run as ended by the server: only the host sets origins.
+    static let silenceOrigin = "eventack:agent_silent"
 
     /// When the run goes silent if nothing more is heard from its producer; `nil` when it has ended or has no
     /// idle timeout.
@@ -80,6 +83,7 @@ struct RunTracker: Sendable {
         seq: Seq,
         at time: UInt64,
         payload: Payload,
+        origin: String? = nil,
         profile: RunProfile?
     ) -> [SLOBreach] {
         unresolvedEvents += 1
@@ -103,7 +107,7 @@ struct RunTracker: Sendable {
         if firstOfKind { firstSeen[kind] = time }
         if firstOfKind { breaches += measureSLOs(endingAt: kind, seq: seq, at: time, profile: profile) }
         if profile.terminalKinds.contains(kind), terminalKind == nil {
-            close(with: kind, at: time, payload: payload, profile: profile)
+            close(with: kind, at: time, endedBySilence: origin == Self.silenceOrigin, profile: profile)
         }
         warnings += breaches
         return breaches
@@ -143,11 +147,11 @@ struct RunTracker: Sendable {
     /// The run's terminal event: the outcome, and every call still open is a failure — unless the server ended the
     /// run because its agent went silent (EA-RUN-2): those calls died with the agent; the outcome says so, and the
     /// delivery verdict is not charged with them.
-    private mutating func close(with kind: String, at time: UInt64, payload: Payload, profile: RunProfile) {
+    private mutating func close(with kind: String, at time: UInt64, endedBySilence: Bool, profile: RunProfile) {
         terminalKind = kind
         outcome = profile.failureKinds.contains(kind) ? .failed : .succeeded
         endedAt = time
-        if outcome == .failed, payload[member: "reason"] == .string(Self.silenceReason) {
+        if outcome == .failed, endedBySilence {
             endedBy = Self.silenceReason
             openCalls = [:]
         }

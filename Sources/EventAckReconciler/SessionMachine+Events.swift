@@ -38,7 +38,7 @@ extension SessionMachine {
         let runIndex = runIndex(for: run)
         if endsRun == true { runs[Int(runIndex)]!.endedByEmitter = true }
         let breaches = runs[Int(runIndex)]!.observe(
-            kind: kind, seq: seq, at: now, payload: payload, profile: context.configuration.runProfile)
+            kind: kind, seq: seq, at: now, payload: payload, origin: origin, profile: context.configuration.runProfile)
         var retained = RetainedEvent(payload: payload, kind: kind, emittedAt: now, runIndex: runIndex, confirm: confirm)
         retained.endsRun = endsRun ?? context.configuration.runProfile?.terminalKinds.contains(kind) ?? false
         events.append(retained)
@@ -91,7 +91,9 @@ extension SessionMachine {
     }
 
     /// Ends every open run whose producer has been silent for its idle timeout (EA-RUN-2): emits the profile's
-    /// failure terminal with `payload.reason` `agent_silent`, past the queue bound if need be.
+    /// failure terminal with `payload.reason` `agent_silent`, past the queue bound if need be. Its record's origin
+    /// (``RunTracker/silenceOrigin``) says the server emitted it, so that it survives a recovery and no producer
+    /// can pass its own failure off as the server's.
     mutating func endSilentRuns(now: UInt64, context: inout SessionContext) {
         let timeout = context.configuration.runIdleTimeoutMs
         // By index, copying nothing: this runs whenever the session's timer fires (a pending `synced` too).
@@ -101,7 +103,7 @@ extension SessionMachine {
             let kind = context.configuration.runProfile?.failureKinds.sorted().first ?? "agent_failed"
             append(
                 run: run.id, kind: kind, payload: .silentRun(idleMs: now - (run.lastHeardAt ?? now)), confirm: .receipt,
-                endsRun: true, origin: nil, now: now, context: &context)
+                endsRun: true, origin: RunTracker.silenceOrigin, now: now, context: &context)
         }
     }
 

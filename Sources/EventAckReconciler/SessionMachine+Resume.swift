@@ -128,13 +128,14 @@ extension SessionMachine {
             self.previousToken = previousToken.map { ($0, previousValidUntil) }
             self.version = version
             self.window = window
-        case .emitted(let seq, let run, let kind, let ts, let confirm, let endsRun, let payload, _):
+        case .emitted(let seq, let run, let kind, let ts, let confirm, let endsRun, let payload, let origin):
             guard seq == nextSeq else { return }
             nextSeq += 1
             let runIndex = runIndex(for: run)
             if endsRun { runs[Int(runIndex)]!.endedByEmitter = true }
             _ = runs[Int(runIndex)]!.observe(
-                kind: kind, seq: seq, at: ts, payload: payload, profile: context.configuration.runProfile)
+                kind: kind, seq: seq, at: ts, payload: payload, origin: origin,
+                profile: context.configuration.runProfile)
             var retained = RetainedEvent(
                 payload: payload, kind: kind, emittedAt: ts, runIndex: runIndex, confirm: confirm)
             retained.endsRun = endsRun

@@ -61,6 +61,37 @@ struct RunSilenceTests {
         #expect(run.failures.isEmpty, "tool_executing c1 died with its agent: no unpaired_call (\(run.failures))")
     }
 
+    @Test("a producer's own agent_failed with reason agent_silent is its failure, not the server's: open calls count")
+    func forgedSilenceIsNotTheServers() throws {
+        var harness = ReconcilerHarness { $0.runIdleTimeoutMs = 60_000 }
+        let (connection, welcome) = harness.connect()
+        _ = harness.emit("agent_started", to: welcome.session)
+        _ = harness.emit("tool_executing", payload: #"{"call":"c1","tool":"search"}"#, to: welcome.session)
+        _ = harness.emit(
+            "agent_failed", payload: #"{"error":"agent stopped responding","reason":"agent_silent"}"#,
+            to: welcome.session)
+        for seq in Seq(1)...3 { _ = harness.ack(receipt: set(seq), on: connection) }
+        let run = try #require(harness.report().runs.first { $0.run == "run_1" })
+        #expect(run.outcome == .failed && run.endedBy == nil)
+        #expect(run.failures.contains { $0.code == "unpaired_call" }, "\(run.failures)")
+    }
+
+    @Test("a run the server ended stays ended by it after the session is rebuilt from its records (EA-DUR-3)")
+    func endedBySurvivesRecovery() throws {
+        let storage = InMemorySessionStore.Storage()
+        var a = SessionStoreTests.Node("a", storage: storage, seed: 1)
+        let (_, welcome) = a.openSession()
+        let session = SessionID(welcome.session)
+        a.persist(try a.harness.machine.runRequested("run_1", in: session, idleTimeoutMs: 1_000, now: a.harness.now))
+        a.persist(a.harness.emit("agent_started", to: welcome.session).actions)
+        a.persist(a.harness.runTimers(until: a.harness.now + 1_000))
+        var b = SessionStoreTests.Node("b", storage: storage, seed: 2)
+        b.harness.now = a.harness.now + 1
+        b.persist(b.harness.machine.sessionLoaded(session, records: b.store.loadNow(session), now: b.harness.now))
+        let run = try #require(b.harness.report().runs.first { $0.run == "run_1" })
+        #expect(run.terminalKind == "agent_failed" && run.endedBy == "agent_silent")
+    }
+
     @Test("a node that takes a session over ends its silent runs, with each run's own idle timeout (EA-RUN-2, § 15)")
     func endsAfterTakeover() throws {
         let storage = InMemorySessionStore.Storage()
