@@ -11,6 +11,20 @@ struct RunSilenceTests {
         actions.events.filter { $0.kind == "agent_failed" && $0.payload[member: "reason"] == .string("agent_silent") }
     }
 
+    /// Node "a" over a shared store, with a session and its run_1 requested (idle timeout `idleTimeoutMs`) and started.
+    static func nodeWithStartedRun(
+        idleTimeoutMs: UInt64
+    ) throws -> (SessionStoreTests.Node, SessionID, InMemorySessionStore.Storage) {
+        let storage = InMemorySessionStore.Storage()
+        var a = SessionStoreTests.Node("a", storage: storage, seed: 1)
+        let (_, welcome) = a.openSession()
+        let session = SessionID(welcome.session)
+        a.persist(
+            try a.harness.machine.runRequested("run_1", in: session, idleTimeoutMs: idleTimeoutMs, now: a.harness.now))
+        a.persist(a.harness.emit("agent_started", to: welcome.session).actions)
+        return (a, session, storage)
+    }
+
     @Test("no emit and no progress for the idle timeout: the client gets agent_failed (agent_silent) and the run ends")
     func silentRunEnds() throws {
         var harness = ReconcilerHarness { $0.runIdleTimeoutMs = 10_000 }
@@ -78,12 +92,7 @@ struct RunSilenceTests {
 
     @Test("a run the server ended stays ended by it after the session is rebuilt from its records (EA-DUR-3)")
     func endedBySurvivesRecovery() throws {
-        let storage = InMemorySessionStore.Storage()
-        var a = SessionStoreTests.Node("a", storage: storage, seed: 1)
-        let (_, welcome) = a.openSession()
-        let session = SessionID(welcome.session)
-        a.persist(try a.harness.machine.runRequested("run_1", in: session, idleTimeoutMs: 1_000, now: a.harness.now))
-        a.persist(a.harness.emit("agent_started", to: welcome.session).actions)
+        var (a, session, storage) = try Self.nodeWithStartedRun(idleTimeoutMs: 1_000)
         a.persist(a.harness.runTimers(until: a.harness.now + 1_000))
         var b = SessionStoreTests.Node("b", storage: storage, seed: 2)
         b.harness.now = a.harness.now + 1
@@ -94,12 +103,7 @@ struct RunSilenceTests {
 
     @Test("a node that takes a session over ends its silent runs, with each run's own idle timeout (EA-RUN-2, § 15)")
     func endsAfterTakeover() throws {
-        let storage = InMemorySessionStore.Storage()
-        var a = SessionStoreTests.Node("a", storage: storage, seed: 1)
-        let (_, welcome) = a.openSession()
-        let session = SessionID(welcome.session)
-        a.persist(try a.harness.machine.runRequested("run_1", in: session, idleTimeoutMs: 5_000, now: a.harness.now))
-        a.persist(a.harness.emit("agent_started", to: welcome.session).actions)
+        let (a, session, storage) = try Self.nodeWithStartedRun(idleTimeoutMs: 5_000)
         // Node a dies with the agent; node b loads the session when its client resumes there.
         var b = SessionStoreTests.Node("b", storage: storage, seed: 2)
         b.harness.now = a.harness.now + 1_000
