@@ -87,33 +87,29 @@ failed=0
 started=$SECONDS
 echo "SPIN $(spin -V | sed -n 's/Spin Version \([0-9.]*\).*/\1/p')"
 echo "eventack.pml: safety (assertions, final states: liveness), no cycle (every behaviour ends), LTL where noted"
+# One check: builds with C flags $3, runs pan with $4, reports under label $2; on failure prints $5 and the trail.
+check() { # dir, label, cflags, pan arguments, what a failure is called, defines, configuration name
+    build "$1" "$6" "$3"
+    printf '  %-14s %-26s' "$7" "$2"
+    if search "$1" "$4"; then echo; else
+        echo "  $5"
+        trail "$1" "$6"
+        return 1
+    fi
+}
+
 check_config() { # one configuration: its report on stdout, its status as exit code
     local name="$1" flags="$2" properties="$3" status=0
     local defines dir="$work/$1"
     defines="$(budgets_of "$flags")"
-    build "$dir/safety" "$defines" "-DNOCLAIM -DCOLLAPSE -DMEMLIM=6000"
-    printf '  %-14s %-26s' "$name" "safety + final states"
-    if search "$dir/safety" "-m200000"; then echo; else
-        echo "  VIOLATED"
-        trail "$dir/safety" "$defines"
-        status=1
-    fi
+    check "$dir/safety" "safety + final states" "-DNOCLAIM -DCOLLAPSE -DMEMLIM=6000" "-m200000" VIOLATED \
+        "$defines" "$name" || status=1
     # No progress labels: any cycle at all is reported. None means every behaviour is finite.
-    build "$dir/cycles" "$defines" "-DNP -DNOCLAIM -DCOLLAPSE -DMEMLIM=6000"
-    printf '  %-14s %-26s' "$name" "no cycle (pan -l)"
-    if search "$dir/cycles" "-l -m200000"; then echo; else
-        echo "  A CYCLE"
-        trail "$dir/cycles" "$defines"
-        status=1
-    fi
+    check "$dir/cycles" "no cycle (pan -l)" "-DNP -DNOCLAIM -DCOLLAPSE -DMEMLIM=6000" "-l -m200000" "A CYCLE" \
+        "$defines" "$name" || status=1
     for property in $properties; do
-        build "$dir/$property" "$defines" "-DCOLLAPSE -DMEMLIM=6000"
-        printf '  %-14s %-26s' "$name" "$property (LTL, fair)"
-        if search "$dir/$property" "-a -f -N $property -m200000"; then echo; else
-            echo "  VIOLATED"
-            trail "$dir/$property" "$defines"
-            status=1
-        fi
+        check "$dir/$property" "$property (LTL, fair)" "-DCOLLAPSE -DMEMLIM=6000" "-a -f -N $property -m200000" \
+            VIOLATED "$defines" "$name" || status=1
     done
     return "$status"
 }
