@@ -83,7 +83,7 @@ struct RunTracker: Sendable {
         seq: Seq,
         at time: UInt64,
         payload: Payload,
-        origin: String? = nil,
+        origin: String?,
         profile: RunProfile?
     ) -> [SLOBreach] {
         unresolvedEvents += 1

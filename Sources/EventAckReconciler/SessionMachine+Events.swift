@@ -96,7 +96,8 @@ extension SessionMachine {
     /// can pass its own failure off as the server's.
     mutating func endSilentRuns(now: UInt64, context: inout SessionContext) {
         let timeout = context.configuration.runIdleTimeoutMs
-        // By index, copying nothing: this runs whenever the session's timer fires (a pending `synced` too).
+        // One pass over the runs, no filtered copy of them: this runs whenever the session's timer fires (a pending
+        // `synced` too).
         for index in runs.indices {
             guard let run = runs[index], let deadline = run.idleDeadline(defaultTimeoutMs: timeout), deadline <= now
             else { continue }

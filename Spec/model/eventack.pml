@@ -205,6 +205,14 @@ inline proofOfNewToken() {
     fi
 }
 
+/* Seq t_s goes out (again): it is sent, within the window (EA-FLOW-1), one more attempt, never past the limit
+   (EA-RTX-4). Every way an event leaves — in order, overtaking, duplicated — goes through here. */
+inline transmitting() {
+    pEv = pEv & ~B(t_s); v_sent = v_sent | B(t_s);
+    assert(POP(OUTSTANDING) <= W);
+    v_att[t_s]++; assert(v_att[t_s] <= MAXATT)
+}
+
 proctype Server() {
 end_idle:
     do
@@ -290,21 +298,17 @@ end_idle:
         }
     :: d_step {                                                       /* events in seq order */
             !dirty && v_conn && !pW && !pS && SENDABLE != 0 && nfull(s2c) ->
-            t_s = LOWEST(SENDABLE); pEv = pEv & ~B(t_s); v_sent = v_sent | B(t_s);
-            assert(POP(OUTSTANDING) <= W);                            /* EA-FLOW-1 */
-            v_att[t_s]++; assert(v_att[t_s] <= MAXATT);               /* EA-RTX-4 */
+            t_s = LOWEST(SENDABLE); transmitting();
             s2c!EVENT, t_s, v_ev[t_s], v_att[t_s]; t_s = 0
         }
     :: d_step {                                                       /* ... or a later one overtaking */
             !dirty && v_conn && !pW && !pS && POP(SENDABLE) > 1 && reorders < MAXREORDER && nfull(s2c) ->
-            reorders++; t_s = LOWEST(SENDABLE & ~B(LOWEST(SENDABLE))); pEv = pEv & ~B(t_s); v_sent = v_sent | B(t_s);
-            v_att[t_s]++; assert(v_att[t_s] <= MAXATT);
+            reorders++; t_s = LOWEST(SENDABLE & ~B(LOWEST(SENDABLE))); transmitting();
             s2c!EVENT, t_s, v_ev[t_s], v_att[t_s]; t_s = 0
         }
     :: d_step {                                                       /* ... or one duplicated on the way */
             !dirty && v_conn && !pW && !pS && SENDABLE != 0 && dups < MAXDUP && len(s2c) < 2 ->
-            dups++; t_s = LOWEST(SENDABLE); pEv = pEv & ~B(t_s); v_sent = v_sent | B(t_s);
-            v_att[t_s]++; assert(v_att[t_s] <= MAXATT);
+            dups++; t_s = LOWEST(SENDABLE); transmitting();
             s2c!EVENT, t_s, v_ev[t_s], v_att[t_s]; s2c!EVENT, t_s, v_ev[t_s], v_att[t_s]; t_s = 0
         }
     /* --- faults --- */
