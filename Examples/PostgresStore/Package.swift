@@ -24,6 +24,7 @@ let package = Package(
             name: "EventAckPostgres",
             dependencies: [
                 .product(name: "EventAckReconciler", package: eventAck),
+                .product(name: "EventAckPublish", package: eventAck),
                 .product(name: "EventAckProtocol", package: eventAck),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -55,9 +55,10 @@ public enum FeedItem: Sendable, Hashable {
         }
     }
 
-    /// The item as Server-Sent Event text, blank line included.
-    public var serverSentEvent: String {
-        "event: \(event.rawValue)\nid: \(index)\ndata: \(data)\n\n"
+    /// The item as Server-Sent Event text, blank line included, its `id:` the feed's `generation` and the item's
+    /// ``index`` (``PublishService/feedPosition(lastEventID:)`` reads it back).
+    public func serverSentEvent(generation: String) -> String {
+        "event: \(event.rawValue)\nid: \(generation)-\(index)\ndata: \(data)\n\n"
     }
 }
 

@@ -14,14 +14,46 @@ public struct PublishBook: Sendable {
     /// How long an ended run's ids and feed are kept (EA-PUB-4: at least 10 minutes).
     public let retentionMs: UInt64
 
+    /// How long an ended run's ids and feed are kept unless a book is told otherwise.
+    public static let defaultRetentionMs: UInt64 = 15 * 60_000
+
     /// An empty book. `terminalKinds` are the run profile's; `retentionMs` how long an ended run is remembered.
-    public init(terminalKinds: Set<String>, retentionMs: UInt64 = 15 * 60_000) {
+    public init(terminalKinds: Set<String>, retentionMs: UInt64 = Self.defaultRetentionMs) {
         self.terminalKinds = terminalKinds
         self.retentionMs = max(retentionMs, 10 * 60_000)
     }
 
+    /// Runs that ended and that the ledger has not been told of yet (``takeEndedForLedger()``).
+    var endedForLedger: [(run: String, at: UInt64)] = []
+
     /// Whether `run` exists here.
     public func knows(_ run: String) -> Bool { runs[run] != nil }
+
+    /// Takes in a run as a ``PublishLedger`` recorded it — opened, perhaps ended, by a node that no longer serves its
+    /// sessions — with the events it took, so that their retries are answered and their confirmations followed
+    /// here. A run known here already is left as it is.
+    public mutating func adopt(_ recorded: LedgerRun, now: UInt64) {
+        guard runs[recorded.run] == nil else { return }
+        var run = PublishedRun(
+            run: recorded.run, request: recorded.request, sessions: recorded.sessions, now: recorded.openedAt)
+        for event in recorded.events {
+            run.accepted[event.id] = .init(body: event.body, seqs: event.seqs)
+            run.acceptedOrder.append(event.id)
+            run.adoptedIDs.insert(event.id)
+            for (session, seq) in event.seqs { run.idBySeq[session, default: [:]][seq] = event.id }
+        }
+        runs[recorded.run] = run
+        if let endedAt = recorded.endedAt {
+            runs[recorded.run]!.endedAt = endedAt
+            endedOrder.append((recorded.run, now))
+        }
+    }
+
+    /// The runs that ended since the last call, for the ledger.
+    public mutating func takeEndedForLedger() -> [(run: String, at: UInt64)] {
+        defer { endedForLedger = [] }
+        return endedForLedger
+    }
 
     /// Opens `run` to `sessions`, or answers a repeat of the request that opened it (EA-PUB-3).
     ///
@@ -65,7 +97,7 @@ public struct PublishBook: Sendable {
         var steps: [Step] = []
         for (index, event) in events.enumerated() {
             if let taken = published.accepted[event.id] {
-                guard taken.body.isSameValue(as: event.body) else {
+                guard resolved(taken.body).isSameValue(as: resolved(event.body)) else {
                     throw .init(
                         status: 409, code: "id_conflict", message: "id \(event.id) was published with another body",
                         path: "$.events[\(index)]")
@@ -77,6 +109,18 @@ public struct PublishBook: Sendable {
             }
         }
         return steps
+    }
+
+    /// `body` with an absent `endsRun` written out as the profile's default (a terminal kind ends its run): an
+    /// `emitted` record — what a ledger rebuilds a body from — holds the resolved value.
+    func resolved(_ body: JSONValue) -> JSONValue {
+        guard case .object(let members) = body, body["endsRun"] == .null, case .string(let kind)? = body["kind"] else {
+            return body
+        }
+        return .object(
+            members.map { member in
+                member.key == "endsRun" ? (member.key, .bool(terminalKinds.contains(kind))) : member
+            })
     }
 
     /// The sessions an event of `run` goes to.
@@ -109,6 +153,7 @@ public struct PublishBook: Sendable {
         guard runs[run]?.endedAt == nil else { return }
         runs[run]!.endedAt = now
         endedOrder.append((run, now))
+        endedForLedger.append((run, now))
     }
 
     /// Takes in what the reconciler reports about published runs' events.

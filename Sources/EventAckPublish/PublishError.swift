@@ -36,6 +36,10 @@ public struct PublishError: Error, Hashable, Sendable, CustomStringConvertible {
         Self(status: 409, code: "run_ended", message: "run \(DisplayText.escaping(run)) has ended")
     }
 
+    static func storeUnavailable(_ error: any Error) -> Self {
+        Self(status: 503, code: "store_unavailable", message: "the store cannot be reached: \(error)")
+    }
+
     public var description: String {
         path.map { "\(status) \(code) at \($0): \(message)" } ?? "\(status) \(code): \(message)"
     }

@@ -144,11 +144,8 @@ public struct PublishedEvent: Sendable {
                 code: "frame_too_large")
         }
         (self.id, self.kind, self.confirm) = (id, kind, confirm)
-        // Defaults written out, so that a retry that spells them differs in nothing that matters.
-        body = .object([
-            ("id", .string(id)), ("kind", .string(kind)), ("confirm", .string(confirm.rawValue)),
-            ("payload", value["payload"] ?? .object([])), ("endsRun", endsRun.map(JSONValue.bool) ?? .null),
-        ])
+        body = Self.body(
+            id: id, kind: kind, confirm: confirm, payload: value["payload"] ?? .object([]), endsRun: endsRun)
     }
 
     private static func payload(_ value: JSONValue, at path: String) throws(PublishError) -> Payload {

@@ -38,7 +38,7 @@ extension PublishService {
     ///   its JSON path), 404, 409 `id_conflict` / `run_ended`.
     public func publish(body: String, to run: String, waitMs: UInt64) async throws(PublishError) -> PublishOutcome {
         let events = try PublishedEvent.list(body: body, run: run, maxFrameBytes: maxFrameBytes)
-        guard state.withLock({ $0.book.knows(run) }) else { throw .unknownRun(run) }
+        try await load(run)
         await acquire(run)
         defer { release(run) }
         let steps = try state.withLock { (state) throws(PublishError) in try state.book.plan(events, for: run) }
@@ -66,12 +66,14 @@ extension PublishService {
     private func emitWaiting(
         _ event: PublishedEvent, to run: String, until deadline: UInt64
     ) async -> Result<[SessionID: Seq], PublishError> {
+        // With a store, the records carry the id: the store records it in the same commit (EA-PUB-13).
+        let origin = service.store == nil ? nil : PublishedEvent.origin(of: event.id)
         while true {
             let result = state.withLock { state -> Result<[SessionID: Seq], ReconcilerError> in
                 let emitted = Result { () throws(ReconcilerError) in
                     try service.emit(
                         run: run, kind: event.kind, payload: event.payload, confirm: event.confirm,
-                        endsRun: event.endsRun, toEach: state.book.sessions(of: run))
+                        endsRun: event.endsRun, toEach: state.book.sessions(of: run), origin: origin)
                 }
                 if case .success(let seqs) = emitted {
                     state.book.accepted(event, seqs: seqs, in: run, now: clock.nowMs())

@@ -6,8 +6,11 @@ extension PublishService {
     ///
     /// - Returns: the run and its sessions, and whether it is new (201) or a repeat of the request that opened it
     ///   (200, the same answer).
-    /// - Throws: 404 `unknown_session` / `no_session`, 409 `run_exists` / `run_ended`.
-    public func openRun(_ request: OpenRunRequest) throws(PublishError) -> (OpenedRun, created: Bool) {
+    /// With a ``ledger``, the run is recorded there first: its id then names it on every node (EA-PUB-13), and a
+    /// repeat of the request reaching a node that took the sessions over is answered as a repeat.
+    ///
+    /// - Throws: 404 `unknown_session` / `no_session`, 409 `run_exists` / `run_ended`, 503 `store_unavailable`.
+    public func openRun(_ request: OpenRunRequest) async throws(PublishError) -> (OpenedRun, created: Bool) {
         let sessions: [SessionID]
         switch request.audience {
         case .session(let session):
@@ -26,9 +29,22 @@ extension PublishService {
             }
         }
         let now = clock.nowMs()
+        let run = request.run ?? state.withLock { $0.runIDs.next() }
+        if let ledger, !state.withLock({ $0.book.knows(run) }) {
+            let candidate = LedgerRun(
+                run: run, request: PublishBook.named(request, run), sessions: sessions, openedAt: now)
+            let recorded: LedgerRun
+            do {
+                recorded = try await ledger.register(candidate)
+            } catch {
+                throw .storeUnavailable(error)
+            }
+            // Recorded before: by a node that served these sessions then, or another run under this id. The book
+            // takes it in and answers the request as a repeat, or refuses it.
+            if recorded != candidate { state.withLock { $0.book.adopt(recorded, now: now) } }
+        }
         let opened = try state.withLock { (state) throws(PublishError) -> (OpenedRun, created: Bool) in
-            let run = request.run ?? state.runIDs.next()
-            return try state.book.open(request, run: run, sessions: sessions, now: now)
+            try state.book.open(request, run: run, sessions: sessions, now: now)
         }
         if opened.created {
             // The producer's requestedAt is Unix ms, as the AgentServer's clock; the reconciler never takes a time
@@ -46,7 +62,8 @@ extension PublishService {
     /// (EA-LIVE-1), and the run's idle timeout starts again in each session (EA-RUN-2).
     ///
     /// - Throws: 404 for an unknown run, 409 `run_ended`.
-    public func progress(run: String, note: String?) throws(PublishError) {
+    public func progress(run: String, note: String?) async throws(PublishError) {
+        try await load(run)
         let sessions = try state.withLock { (state) throws(PublishError) -> [SessionID] in
             try state.book.checkOpen(run)
             return state.book.sessions(of: run)
@@ -67,14 +84,29 @@ extension PublishService {
     }
 
     /// `GET /v1/runs/{run}` (EA-PUB-10): the run across its sessions, and each session's report of it.
-    public func view(of run: String) -> (RunView, [RunReport])? {
+    public func view(of run: String) async throws(PublishError) -> (RunView, [RunReport])? {
+        try await load(run)
         guard let view = state.withLock({ $0.book.view(of: run) }) else { return nil }
         return (view, service.runReports(run, in: view.sessions))
+    }
+
+    /// The sessions of `run` if this node has served it (its book knows it), else `nil`.
+    public func sessionsServedHere(of run: String) -> [SessionID]? {
+        state.withLock { $0.book.knows(run) ? $0.book.sessions(of: run) : nil }
     }
 
     /// The feed of `run` after item `after`, and whether it is complete; `nil` for an unknown run (EA-PUB-7).
     public func feed(of run: String, after: Int) -> (items: [FeedItem], complete: Bool)? {
         state.withLock { $0.book.feed(of: run, after: after) }
+    }
+
+    /// Where a confirmations stream continues after the SSE id `lastEventID` (EA-PUB-7): after that item if this
+    /// feed sent it; at the beginning if another incarnation of the run's feed did (another node served the run then,
+    /// or this one before a restart); `nil` for text that no feed sends.
+    public func feedPosition(lastEventID: String) -> Int? {
+        let parts = lastEventID.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, let index = Int(parts[1]), index >= 0 else { return nil }
+        return parts[0] == feedGeneration ? index : 0
     }
 
     /// Forgets runs past their retention.

@@ -23,6 +23,8 @@ struct PublishedRun: Sendable {
     var idBySeq: [SessionID: [Seq: String]] = [:]
     /// Events confirmed at their level in at least one session (EA-PUB-6's rule).
     var confirmedIDs: Set<String> = []
+    /// Ids taken while another node served the run (``PublishBook/adopt(_:now:)``).
+    var adoptedIDs: Set<String> = []
     /// Each event's last failure, for the verdict's failures.
     var failures: [String: (session: SessionID, level: ConfirmationLevel, reason: String)] = [:]
     /// The verdict of each session that has one.
@@ -79,6 +81,17 @@ struct PublishedRun: Sendable {
         }
         var list: [PublishedVerdict.Failure] = []
         for id in acceptedOrder where !confirmedIDs.contains(id) {
+            if adoptedIDs.contains(id) {
+                // Taken while another node served the run: confirmations it saw are not in this feed, but the
+                // sessions' reports (rebuilt from their records) list the events that failed.
+                let failed = sessions.compactMap { session in
+                    reports[session]?.failures.first { $0.seq != nil && $0.seq == accepted[id]?.seqs[session] }
+                }
+                if failed.count == sessions.count, let first = failed.first {
+                    list.append(.init(id: id, session: sessions.first, code: first.code, detail: nil))
+                }
+                continue
+            }
             let failure = failures[id]
             list.append(.init(id: id, session: failure?.session, code: failure?.reason ?? "unconfirmed", detail: nil))
         }

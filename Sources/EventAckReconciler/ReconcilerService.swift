@@ -130,7 +130,8 @@ public final class ReconcilerService: Sendable {
 
     /// Emits one event to each of `sessions` (a run fanned out to a user's tabs and devices), all or nothing: if any
     /// session cannot take it — unknown, the run ended there, its window and queue full — none gets it and the first
-    /// such error is thrown. Otherwise as ``emit(run:kind:payload:confirm:endsRun:to:origin:)`` for each.
+    /// such error is thrown. Otherwise as ``emit(run:kind:payload:confirm:endsRun:to:origin:)`` for each, every
+    /// record carrying `origin`.
     ///
     /// - Returns: the event's seq in each session.
     public func emit(
@@ -139,7 +140,8 @@ public final class ReconcilerService: Sendable {
         payload: Payload = .empty,
         confirm: ConfirmationLevel = .receipt,
         endsRun: Bool? = nil,
-        toEach sessions: [SessionID]
+        toEach sessions: [SessionID],
+        origin: String? = nil
     ) throws(ReconcilerError) -> [SessionID: Seq] {
         try state.withLock { (state) throws(ReconcilerError) -> [SessionID: Seq] in
             try checkStoreHasRoom(&state, run: run, in: sessions)
@@ -148,7 +150,8 @@ public final class ReconcilerService: Sendable {
             let now = clock.nowMs()
             for session in sessions {
                 let emission = try state.machine.emit(
-                    run: run, kind: kind, payload: payload, confirm: confirm, endsRun: endsRun, to: session, now: now)
+                    run: run, kind: kind, payload: payload, confirm: confirm, endsRun: endsRun, to: session,
+                    origin: origin, now: now)
                 perform(emission.actions, &state)
                 seqs[session] = emission.seq
             }

@@ -135,3 +135,14 @@ public struct InMemoryServerConnection: ServerConnection {
 
     public func close() async { end.close() }
 }
+
+extension InMemoryClientTransport {
+    /// Hands every connection the transport accepts to `serve`, each on a task of its own. Runs until cancelled.
+    public func serveEach(_ serve: @escaping @Sendable (InMemoryServerEnd) async -> Void) -> Task<Void, Never> {
+        Task {
+            for await end in accepted {
+                Task { await serve(end) }
+            }
+        }
+    }
+}

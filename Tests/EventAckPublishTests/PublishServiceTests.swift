@@ -73,7 +73,7 @@ struct PublishServiceTests {
         let first = await Self.confirmingClient(over: transport)
         let second = await Self.confirmingClient(over: transport)
         #expect(await Self.eventually { service.sessions(of: "alice").count == 2 })
-        let (opened, created) = try publish.openRun(OpenRunRequest(audience: .principal("alice"), run: "trip"))
+        let (opened, created) = try await publish.openRun(OpenRunRequest(audience: .principal("alice"), run: "trip"))
         #expect(created && opened.sessions.count == 2)
         let outcome = try await publish.publish(body: Self.body, to: "trip", waitMs: 1_000)
         #expect(outcome.refusal == nil && outcome.results.map(\.id) == ["1", "2", "3"])
@@ -114,14 +114,14 @@ struct PublishServiceTests {
         try await connection.send(MessageCodec().encode(.hello(hello)))
         #expect(await Self.eventually { service.sessions(of: "alice").count == 1 })
         let session = try #require(service.sessions(of: "alice").first)
-        _ = try publish.openRun(OpenRunRequest(audience: .session(session), run: "r"))
+        _ = try await publish.openRun(OpenRunRequest(audience: .session(session), run: "r"))
         let events = (1...6).map { #"{"id":"e\#($0)","kind":"agent_thinking","payload":{"text":"t"}}"# }
         let body = #"{"events":[{"id":"e0","kind":"agent_started"},"# + events.joined(separator: ",") + "]}"
         let outcome = try await publish.publish(body: body, to: "r", waitMs: 50)
         #expect(outcome.refusal?.status == 429 && outcome.refusal?.code == "window_full")
         #expect(outcome.results.map(\.id) == ["e0", "e1", "e2", "e3"], "window 2 + queue 2")
         #expect(outcome.retryAfterMs != nil)
-        #expect(publish.view(of: "r")?.0.published == 4)
+        #expect(try await publish.view(of: "r")?.0.published == 4)
         await connection.close()
         acceptor.cancel()
         publish.stop()
@@ -137,7 +137,7 @@ struct PublishServiceTests {
             transport: transport, configuration: ClientConfiguration(handshakeTimeoutMs: 120_000), jitterSeed: 2)
         await client.start()
         #expect(await Self.eventually { service.sessions(of: "alice").count == 1 })
-        _ = try publish.openRun(OpenRunRequest(audience: .principal("alice"), run: "r", idleTimeoutMs: 1_000))
+        _ = try await publish.openRun(OpenRunRequest(audience: .principal("alice"), run: "r", idleTimeoutMs: 1_000))
         _ = try await publish.publish(body: #"{"events":[{"id":"1","kind":"agent_started"}]}"#, to: "r", waitMs: 0)
         var kinds: [String] = []
         for await delivery in client.events {
@@ -149,10 +149,10 @@ struct PublishServiceTests {
         }
         #expect(kinds == ["agent_started", "agent_failed"])
         #expect(await Self.eventually { publish.feed(of: "r", after: 0)?.complete == true })
-        #expect(publish.view(of: "r")?.0.verdict.endedBy == "agent_silent")
-        #expect(publish.view(of: "r")?.0.verdict.outcome == .failed)
+        #expect(try await publish.view(of: "r")?.0.verdict.endedBy == "agent_silent")
+        #expect(try await publish.view(of: "r")?.0.verdict.outcome == .failed)
         do {
-            try publish.progress(run: "r", note: nil)
+            try await publish.progress(run: "r", note: nil)
             Issue.record("progress for an ended run was taken")
         } catch {
             #expect(error.code == "run_ended")

@@ -6,17 +6,6 @@ import EventAckTesting
 import Synchronization
 import Testing
 
-extension InMemoryClientTransport {
-    /// Hands every connection the transport accepts to `serve`, each on a task of its own. Runs until cancelled.
-    func serveEach(_ serve: @escaping @Sendable (InMemoryServerEnd) async -> Void) -> Task<Void, Never> {
-        Task {
-            for await end in accepted {
-                Task { await serve(end) }
-            }
-        }
-    }
-}
-
 /// The service shell end to end with the real client over in-memory connections.
 @Suite("ReconcilerService")
 struct ReconcilerServiceTests {

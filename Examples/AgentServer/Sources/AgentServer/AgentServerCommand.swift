@@ -145,11 +145,19 @@ struct AgentServerCommand: AsyncParsableCommand {
             metrics: ServerMetrics(service: service, limits: limits, activeRuns: { agent.activeRuns }),
             isShuttingDown: isShuttingDown
         ).add(to: router)
+        // With a store, runs and producer ids are kept in it, and a request for a run another node serves is relayed
+        // there (EA-PUB-13).
         let publish = PublishService(
-            service: service, runIDs: RunIDGenerator(node: nodeID, boot: UInt64.random(in: .min ... .max)))
+            service: service, runIDs: RunIDGenerator(node: nodeID, boot: UInt64.random(in: .min ... .max)),
+            ledger: sessionStore?.store)
         publish.start()
         defer { publish.stop() }
-        PublishRoutes(publish: publish, authenticator: tokenTable).add(to: router)
+        let relay = sessionStore.map { sessionStore in
+            PostgresPublishRelay(store: sessionStore.store, logger: logger) { operation in
+                await PublishEndpoint(publish: publish).performHere(operation)
+            }
+        }
+        PublishRoutes(publish: publish, relay: relay, authenticator: tokenTable).add(to: router)
         var observe: (@Sendable (SessionID?, String) -> Void)?
         if let bench { observe = { session, text in bench.frameArrived(session: session, text: text) } }
         let app = Application(
@@ -171,7 +179,9 @@ struct AgentServerCommand: AsyncParsableCommand {
         let bye = ByeOnShutdown(
             service: service, drainMs: try settings.value(drainMs, "DRAIN_MS", 3_000),
             onShutdown: { shuttingDown.store(true, ordering: .relaxed) })
-        try await Self.serviceGroup(service: service, app: app, cluster: cluster, bye: bye, logger: logger).run()
+        try await Self.serviceGroup(
+            service: service, app: app, cluster: cluster, relay: relay, bye: bye, logger: logger
+        ).run()
     }
 }
 
@@ -275,10 +285,11 @@ extension AgentServerCommand {
     /// Services stop in reverse order: first `bye` to every client (and wait for it to be written), then the HTTP
     /// server stops accepting and closes what is left, then the cluster's loop, the final report, and the log.
     static func serviceGroup(
-        service: ReconcilerService, app: some Service, cluster: ClusterNode?, bye: ByeOnShutdown, logger: Logger
+        service: ReconcilerService, app: some Service, cluster: ClusterNode?, relay: PostgresPublishRelay?,
+        bye: ByeOnShutdown, logger: Logger
     ) -> ServiceGroup {
         let clusterServices: [ServiceGroupConfiguration.ServiceConfiguration] =
-            cluster.map { [.init(service: $0)] } ?? []
+            (cluster.map { [.init(service: $0)] } ?? []) + (relay.map { [.init(service: $0)] } ?? [])
         return ServiceGroup(
             configuration: .init(
                 services: [

@@ -35,42 +35,13 @@ enum PublishAnswer {
         return response
     }
 
-    static func opened(_ opened: OpenedRun) -> JSONValue {
-        .object([("run", .string(opened.run)), ("sessions", .array(opened.sessions.map { .string($0.rawValue) }))])
-    }
-
-    static func results(_ results: [PublishedEventResult]) -> JSONValue {
-        .array(
-            results.map { result in
-                let seqs = result.seqs.sorted { $0.key.rawValue < $1.key.rawValue }
-                    .map { (key: $0.key.rawValue, value: JSONValue.number(String($0.value))) }
-                return .object([
-                    ("id", .string(result.id)), ("seq", .object(seqs)), ("duplicate", .bool(result.duplicate)),
-                ])
-            })
-    }
-
-    /// 200 with every event's result, or the refusal with the accepted prefix in `accepted` (and `Retry-After`
-    /// for a 429).
-    static func published(_ outcome: PublishOutcome) -> Response {
-        guard let refusal = outcome.refusal else {
-            return json(.object([("events", results(outcome.results))]), status: .ok)
-        }
-        var response = error(refusal, extra: [("accepted", results(outcome.results))])
-        if let retryAfterMs = outcome.retryAfterMs {
-            response.headers[.retryAfter] = String(max(1, (retryAfterMs + 999) / 1000))
-        }
-        return response
-    }
-
-    static func run(_ view: RunView, reports: [RunReport]) -> Response {
-        let parsed = reports.map { (try? JSONValue(parsingObject: $0.json())) ?? .null }
-        return json(
-            .object([
-                ("run", .string(view.run)), ("sessions", .array(view.sessions.map { .string($0.rawValue) })),
-                ("state", .string(view.ended ? "ended" : "open")), ("published", .number(String(view.published))),
-                ("confirmed", .number(String(view.confirmed))), ("verdict", view.verdict.json),
-                ("reports", .array(parsed)),
-            ]), status: .ok)
+    /// A ``PublishReply`` as the HTTP answer: JSON (none for a 204), with `Retry-After` when it says one.
+    static func reply(_ reply: PublishReply) -> Response {
+        var headers: HTTPFields = [:]
+        if let seconds = reply.retryAfterSeconds { headers[.retryAfter] = String(seconds) }
+        let status = HTTPResponse.Status(code: reply.status)
+        guard !reply.body.isEmpty else { return Response(status: status, headers: headers) }
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: reply.body)))
     }
 }

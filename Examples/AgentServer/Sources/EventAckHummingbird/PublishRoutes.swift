@@ -17,19 +17,21 @@ import NIOCore
 /// Publishers' and the operator's credentials may use it; a user's is refused with 403, a missing or unknown one with
 /// 401. Every refusal is `{"error": CODE, "message": TEXT}` (and `"path"` for a body that breaks a rule).
 public struct PublishRoutes: Sendable {
-    public let publish: PublishService
+    /// What performs the operations, here or on the node that serves the run.
+    public let endpoint: PublishEndpoint
     public let authenticator: any EventAckAuthenticator
     /// The largest request body taken; larger ones get 413.
     public let maxBodyBytes: Int
     /// How often a confirmations stream with nothing new sends a keepalive comment.
     public let keepaliveMs: UInt64
 
-    /// Routes for `publish`, authenticating with `authenticator`.
+    /// Routes for `publish`, authenticating with `authenticator`; in a cluster, requests for runs served by another
+    /// node reach it through `relay` (EA-PUB-13).
     public init(
-        publish: PublishService, authenticator: any EventAckAuthenticator, maxBodyBytes: Int = 4 << 20,
-        keepaliveMs: UInt64 = 15_000
+        publish: PublishService, relay: (any PublishRelay)? = nil, authenticator: any EventAckAuthenticator,
+        maxBodyBytes: Int = 4 << 20, keepaliveMs: UInt64 = 15_000
     ) {
-        self.publish = publish
+        self.endpoint = PublishEndpoint(publish: publish, relay: relay)
         self.authenticator = authenticator
         self.maxBodyBytes = maxBodyBytes
         self.keepaliveMs = keepaliveMs
@@ -46,10 +48,10 @@ public struct PublishRoutes: Sendable {
             await guarded(request) { try await progress(request, run: try runParameter(context)) }
         }
         router.get("/v1/runs/:run") { request, context in
-            await guarded(request) { try runView(run: try runParameter(context)) }
+            await guarded(request) { await runView(run: try runParameter(context)) }
         }
         router.get("/v1/runs/:run/confirmations") { request, context in
-            await guarded(request) { try confirmations(request, run: try runParameter(context)) }
+            await guarded(request) { try await confirmations(request, run: try runParameter(context)) }
         }
         for (path, allowed) in Self.methods {
             for method in Self.otherMethods where !allowed.contains(method) {
@@ -115,8 +117,7 @@ public struct PublishRoutes: Sendable {
     }
 
     private func openRun(_ request: Request) async throws(PublishError) -> Response {
-        let opened = try publish.openRun(try OpenRunRequest(body: try await body(of: request)))
-        return PublishAnswer.json(PublishAnswer.opened(opened.0), status: opened.created ? .created : .ok)
+        PublishAnswer.reply(await endpoint.perform(.open(body: try await body(of: request))))
     }
 
     private func publishEvents(_ request: Request, run: String) async throws(PublishError) -> Response {
@@ -130,35 +131,14 @@ public struct PublishRoutes: Sendable {
             waitMs = value
         }
         let body = try await body(of: request)
-        let outcome = try await publish.publish(body: body, to: run, waitMs: waitMs)
-        return PublishAnswer.published(outcome)
+        return PublishAnswer.reply(await endpoint.perform(.events(run: run, body: body, waitMs: waitMs)))
     }
 
     private func progress(_ request: Request, run: String) async throws(PublishError) -> Response {
-        let text = try await body(of: request)
-        var note: String?
-        if !text.isEmpty {
-            guard let object = try? JSONValue(parsingObject: text) else {
-                throw PublishError(
-                    status: 400, code: "invalid_request", message: "the body must be a JSON object", path: "$")
-            }
-            switch object["note"] {
-            case nil, .null?: note = nil
-            case .string(let value)? where value.utf8.count <= ProtocolLimits.maxTextBytes: note = value
-            default:
-                throw PublishError(
-                    status: 400, code: "invalid_request", message: "note must be a string of at most 4096 bytes",
-                    path: "$.note")
-            }
-        }
-        try publish.progress(run: run, note: note)
-        return Response(status: .noContent)
+        PublishAnswer.reply(await endpoint.perform(.progress(run: run, body: try await body(of: request))))
     }
 
-    private func runView(run: String) throws(PublishError) -> Response {
-        guard let (view, reports) = publish.view(of: run) else {
-            throw PublishError(status: 404, code: "unknown_run", message: "no run \(DisplayText.escaping(run))")
-        }
-        return PublishAnswer.run(view, reports: reports)
+    private func runView(run: String) async -> Response {
+        PublishAnswer.reply(await endpoint.perform(.view(run: run)))
     }
 }

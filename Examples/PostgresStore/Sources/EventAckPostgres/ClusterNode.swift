@@ -1,4 +1,5 @@
 import EventAckProtocol
+import EventAckPublish
 import EventAckReconciler
 import Logging
 import ServiceLifecycle
@@ -32,27 +33,33 @@ public struct ClusterNode: Service {
         let owned = try await store.ownedSessions()
         await service.recover(owned)
         logger.info("node started", metadata: ["node": "\(store.node)", "recovered": "\(owned.count)"])
-        var tick = 0
         // Since when this node's own store queries succeed: a node adopts others' sessions only once it has been
         // healthy for as long as it takes to call a node silent. After a database outage every node's heartbeat is
         // stale, and the first to reconnect took the sessions of nodes that were alive and serving them.
         var healthySince = ContinuousClock.now
+        var chores = Chores(now: .now)
+        var blocked = false
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
                     // Each query bounded: a database that never answers must not stop the loop (nor /ready).
                     let limit = Duration.seconds(5)
                     probe.started()
-                    try await withDeadline(limit) { try await performForwarded() }
-                    if tick % 100 == 0 { try await withDeadline(limit) { try await store.heartbeat() } }
-                    if tick % 50 == 25 {
+                    blocked = try await withDeadline(limit) { try await performForwarded() }
+                    let now = ContinuousClock.now
+                    if chores.due(\.heartbeat, every: .seconds(2), now: now) {
+                        try await withDeadline(limit) { try await store.heartbeat() }
+                    }
+                    if chores.due(\.movedAway, every: .seconds(1), now: now) {
                         let moved = try await withDeadline(limit) { try await store.sessionsMovedAway() }
                         if !moved.isEmpty {
                             logger.notice("sessions moved to another node", metadata: ["count": "\(moved.count)"])
                             service.release(moved)
                         }
                     }
-                    if tick % 250 == 125, ContinuousClock.now - healthySince >= .seconds(staleAfterSeconds) {
+                    if now - healthySince >= .seconds(staleAfterSeconds),
+                        chores.due(\.adoption, every: .seconds(5), now: now)
+                    {
                         let stale = staleAfterSeconds
                         let adopted = try await withDeadline(limit) {
                             try await store.adoptAbandoned(staleAfterSeconds: stale)
@@ -62,23 +69,57 @@ public struct ClusterNode: Service {
                             await service.recover(adopted)
                         }
                     }
+                    if chores.due(\.retirement, every: .seconds(60), now: now) {
+                        try await withDeadline(limit) {
+                            try await store.retirePublished(
+                                now: SystemEventAckClock().nowMs(), retentionMs: PublishBook.defaultRetentionMs)
+                        }
+                    }
                     probe.answered()
                 } catch {
                     probe.failed()
                     healthySince = ContinuousClock.now
                     logger.warning("store unavailable", metadata: ["error": "\(DisplayText.escaping("\(error)"))"])
                 }
-                tick += 1
-                try? await Task.sleep(for: .milliseconds(20))
+                // Woken when another node forwards something here (NOTIFY); a session whose window was full is
+                // tried again soon, and the chores above are done at least every quarter second.
+                await store.notifications.forwarded.wait(timeout: .milliseconds(blocked ? 20 : 250))
             }
         } onGracefulShutdown: {
+            store.notifications.forwarded.signal()
+        }
+    }
+
+    /// When each periodic chore was last done.
+    struct Chores {
+        var heartbeat: ContinuousClock.Instant
+        var movedAway: ContinuousClock.Instant
+        var adoption: ContinuousClock.Instant
+        var retirement: ContinuousClock.Instant
+
+        init(now: ContinuousClock.Instant) {
+            // The heartbeat is due at once; the rest after their first period.
+            heartbeat = now - .seconds(3600)
+            (movedAway, adoption, retirement) = (now, now, now)
+        }
+
+        /// Whether a chore last done at `last` is due again, marking it done if so.
+        mutating func due(
+            _ chore: WritableKeyPath<Chores, ContinuousClock.Instant>, every period: Duration,
+            now: ContinuousClock.Instant
+        ) -> Bool {
+            guard now - self[keyPath: chore] >= period else { return false }
+            self[keyPath: chore] = now
+            return true
         }
     }
 
     /// Performs forwarded requests in order, per session; a session whose window is full waits for the next pass.
-    private func performForwarded() async throws {
+    ///
+    /// - Returns: whether a session was full (then the next pass comes soon).
+    private func performForwarded() async throws -> Bool {
         let requests = try await store.takeForwarded()
-        guard !requests.isEmpty else { return }
+        guard !requests.isEmpty else { return false }
         var blocked: Set<SessionID> = []
         var retired: [Int64] = []
         for request in requests where !blocked.contains(request.session) {
@@ -105,5 +146,6 @@ public struct ClusterNode: Service {
             }
         }
         try await store.retire(retired)
+        return !blocked.isEmpty
     }
 }

@@ -1,4 +1,5 @@
 import EventAckProtocol
+import EventAckPublish
 import EventAckReconciler
 import Foundation
 import Logging
@@ -56,6 +57,7 @@ struct CommitWrite: Sendable {
         try await recordVerdicts(of: written, on: connection)
         try await deleteEnded(of: written, on: connection)
         try await retireForwarded(of: written, on: connection)
+        try await recordPublished(of: written, on: connection)
         try await forwardMoved(notIn: written, on: connection)
         return (written, epochs)
     }
@@ -184,6 +186,22 @@ struct CommitWrite: Sendable {
             "DELETE FROM eventack_forwarded WHERE id = ANY(\(retired)::bigint[])", logger: logger)
     }
 
+    /// The producer ids of the published events written, with their seqs and bodies (EA-PUB-13): taken in the
+    /// commit that makes the events durable.
+    private func recordPublished(of written: Set<String>, on connection: PostgresConnection) async throws {
+        let kept = demands.published.filter { written.contains($0.session) }
+        guard !kept.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO eventack_published (run, id, session_id, seq, kind, confirm, ends_run, payload)
+            SELECT r, i, s, q, k, c, CASE e WHEN 1 THEN true WHEN 0 THEN false END, p FROM unnest(
+                \(kept.map(\.run))::text[], \(kept.map(\.id))::text[], \(kept.map(\.session))::text[],
+                \(kept.map(\.seq))::bigint[], \(kept.map(\.kind))::text[], \(kept.map(\.confirm))::text[],
+                \(kept.map(\.endsRunCode))::int[], \(kept.map(\.payload))::text[]) AS u(r, i, s, q, k, c, e, p)
+            ON CONFLICT DO NOTHING
+            """, logger: logger)
+    }
+
     /// An agent here emitted to a copy of a session that has moved: its events go to the owner, in order, instead of
     /// being lost with the refused records (EA-DUR-4, EA-DUR-5). Each keyed by the commit and its place in it, so
     /// that a retry stores it once. Encoded only now: nearly always every session is written and nothing moves.
@@ -220,10 +238,26 @@ extension CommitWrite {
         var origins: [(session: String, id: Int64)] = []
         /// Indices into the records of local emits: forwarded only if their session moved, which is rare.
         var localEmits: [Int] = []
+        /// Published events: their producer ids are recorded with them (EA-PUB-13).
+        var published: [Published] = []
+
+        struct Published: Sendable {
+            var session: String
+            var run: String
+            var id: String
+            var seq: Int64
+            var kind: String
+            var confirm: String
+            var endsRun: Bool?
+            var payload: String
+            /// `endsRun` as the statement passes it: 1 true, 0 false, -1 absent.
+            var endsRunCode: Int32 { endsRun.map { $0 ? 1 : 0 } ?? -1 }
+        }
 
         /// Events and confirmations only (the steady state): one statement, no transaction.
         var isRecordsOnly: Bool {
             opened.ids.isEmpty && resumed.isEmpty && runs.isEmpty && ended.isEmpty && origins.isEmpty
+                && published.isEmpty
         }
 
         init(_ records: [SessionRecord]) {
@@ -239,11 +273,17 @@ extension CommitWrite {
                     runs.append((id, report))
                 case .ended:
                     ended.append(id)
-                case .emitted(_, _, _, _, _, _, _, let origin):
+                case .emitted(let seq, let run, let kind, _, let confirm, let endsRun, let payload, let origin):
                     if let origin, let number = Int64(origin) {
                         origins.append((id, number))
                     } else {
                         localEmits.append(index)
+                        if let key = PublishedEvent.id(fromOrigin: origin) {
+                            published.append(
+                                Published(
+                                    session: id, run: run, id: key, seq: Int64(seq), kind: kind,
+                                    confirm: confirm.rawValue, endsRun: endsRun, payload: payload.json))
+                        }
                     }
                 case .confirmed, .failed, .runRequested:
                     break

@@ -42,6 +42,8 @@ public final class PostgresSessionStore: SessionStore {
     private let owned = Mutex<Set<String>>([])
     /// Commits attempted and not yet known to be made: a second attempt of one is a retry (EA-DUR-7).
     private let attempted = Mutex<Set<CommitID>>([])
+    /// What wakes this node when another writes for it (`LISTEN`/`NOTIFY`); listened to while ``run()`` runs.
+    public let notifications = StoreNotifications()
     /// Whether ``run()`` has started the pool, and who waits for it.
     private let running = Mutex<(started: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
@@ -79,7 +81,10 @@ public final class PostgresSessionStore: SessionStore {
             return state.waiters
         }
         for waiter in waiters { waiter.resume() }
-        await client.run()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.client.run() }
+            group.addTask { await self.notifications.run(client: self.client, logger: self.logger) }
+        }
     }
 
     /// Returns once ``run()`` has started the pool. Called before every query: once it has, without suspending.
@@ -263,11 +268,15 @@ public final class PostgresSessionStore: SessionStore {
         var delay = Duration.milliseconds(10)
         while true {
             do {
-                try await client.query(
+                // The owner is woken by the notification (sent when the insert commits), not by its next poll.
+                for try await _ in try await client.query(
                     """
-                    INSERT INTO eventack_forwarded (session_id, body, request_key)
-                    VALUES (\(session.rawValue), \(body), \(key)) ON CONFLICT (request_key) DO NOTHING
-                    """, logger: logger)
+                    WITH f AS (
+                        INSERT INTO eventack_forwarded (session_id, body, request_key)
+                        VALUES (\(session.rawValue), \(body), \(key)) ON CONFLICT (request_key) DO NOTHING
+                    )
+                    SELECT pg_notify(\(StoreNotifications.channel), 'forwarded')
+                    """, logger: logger) {}
                 return
             } catch {
                 guard clock.now + delay < deadline else { throw error }

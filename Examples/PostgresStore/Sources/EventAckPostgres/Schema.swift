@@ -91,6 +91,46 @@ enum Schema {
             "ALTER TABLE eventack_forwarded ADD COLUMN request_key text",
             "CREATE UNIQUE INDEX eventack_forwarded_key ON eventack_forwarded (request_key)",
         ],
+        [
+            // Issue 25, EA-PUB-13: the publish API's runs and producer ids outlive the node that took them. A run id
+            // names one run across the deployment (the primary key); its sessions are on one node at a time.
+            """
+            CREATE TABLE eventack_publish_runs (
+                run text PRIMARY KEY,
+                request text NOT NULL,
+                sessions text[] NOT NULL,
+                opened_at bigint NOT NULL,
+                ended_at bigint,
+                recorded_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            "CREATE INDEX eventack_publish_runs_sessions ON eventack_publish_runs USING gin (sessions)",
+            // An id is recorded in the commit that makes its event durable: taken exactly when the event is.
+            """
+            CREATE TABLE eventack_published (
+                run text NOT NULL,
+                id text NOT NULL,
+                session_id text NOT NULL,
+                seq bigint NOT NULL,
+                kind text NOT NULL,
+                confirm text NOT NULL,
+                ends_run boolean,
+                payload text NOT NULL,
+                PRIMARY KEY (run, id, session_id)
+            )
+            """,
+            // Requests a node hands to the node that holds a run's session, and their answers.
+            """
+            CREATE TABLE eventack_relay (
+                id bigserial PRIMARY KEY,
+                session_id text NOT NULL,
+                request text NOT NULL,
+                answer text,
+                created_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            "CREATE INDEX eventack_relay_waiting ON eventack_relay (session_id) WHERE answer IS NULL",
+        ],
     ]
 
     /// Applies the migrations this database has not seen.
