@@ -4,7 +4,10 @@
 # follows the confirmations to the verdict; a user with two sessions gets the run in both; an agent that goes silent
 # has its run ended with agent_silent; publish_checks.py covers the token refusals, a duplicate-id burst, a full
 # window (429, then success) and the ids' rules; then the agent again against a durable server (PostgreSQL 15,
-# sessions written ahead: a 200 means committed). Exits non-zero on any failure.
+# sessions written ahead: a 200 means committed); then two nodes sharing the store, the node the agent publishes
+# through killed with SIGKILL mid-run (once holding the user's session, once relaying to the node that does): the
+# agent retries on the other node with the same ids, and the client gets each event once, in order. Exits non-zero on
+# any failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
@@ -87,4 +90,88 @@ wait "$erin" || { cat "$work/erin.log"; exit 1; }
 grep -q '"verdict": "confirmed"' "$work/agent-erin.log"
 grep -q "resumed true" "$work/erin.log" || { echo "erin's client never resumed"; exit 1; }
 grep "deliveries:" "$work/erin.log"
+
+# The client's log lists each event it delivered ("event SEQ RUN KIND ..."): the agent's six, once each, in order.
+check_once_in_order() { # log run
+    python3 - "$1" "$2" << 'PY'
+import sys
+log, run = sys.argv[1], sys.argv[2]
+events = [line.split() for line in open(log) if line.startswith("event ") and line.split()[2] == run]
+kinds = [fields[3] for fields in events]
+seqs = [int(fields[1]) for fields in events]
+expected = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_thinking", "agent_completed"]
+assert kinds == expected, f"{log}: {kinds}"
+assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), f"{log}: seqs {seqs}"
+print(f"{run}: the agent's 6 events delivered once each, in order (seqs {seqs})")
+PY
+}
+
+echo "=== a cluster: two nodes share the store; the node the agent publishes through is killed with SIGKILL mid-run"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+ports=("$(free_port)" "$(free_port)")
+node_pids=("" "")
+tokens="frank-token=frank,gina-token=gina"
+export NODE_ARGS="--publisher-tokens pub-token=backend"
+for i in 0 1; do start_node "$i" "$pg_url" cluster-operator; pids+=(${node_pids[$i]}); done
+http() { echo "http://127.0.0.1:${ports[$1]}"; }
+ws() { echo "ws://127.0.0.1:${ports[$1]}/eventack"; }
+kill_mid_analysis() { # agent-log node
+    for _ in $(seq 1 200); do grep -q "published think-2" "$1" && break; sleep 0.05; done
+    sleep 1
+    kill -9 "${node_pids[$2]}"
+    echo "node-$2 killed (SIGKILL) during the agent's analysis"
+}
+
+# 1. The agent publishes through node-0, which also holds frank's session: both die together. Frank's client resumes
+#    on node-1, and the agent's retries reach node-1, which knows the run and its ids from the store.
+"$client_bin" run --url "$(ws 0),$(ws 1)" --token frank-token --runs "" --await-runs 1 --timeout 90 \
+    > "$work/frank.log" 2>&1 &
+frank=$!
+pids+=($frank)
+for _ in $(seq 1 50); do grep -q "connected at" "$work/frank.log" && break; sleep 0.1; done
+python3 "$root/Examples/python-agent/agent.py" --url "$(http 0),$(http 1)" --token pub-token --principal frank \
+    --run trip-cluster-1 --analysis-seconds 4 --progress-every 1 > "$work/agent-frank.log" 2>&1 &
+agent_frank=$!
+kill_mid_analysis "$work/agent-frank.log" 0
+wait "$agent_frank" || { cat "$work/agent-frank.log"; exit 1; }
+wait "$frank" || { cat "$work/frank.log"; exit 1; }
+cat "$work/agent-frank.log"
+grep -q '"verdict": "confirmed"' "$work/agent-frank.log"
+check_once_in_order "$work/frank.log" trip-cluster-1
+# The first request again, now on node-1: every id is recognised from the store, with the seqs node-0 gave it.
+python3 - "$(http 1)" "$work/agent-frank.log" << 'PY'
+import json, re, sys, urllib.request
+url, log = sys.argv[1], sys.argv[2]
+first = {"events": [
+    {"id": "start", "kind": "agent_started", "payload": {"agent": "travel-planner"}},
+    {"id": "think-1", "kind": "agent_thinking", "payload": {"text": "Looking for flights to Lisbon"}},
+    {"id": "tool-1", "kind": "tool_executing", "confirm": "display",
+     "payload": {"call": "c1", "tool": "search_flights", "input": {"to": "LIS"}}}]}
+request = urllib.request.Request(f"{url}/v1/runs/trip-cluster-1/events", data=json.dumps(first).encode(),
+    headers={"Authorization": "Bearer pub-token", "Content-Type": "application/json"}, method="POST")
+answer = json.load(urllib.request.urlopen(request))["events"]
+taken = {m[0]: m[1] for m in re.findall(r"published (\S+) seq \{'s_[0-9a-f]+': (\d+)\}", open(log).read())}
+assert all(e["duplicate"] for e in answer), answer
+assert [str(list(e["seq"].values())[0]) for e in answer] == [taken[e["id"]] for e in answer], (answer, taken)
+print("the first request retried on node-1 after node-0's death: 3 duplicates, with node-0's seqs")
+PY
+
+# 2. Node-0 is back; gina's session is on it, the agent publishes through node-1 (relayed to node-0) and node-1 dies:
+#    the agent's retries go to node-0 itself.
+start_node 0 "$pg_url" cluster-operator
+pids+=(${node_pids[0]})
+"$client_bin" run --url "$(ws 0),$(ws 1)" --token gina-token --runs "" --await-runs 1 --timeout 90 \
+    > "$work/gina.log" 2>&1 &
+gina=$!
+pids+=($gina)
+for _ in $(seq 1 50); do grep -q "connected at" "$work/gina.log" && break; sleep 0.1; done
+python3 "$root/Examples/python-agent/agent.py" --url "$(http 1),$(http 0)" --token pub-token --principal gina \
+    --run trip-cluster-2 --analysis-seconds 4 --progress-every 1 > "$work/agent-gina.log" 2>&1 &
+agent_gina=$!
+kill_mid_analysis "$work/agent-gina.log" 1
+wait "$agent_gina" || { cat "$work/agent-gina.log"; exit 1; }
+wait "$gina" || { cat "$work/gina.log"; exit 1; }
+cat "$work/agent-gina.log"
+grep -q '"verdict": "confirmed"' "$work/agent-gina.log"
+check_once_in_order "$work/gina.log" trip-cluster-2
 echo "publish passed (logs in $work)"

@@ -1,7 +1,7 @@
 import EventAckProtocol
 import EventAckReconciler
 
-/// The publish API's operations as answers, on one node or across a cluster (EA-PUB-13): an HTTP host parses the
+/// The publish API's operations as answers, on one node or across a cluster (EA-PUB-11): an HTTP host parses the
 /// request into a ``PublishOperation``, calls ``perform(_:)`` and writes the ``PublishReply``. A run is served by the
 /// node that holds its sessions; with a ``relay``, an operation for a run (or a session) held elsewhere is handed to
 /// that node, which calls ``performHere(_:)``, and its answer is returned unchanged.
@@ -45,7 +45,7 @@ public struct PublishEndpoint: Sendable {
                     guard !service.holds(session), try await relay.sessionExists(session) else { return nil }
                     return session
                 case .principal(let principal):
-                    // A run goes to a user's sessions on one node: this one if it holds any (EA-PUB-13).
+                    // A run goes to a user's sessions on one node: this one if it holds any (EA-PUB-11).
                     guard service.sessions(of: principal).isEmpty else { return nil }
                     return try await relay.sessions(of: principal).first
                 }

@@ -1,7 +1,7 @@
 import EventAckProtocol
 import EventAckReconciler
 
-/// A publish API request as one node hands it to another (EA-PUB-13): a run is served by the node that holds its
+/// A publish API request as one node hands it to another (EA-PUB-11): a run is served by the node that holds its
 /// sessions, and a request reaching any other node is relayed there and answered with what that node answered.
 public enum PublishOperation: Sendable, Hashable, Codable {
     /// `POST /v1/runs` with its body.
@@ -61,7 +61,7 @@ public struct PublishReply: Sendable, Hashable, Codable {
     }
 }
 
-/// How the nodes of a cluster reach each other for the publish API (EA-PUB-13): where sessions are, and a way to
+/// How the nodes of a cluster reach each other for the publish API (EA-PUB-11): where sessions are, and a way to
 /// hand a request to the node that holds one. A single node has none.
 public protocol PublishRelay: Sendable {
     /// Whether `session` is held by some node (attached, or waiting for its client to resume).

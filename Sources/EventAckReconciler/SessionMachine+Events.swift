@@ -79,7 +79,10 @@ extension SessionMachine {
         runs[Int(index)]!.lastHeardAt = max(runs[Int(index)]!.lastHeardAt ?? now, now)
         runs[Int(index)]!.idleTimeoutMs = idleTimeoutMs
         if reportingConfirmations { runs[Int(index)]!.reportsConfirmations = true }
-        context.record(id, .runRequested(run: run, at: at, idleTimeoutMs: idleTimeoutMs))
+        context.record(
+            id,
+            .runRequested(
+                run: run, at: at, idleTimeoutMs: idleTimeoutMs, reportsConfirmations: reportingConfirmations))
         scheduleTimer(now: now, context: &context)
     }
 

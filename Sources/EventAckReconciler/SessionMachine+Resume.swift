@@ -150,12 +150,13 @@ extension SessionMachine {
             applyConfirmations(seqs, at: level, now: at, context: &context)
         case .failed(let seq, let reason, let at):
             fail(seq, reason: reason, now: at, context: &context)
-        case .runRequested(let run, let at, let idleTimeoutMs):
+        case .runRequested(let run, let at, let idleTimeoutMs, let reportsConfirmations):
             guard !hasEnded(run) else { return }
             let index = runIndex(for: run, requestedAt: at)
             if runs[Int(index)]!.requestedAt == nil { runs[Int(index)]!.requestedAt = at }
             runs[Int(index)]!.lastHeardAt = max(runs[Int(index)]!.lastHeardAt ?? at, at)
             if let idleTimeoutMs { runs[Int(index)]!.idleTimeoutMs = idleTimeoutMs }
+            if reportsConfirmations { runs[Int(index)]!.reportsConfirmations = true }
         case .opened, .runFinished, .ended:
             break
         }

@@ -119,7 +119,7 @@ extension SessionRecord.Change {
         case .ended(let at):
             writer.key("at")
             writer.integer(at)
-        case .runRequested(let run, let at, let idleTimeoutMs):
+        case .runRequested(let run, let at, let idleTimeoutMs, let reportsConfirmations):
             writer.key("run")
             writer.string(run)
             writer.key("at")
@@ -127,6 +127,10 @@ extension SessionRecord.Change {
             if let idleTimeoutMs {
                 writer.key("idleTimeoutMs")
                 writer.integer(idleTimeoutMs)
+            }
+            if reportsConfirmations {
+                writer.key("reportsConfirmations")
+                writer.bool(true)
             }
         }
     }

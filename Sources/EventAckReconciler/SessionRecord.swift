@@ -30,8 +30,9 @@ public struct SessionRecord: Sendable, Hashable, Codable {
         /// The session ended (expired); the store may forget its records, but not its finished runs.
         case ended(at: UInt64)
         /// The host said `run` was requested at `at` (``Reconciler/runRequested(_:in:at:reportingConfirmations:idleTimeoutMs:now:)``): the origin of the run
-        /// profile's `.request` SLOs, which a recovered session measures from too.
-        case runRequested(run: String, at: UInt64, idleTimeoutMs: UInt64? = nil)
+        /// profile's `.request` SLOs, which a recovered session measures from too; its own idle timeout, and whether
+        /// its confirmations are reported (a published run's: the node that takes the session over goes on reporting).
+        case runRequested(run: String, at: UInt64, idleTimeoutMs: UInt64? = nil, reportsConfirmations: Bool = false)
     }
 
     /// The session changed.
@@ -65,6 +66,7 @@ public struct SessionRecord: Sendable, Hashable, Codable {
     private enum Key: String, CodingKey {
         case session, kind, principal, token, previousToken, previousValidUntil, version, window, at
         case seq, run, eventKind, ts, confirm, endsRun, payload, origin, level, upTo, ranges, reason, idleTimeoutMs
+        case reportsConfirmations
         case report
     }
 
@@ -118,7 +120,8 @@ public struct SessionRecord: Sendable, Hashable, Codable {
         case "runRequested":
             change = .runRequested(
                 run: try c.decode(String.self, forKey: .run), at: try c.decode(UInt64.self, forKey: .at),
-                idleTimeoutMs: try c.decodeIfPresent(UInt64.self, forKey: .idleTimeoutMs))
+                idleTimeoutMs: try c.decodeIfPresent(UInt64.self, forKey: .idleTimeoutMs),
+                reportsConfirmations: try c.decodeIfPresent(Bool.self, forKey: .reportsConfirmations) ?? false)
         default:
             throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "unknown record \(kind)")
         }
@@ -164,10 +167,11 @@ public struct SessionRecord: Sendable, Hashable, Codable {
             try c.encode(report, forKey: .report)
         case .ended(let at):
             try c.encode(at, forKey: .at)
-        case .runRequested(let run, let at, let idleTimeoutMs):
+        case .runRequested(let run, let at, let idleTimeoutMs, let reportsConfirmations):
             try c.encode(run, forKey: .run)
             try c.encode(at, forKey: .at)
             try c.encodeIfPresent(idleTimeoutMs, forKey: .idleTimeoutMs)
+            if reportsConfirmations { try c.encode(true, forKey: .reportsConfirmations) }
         }
     }
 }

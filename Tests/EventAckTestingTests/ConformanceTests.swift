@@ -49,6 +49,19 @@ struct ConformanceTests {
         #expect(uncoveredMusts == [])
     }
 
+    @Test("CONFORMANCE.md's publish API table is the generated one")
+    func publishCoverageTableIsCurrent() throws {
+        let spec = try String(
+            contentsOfFile: Self.root.appendingPathComponent("Spec/PUBLISH.md").path, encoding: .utf8)
+        let coverage = try RequirementCoverage(
+            spec: spec, transcripts: Self.transcripts.map(\.transcript),
+            testsDirectory: Self.root.appendingPathComponent("Tests").path)
+        let document = try String(
+            contentsOfFile: Self.root.appendingPathComponent("Spec/CONFORMANCE.md").path, encoding: .utf8)
+        #expect(document.contains(coverage.markdownTable), "regenerate with `eventack replay --coverage`")
+        #expect(coverage.requirements.map(\.id).contains("EA-PUB-13"))
+    }
+
     @Test("a transcript whose expectation does not hold fails, naming the step")
     func brokenTranscriptFails() throws {
         var transcript = try #require(Self.transcripts.first { $0.transcript.name == "server-fast-retransmit" })

@@ -8,7 +8,7 @@ extension PublishRoutes {
     /// each item as it comes, the verdict last, then the stream ends. `Last-Event-ID` continues after the item it
     /// names; a reconnect once the verdict was sent gets 204, which stops an `EventSource`. A comment goes out every
     /// ``keepaliveMs`` while nothing else does, so that proxies keep the stream open. The feed is read part by part
-    /// from the node that serves the run (this one, or another through the relay: EA-PUB-13).
+    /// from the node that serves the run (this one, or another through the relay: EA-PUB-11).
     func confirmations(_ request: Request, run: String) async throws(PublishError) -> Response {
         let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!]
         let first = await endpoint.perform(.feed(run: run, after: lastEventID, waitMs: 0))

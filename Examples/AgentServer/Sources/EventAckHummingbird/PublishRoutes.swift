@@ -26,7 +26,7 @@ public struct PublishRoutes: Sendable {
     public let keepaliveMs: UInt64
 
     /// Routes for `publish`, authenticating with `authenticator`; in a cluster, requests for runs served by another
-    /// node reach it through `relay` (EA-PUB-13).
+    /// node reach it through `relay` (EA-PUB-11).
     public init(
         publish: PublishService, relay: (any PublishRelay)? = nil, authenticator: any EventAckAuthenticator,
         maxBodyBytes: Int = 4 << 20, keepaliveMs: UInt64 = 15_000

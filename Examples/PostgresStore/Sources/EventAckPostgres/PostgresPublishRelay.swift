@@ -7,7 +7,7 @@ import PostgresNIO
 import ServiceLifecycle
 import Synchronization
 
-/// The publish API across the nodes of a cluster (EA-PUB-13), through the store: a node hands a request for a run
+/// The publish API across the nodes of a cluster (EA-PUB-11), through the store: a node hands a request for a run
 /// whose sessions another node holds to `eventack_relay` and waits for the answer; the node that owns the session
 /// (whichever it is by then: after a crash, the one that adopted it) performs it and writes the answer. Both sides
 /// are woken by `NOTIFY` (``StoreNotifications``), and poll as a fallback.

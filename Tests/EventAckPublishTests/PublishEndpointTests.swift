@@ -1,0 +1,62 @@
+import EventAckProtocol
+import EventAckPublish
+import EventAckReconciler
+import Testing
+
+/// The endpoint's answers as an HTTP host writes them: statuses, refusal bodies, a run's view.
+@Suite("Publish endpoint", .timeLimit(.minutes(1)))
+struct PublishEndpointTests {
+    /// The answer's body as JSON.
+    static func json(_ reply: PublishReply) throws -> JSONValue { try JSONValue(parsingObject: reply.body) }
+
+    @Test("a refusal is {error, message} with the JSON path of what broke a rule (EA-PUB-2, EA-PUB-12)")
+    func refusals() async throws {
+        let (service, publish, transport, acceptor) = PublishServiceTests.serving()
+        let endpoint = PublishEndpoint(publish: publish)
+        let badRun = await endpoint.performHere(.open(body: #"{"principal":"alice","run":"has space"}"#))
+        #expect(badRun.status == 400)
+        #expect(try Self.json(badRun)["path"] == .string("$.run"), "\(badRun.body)")
+        #expect(try Self.json(badRun)["error"] == .string("invalid_request"))
+        let unknown = await endpoint.performHere(.events(run: "nope", body: #"{"events":[]}"#, waitMs: 0))
+        #expect(unknown.status == 400 || unknown.status == 404, "\(unknown.body)")
+        let missing = await endpoint.performHere(.view(run: "nope"))
+        #expect(try missing.status == 404 && Self.json(missing)["error"] == .string("unknown_run"))
+        let longWait = await endpoint.performHere(.events(run: "nope", body: "{}", waitMs: 30_001))
+        #expect(try longWait.status == 400 && Self.json(longWait)["path"] == .string("waitMs"))
+        let nobody = await endpoint.performHere(.open(body: #"{"principal":"zed"}"#))
+        #expect(try nobody.status == 404 && Self.json(nobody)["error"] == .string("no_session"))
+        acceptor.cancel()
+        publish.stop()
+        service.shutdown()
+        _ = transport
+    }
+
+    @Test("progress answers 204 until the run ends, then 409 run_ended; the run's view counts what it took (EA-PUB-8, EA-PUB-10)")
+    func progressAndView() async throws {
+        let (service, publish, transport, acceptor) = PublishServiceTests.serving()
+        let (_, seen, consumer) = await PublishServiceTests.confirmingClient(over: transport)
+        #expect(await PublishServiceTests.eventually { service.sessions(of: "alice").count == 1 })
+        let endpoint = PublishEndpoint(publish: publish)
+        #expect(await endpoint.performHere(.open(body: #"{"principal":"alice","run":"r"}"#)).status == 201)
+        let first = #"{"events":[{"id":"1","kind":"agent_started"}]}"#
+        #expect(await endpoint.performHere(.events(run: "r", body: first, waitMs: 1_000)).status == 200)
+        #expect(await endpoint.performHere(.progress(run: "r", body: #"{"note":"working"}"#)).status == 204)
+        #expect(await endpoint.performHere(.progress(run: "r", body: #"{"note":7}"#)).status == 400)
+        let last = #"{"events":[{"id":"2","kind":"agent_completed","payload":{"result":"ok"}}]}"#
+        #expect(await endpoint.performHere(.events(run: "r", body: last, waitMs: 1_000)).status == 200)
+        let ended = await endpoint.performHere(.progress(run: "r", body: ""))
+        #expect(try ended.status == 409 && Self.json(ended)["error"] == .string("run_ended"))
+        #expect(await PublishServiceTests.eventually { seen.all == [1, 2] })
+        let view = try Self.json(await endpoint.performHere(.view(run: "r")))
+        #expect(view["state"] == .string("ended") && view["published"] == .number("2"), "\(view)")
+        guard case .array(let reports)? = view["reports"] else {
+            Issue.record("no reports in \(view)")
+            return
+        }
+        #expect(reports.count == 1, "one session's report")
+        consumer.cancel()
+        acceptor.cancel()
+        publish.stop()
+        service.shutdown()
+    }
+}
