@@ -9,6 +9,10 @@
 #   batch100   8 connections, 100 events per request (throughput into one node)
 # Each runs DURATION (10) seconds, BENCH_RUNS (3) times; medians last, and wrk's own lines (requests/s) beside them.
 # Compare with the embedded emit path in the same session: `BENCH_VARIANTS=max bash Examples/scripts/bench.sh`.
+# CLUSTER=1: two durable nodes on one PostgreSQL (installed and started like postgres.sh does), the client on node A;
+#   latency-here   one connection to node A, one event per request (durable: a 200 means committed)
+#   latency-relay  the same to node B, which relays each request to node A (EA-PUB-11)
+#   batch100-relay 8 connections to node B, 100 events per request
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
@@ -17,17 +21,34 @@ unset EVENTACK_SERVER_BIN EVENTACK_CLIENT_BIN
 EXAMPLES_CONFIG=release source Examples/scripts/binaries.sh
 work="$(mktemp -d /tmp/eventack-publish-bench.XXXXXX)"
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill -9 "$pid" 2> /dev/null || true; done; }
+cleanup() {
+    for pid in "${pids[@]}"; do kill -9 "$pid" 2> /dev/null || true; done
+    if [ -n "${pg_pid:-}" ]; then pg_stop; fi
+}
 trap cleanup EXIT
-"$server_bin" --port 0 --tokens "bench-token=bench" --publisher-tokens "bench-publisher=bench" --window 1000 \
-    --max-queued-events 100000 --run-idle-timeout-ms 0 > "$work/server.log" 2>&1 &
-pids+=($!)
-port="$(listening_port "$work/server.log" "agent-server listening on")"
+start_server() { # name [options…]: starts a node, sets port_NAME
+    local name="$1"
+    shift
+    "$server_bin" --port 0 --tokens "bench-token=bench" --publisher-tokens "bench-publisher=bench" --window 1000 \
+        --max-queued-events 100000 --run-idle-timeout-ms 0 "$@" > "$work/server-$name.log" 2>&1 &
+    pids+=($!)
+    printf -v "port_$name" '%s' "$(listening_port "$work/server-$name.log" "agent-server listening on")"
+}
+if [ "${CLUSTER:-0}" = 1 ]; then
+    source "$root/Examples/scripts/postgres.sh"
+    pg_start "$work"
+    start_server a --store "$pg_url" --node-id bench-a
+    start_server b --store "$pg_url" --node-id bench-b
+    port="$port_a"
+else
+    start_server a
+    port="$port_a"
+fi
 url="http://127.0.0.1:$port"
 duration="${DURATION:-10}"
 rows="$work/rows.tsv"
-run_variant() { # name connections batch
-    local name="$1" connections="$2" batch="$3" run="bench-$1-$RANDOM$RANDOM"
+run_variant() { # name connections batch [port wrk sends to]
+    local name="$1" connections="$2" batch="$3" run="bench-$1-$RANDOM$RANDOM" target="http://127.0.0.1:${4:-$port}"
     "$client_bin" listen --url "ws://127.0.0.1:$port/eventack" --token bench-token --variant "$name" \
         > "$work/listen.log" 2>&1 &
     local listener=$!
@@ -38,7 +59,7 @@ run_variant() { # name connections batch
     curl -sf -X POST "$url/v1/runs" -H "Authorization: Bearer bench-publisher" \
         -d "{\"session\": \"$session\", \"run\": \"$run\", \"idleTimeoutMs\": 3600000}" > /dev/null
     RUN="$run" BATCH="$batch" TOKEN=bench-publisher wrk -t "$((connections < 2 ? 1 : 2))" -c "$connections" \
-        -d "${duration}s" -s "$root/Examples/scripts/publish.lua" "$url" > "$work/wrk.log" 2>&1
+        -d "${duration}s" -s "$root/Examples/scripts/publish.lua" "$target" > "$work/wrk.log" 2>&1
     wait "$listener"
     local row
     row="$(grep "^eventack-publish" "$work/listen.log")"
@@ -49,14 +70,20 @@ run_variant() { # name connections batch
 }
 printf 'system\tvariant\tmsgs\tseconds\tmsgs/s\tp50_us\tp99_us\tnotes\n'
 for _ in $(seq 1 "${BENCH_RUNS:-3}"); do
-    run_variant latency 1 1
-    run_variant single "${CONNECTIONS:-32}" 1
-    run_variant batch100 8 100
+    if [ "${CLUSTER:-0}" = 1 ]; then
+        run_variant latency-here 1 1 "$port_a"
+        run_variant latency-relay 1 1 "$port_b"
+        run_variant batch100-relay 8 100 "$port_b"
+    else
+        run_variant latency 1 1
+        run_variant single "${CONNECTIONS:-32}" 1
+        run_variant batch100 8 100
+    fi
 done
 python3 - "$rows" << 'PY'
 import statistics, sys
 rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1]) if line.strip()]
-for variant in ("latency", "single", "batch100"):
+for variant in ("latency", "single", "batch100", "latency-here", "latency-relay", "batch100-relay"):
     mine = [r for r in rows if r[1] == variant]
     if not mine:
         continue

@@ -49,6 +49,14 @@ public struct PublishBook: Sendable {
         }
     }
 
+    /// The runs this book knows that have no verdict yet.
+    public var undecidedRunIDs: [String] { runs.values.filter { !$0.isDecided }.map(\.run) }
+
+    /// Forgets `run` (its sessions are served elsewhere now; a ledger has it).
+    public mutating func forget(_ run: String) {
+        runs[run] = nil
+    }
+
     /// The runs that ended since the last call, for the ledger.
     public mutating func takeEndedForLedger() -> [(run: String, at: UInt64)] {
         defer { endedForLedger = [] }

@@ -93,19 +93,12 @@ public struct PublishEndpoint: Sendable {
         }
     }
 
-    /// The next part of a run's confirmations stream: 404 for an unknown run, 400 for an id no feed sends, 204 when
-    /// the stream was complete before `after` (an `EventSource` stops), else 200 with the items past `after` — waiting
+    /// The next part of a run's confirmations stream: 404 for an unknown run, 204 when the stream was complete
+    /// before `after` (an `EventSource` stops), else 200 with the items past `after` — waiting
     /// up to `waitMs` for one if there is none yet (then an empty part: the stream sends a keepalive).
     private func feed(of run: String, after: String?, waitMs: UInt64) async throws(PublishError) -> PublishReply {
         try await publish.load(run)
-        var position = 0
-        if let after {
-            guard let parsed = publish.feedPosition(lastEventID: after) else {
-                throw PublishError(
-                    status: 400, code: "invalid_request", message: "Last-Event-ID must be an id this stream sent")
-            }
-            position = parsed
-        }
+        let position = after.map(publish.feedPosition(lastEventID:)) ?? 0
         guard var part = publish.feed(of: run, after: position) else { throw .unknownRun(run) }
         if part.complete, part.items.isEmpty { return PublishReply(status: 204, body: "") }
         if part.items.isEmpty, waitMs > 0 {
@@ -124,7 +117,8 @@ extension PublishEndpoint {
     static func note(_ body: String) throws(PublishError) -> String? {
         guard !body.isEmpty else { return nil }
         guard let object = try? JSONValue(parsingObject: body) else {
-            throw PublishError(status: 400, code: "invalid_request", message: "the body must be a JSON object", path: "$")
+            throw PublishError(
+                status: 400, code: "invalid_request", message: "the body must be a JSON object", path: "$")
         }
         switch object["note"] {
         case nil, .null?: return nil

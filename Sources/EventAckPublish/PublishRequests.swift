@@ -200,8 +200,10 @@ enum RequestBody {
     }
 
     static func string(_ value: JSONValue?, at path: String) throws(PublishError) -> String? {
+        // An absent member takes its default; `null` is not a string (the OpenAPI document says which members may be
+        // null: `endsRun` and a progress `note`).
         switch value {
-        case nil, .null?: return nil
+        case nil: return nil
         case .string(let text)?: return text
         default: throw .invalid("must be a string", at: path)
         }
@@ -211,7 +213,7 @@ enum RequestBody {
         -> UInt64?
     {
         switch value {
-        case nil, .null?: return nil
+        case nil: return nil
         case .number(let text)?:
             // An integer as JSON Schema counts one: `2692`, `2692.0` and `2.692e3` alike.
             guard let number = UInt64(text) ?? Double(text).flatMap(exactInteger), range.contains(number) else {

@@ -101,12 +101,13 @@ extension PublishService {
     }
 
     /// Where a confirmations stream continues after the SSE id `lastEventID` (EA-PUB-7): after that item if this
-    /// feed sent it; at the beginning if another incarnation of the run's feed did (another node served the run then,
-    /// or this one before a restart); `nil` for text that no feed sends.
-    public func feedPosition(lastEventID: String) -> Int? {
+    /// feed sent it; at the beginning otherwise — another incarnation of the run's feed sent it (another node served
+    /// the run then, or this one before a restart), or no feed did — as an `EventSource` reconnecting to a server
+    /// that lost its place would want.
+    public func feedPosition(lastEventID: String) -> Int {
         let parts = lastEventID.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, let index = Int(parts[1]), index >= 0 else { return nil }
-        return parts[0] == feedGeneration ? index : 0
+        guard parts.count == 2, parts[0] == feedGeneration, let index = Int(parts[1]), index >= 0 else { return 0 }
+        return index
     }
 
     /// Forgets runs past their retention.

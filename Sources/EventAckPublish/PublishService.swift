@@ -88,6 +88,7 @@ public final class PublishService: Sendable {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(Self.tickMs))
                 retireOldRuns()
+                forgetRunsServedElsewhere()
                 await tellLedgerOfEndedRuns()
             }
         }
@@ -162,6 +163,19 @@ extension PublishService {
         }
         for waiter in woken { waiter.resume() }
         guard recorded != nil else { throw .unknownRun(run) }
+    }
+
+    /// With a ledger, forgets the undecided runs none of whose sessions this node holds now (a client resumed on
+    /// another node, or this node was fenced): that node takes their events, and what this book knows of them goes
+    /// stale. Should the sessions come back, the run is read from the ledger again, with every id taken meanwhile. A
+    /// decided run takes nothing more: it stays, with its feed, for its retention.
+    func forgetRunsServedElsewhere() {
+        guard ledger != nil else { return }
+        state.withLock { state in
+            for run in state.book.undecidedRunIDs where !state.book.sessions(of: run).contains(where: service.holds) {
+                state.book.forget(run)
+            }
+        }
     }
 
     /// Tells the ledger which runs ended, so that it retires their ids after the retention.

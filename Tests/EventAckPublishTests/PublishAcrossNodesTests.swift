@@ -26,8 +26,9 @@ final class LedgerStore: SessionStore, PublishLedger {
         let fenced = inner.appendNow(records, commit: commit)
         shelf.runs.withLock { runs in
             for record in records where !fenced.contains(record.session) {
-                guard case .emitted(let seq, let run, let kind, _, let confirm, let endsRun, let payload, let origin) =
-                    record.change, let id = PublishedEvent.id(fromOrigin: origin), runs[run] != nil
+                guard
+                    case .emitted(let seq, let run, let kind, _, let confirm, let endsRun, let payload, let origin) =
+                        record.change, let id = PublishedEvent.id(fromOrigin: origin), runs[run] != nil
                 else { continue }
                 if let index = runs[run]!.events.firstIndex(where: { $0.id == id }) {
                     runs[run]!.events[index].seqs[record.session] = seq

@@ -31,7 +31,9 @@ struct PublishEndpointTests {
         _ = transport
     }
 
-    @Test("progress answers 204 until the run ends, then 409 run_ended; the run's view counts what it took (EA-PUB-8, EA-PUB-10)")
+    @Test(
+        "progress answers 204 until the run ends, then 409 run_ended; the run's view counts what it took (EA-PUB-8, EA-PUB-10)"
+    )
     func progressAndView() async throws {
         let (service, publish, transport, acceptor) = PublishServiceTests.serving()
         let (_, seen, consumer) = await PublishServiceTests.confirmingClient(over: transport)

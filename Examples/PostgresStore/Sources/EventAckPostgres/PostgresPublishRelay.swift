@@ -177,7 +177,8 @@ public final class PostgresPublishRelay: PublishRelay, Service {
                     """
                     WITH u AS (UPDATE eventack_relay SET answer = \(text) WHERE id = \(id) RETURNING id)
                     SELECT pg_notify(\(StoreNotifications.channel), 'answer:' || u.id) FROM u
-                    """, logger: logger) {}
+                    """, logger: logger)
+                {}
             }
         } catch {
             // The sender times out and the producer retries with the same ids.

@@ -276,7 +276,8 @@ public final class PostgresSessionStore: SessionStore {
                         VALUES (\(session.rawValue), \(body), \(key)) ON CONFLICT (request_key) DO NOTHING
                     )
                     SELECT pg_notify(\(StoreNotifications.channel), 'forwarded')
-                    """, logger: logger) {}
+                    """, logger: logger)
+                {}
                 return
             } catch {
                 guard clock.now + delay < deadline else { throw error }
