@@ -12,7 +12,9 @@
 # CLUSTER=1: two durable nodes on one PostgreSQL (installed and started like postgres.sh does), the client on node A;
 #   latency-here   one connection to node A, one event per request (durable: a 200 means committed)
 #   latency-relay  the same to node B, which relays each request to node A (EA-PUB-11)
-#   batch100-relay 8 connections to node B, 100 events per request
+#   batch100-here  8 connections to node A, 100 events per request
+#   batch100-relay the same to node B
+# (CLUSTER_VARIANTS picks some of them.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
@@ -71,9 +73,14 @@ run_variant() { # name connections batch [port wrk sends to]
 printf 'system\tvariant\tmsgs\tseconds\tmsgs/s\tp50_us\tp99_us\tnotes\n'
 for _ in $(seq 1 "${BENCH_RUNS:-3}"); do
     if [ "${CLUSTER:-0}" = 1 ]; then
-        run_variant latency-here 1 1 "$port_a"
-        run_variant latency-relay 1 1 "$port_b"
-        run_variant batch100-relay 8 100 "$port_b"
+        for variant in ${CLUSTER_VARIANTS:-latency-here latency-relay batch100-here batch100-relay}; do
+            case "$variant" in
+                latency-here) run_variant latency-here 1 1 "$port_a" ;;
+                latency-relay) run_variant latency-relay 1 1 "$port_b" ;;
+                batch100-here) run_variant batch100-here 8 100 "$port_a" ;;
+                batch100-relay) run_variant batch100-relay 8 100 "$port_b" ;;
+            esac
+        done
     else
         run_variant latency 1 1
         run_variant single "${CONNECTIONS:-32}" 1
@@ -83,7 +90,7 @@ done
 python3 - "$rows" << 'PY'
 import statistics, sys
 rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1]) if line.strip()]
-for variant in ("latency", "single", "batch100", "latency-here", "latency-relay", "batch100-relay"):
+for variant in ("latency", "single", "batch100", "latency-here", "latency-relay", "batch100-here", "batch100-relay"):
     mine = [r for r in rows if r[1] == variant]
     if not mine:
         continue

@@ -1,4 +1,4 @@
-import EventAckProtocol
+@_spi(Shell) import EventAckProtocol
 import EventAckReconciler
 
 /// The publish API's operations as answers, on one node or across a cluster (EA-PUB-11): an HTTP host parses the
@@ -10,6 +10,8 @@ public struct PublishEndpoint: Sendable {
     public let publish: PublishService
     /// How to reach the other nodes; `nil` on a single node.
     public let relay: (any PublishRelay)?
+    /// The sessions of runs served elsewhere, as the ledger said (they never change).
+    private let placements = RunPlacements()
 
     /// An endpoint for `publish`, reaching other nodes through `relay`.
     public init(publish: PublishService, relay: (any PublishRelay)? = nil) {
@@ -17,13 +19,16 @@ public struct PublishEndpoint: Sendable {
         self.relay = relay
     }
 
-    /// Answers `operation` here, or relays it to the node that holds its run's sessions.
+    /// Answers `operation` here, or relays it to the node that holds its run's sessions (if no node holds them any
+    /// more, this node answers, from the ledger).
     public func perform(_ operation: PublishOperation) async -> PublishReply {
         do {
-            guard let relay, let session = try await elsewhere(operation, relay: relay) else {
+            guard let relay, let session = try await elsewhere(operation, relay: relay),
+                let reply = try await relay.send(operation, via: session)
+            else {
                 return await performHere(operation)
             }
-            return try await relay.send(operation, via: session)
+            return reply
         } catch {
             return PublishReply(error, retryAfterSeconds: error.status == 503 ? 1 : nil)
         }
@@ -42,21 +47,20 @@ public struct PublishEndpoint: Sendable {
                 guard let request = try? OpenRunRequest(body: body) else { return nil }
                 switch request.audience {
                 case .session(let session):
-                    guard !service.holds(session), try await relay.sessionExists(session) else { return nil }
-                    return session
+                    return service.holds(session) ? nil : session
                 case .principal(let principal):
                     // A run goes to a user's sessions on one node: this one if it holds any (EA-PUB-11).
                     guard service.sessions(of: principal).isEmpty else { return nil }
                     return try await relay.sessions(of: principal).first
                 }
             }
-            var sessions = publish.sessionsServedHere(of: run)
-            if sessions == nil, let ledger = publish.ledger { sessions = try await ledger.run(run)?.sessions }
-            // A run's sessions are on one node: the first says which. A session no node holds any more (it ended)
-            // leaves the run to this node, which answers from the ledger.
-            guard let first = sessions?.first, !service.holds(first), try await relay.sessionExists(first) else {
-                return nil
+            var sessions = publish.sessionsServedHere(of: run) ?? placements.sessions(of: run)
+            if sessions == nil, let ledger = publish.ledger, let recorded = try await ledger.sessions(ofRun: run) {
+                placements.remember(recorded, of: run)
+                sessions = recorded
             }
+            // A run's sessions are on one node: the first says which.
+            guard let first = sessions?.first, !service.holds(first) else { return nil }
             return first
         } catch let error as PublishError {
             throw error
@@ -109,6 +113,21 @@ public struct PublishEndpoint: Sendable {
         return PublishReply(
             status: 200, body: part.items.map { $0.serverSentEvent(generation: generation) }.joined(),
             lastEventID: part.items.last.map { "\(generation)-\($0.index)" } ?? after, complete: part.complete)
+    }
+}
+
+/// The sessions of runs a node relays requests for, bounded (past the bound it starts again: a lookup more).
+final class RunPlacements: Sendable {
+    private let runs = LockedState<[String: [SessionID]]>([:])
+    static let limit = 10_000
+
+    func sessions(of run: String) -> [SessionID]? { runs.withLock { $0[run] } }
+
+    func remember(_ sessions: [SessionID], of run: String) {
+        runs.withLock { runs in
+            if runs.count >= Self.limit { runs = [:] }
+            runs[run] = sessions
+        }
     }
 }
 

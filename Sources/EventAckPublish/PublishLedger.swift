@@ -17,6 +17,9 @@ public protocol PublishLedger: Sendable {
     func register(_ run: LedgerRun) async throws -> LedgerRun
     /// The run recorded under `id`, with the events it took, or `nil`.
     func run(_ id: String) async throws -> LedgerRun?
+    /// The sessions of the run recorded under `id`, or `nil`: where a request for it is served (a run's sessions
+    /// never change, so a node may remember the answer).
+    func sessions(ofRun id: String) async throws -> [SessionID]?
     /// The runs recorded for any of `sessions` and not yet retired: what a node that takes sessions over (after a
     /// crash, or a resume) must know to go on answering their producers.
     func runs(in sessions: [SessionID]) async throws -> [LedgerRun]

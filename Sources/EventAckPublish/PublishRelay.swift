@@ -64,13 +64,12 @@ public struct PublishReply: Sendable, Hashable, Codable {
 /// How the nodes of a cluster reach each other for the publish API (EA-PUB-11): where sessions are, and a way to
 /// hand a request to the node that holds one. A single node has none.
 public protocol PublishRelay: Sendable {
-    /// Whether `session` is held by some node (attached, or waiting for its client to resume).
-    func sessionExists(_ session: SessionID) async throws -> Bool
     /// `principal`'s sessions on every node, the most recently active first.
     func sessions(of principal: String) async throws -> [SessionID]
-    /// Hands `operation` to the node that holds `session` and returns its answer.
+    /// Hands `operation` to the node that holds `session` and returns its answer; `nil` when no node holds the
+    /// session (it ended): then the node that asked answers itself.
     ///
     /// - Throws: a ``PublishError`` (503 `owner_unavailable`) when no node answered in time; the request may or may
     ///   not have been performed, and a retry with the same ids is safe (EA-PUB-4).
-    func send(_ operation: PublishOperation, via session: SessionID) async throws(PublishError) -> PublishReply
+    func send(_ operation: PublishOperation, via session: SessionID) async throws(PublishError) -> PublishReply?
 }

@@ -55,6 +55,8 @@ final class LedgerStore: SessionStore, PublishLedger {
 
     func run(_ id: String) async throws -> LedgerRun? { shelf.runs.withLock { $0[id] } }
 
+    func sessions(ofRun id: String) async throws -> [SessionID]? { shelf.runs.withLock { $0[id]?.sessions } }
+
     func runs(in sessions: [SessionID]) async throws -> [LedgerRun] {
         shelf.runs.withLock { $0.values.filter { !Set($0.sessions).isDisjoint(with: sessions) } }
     }
@@ -71,9 +73,9 @@ final class DirectRelay: PublishRelay {
 
     init(other: PublishEndpoint) { self.other = other }
 
-    func sessionExists(_ session: SessionID) async throws -> Bool { other.publish.service.holds(session) }
     func sessions(of principal: String) async throws -> [SessionID] { other.publish.service.sessions(of: principal) }
-    func send(_ operation: PublishOperation, via session: SessionID) async throws(PublishError) -> PublishReply {
+    func send(_ operation: PublishOperation, via session: SessionID) async throws(PublishError) -> PublishReply? {
+        guard other.publish.service.holds(session) else { return nil }
         sent.withLock { $0 += 1 }
         return await other.performHere(operation)
     }

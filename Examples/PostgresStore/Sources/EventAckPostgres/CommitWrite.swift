@@ -57,7 +57,6 @@ struct CommitWrite: Sendable {
         try await recordVerdicts(of: written, on: connection)
         try await deleteEnded(of: written, on: connection)
         try await retireForwarded(of: written, on: connection)
-        try await recordPublished(of: written, on: connection)
         try await forwardMoved(notIn: written, on: connection)
         return (written, epochs)
     }
@@ -127,6 +126,7 @@ struct CommitWrite: Sendable {
         // One session (a busy session's commit, the common case at high rates) skips the arrays — its records, tens
         // of kilobytes, are not copied into an array and out again on either side — and the parsing and planning of
         // a statement: it is prepared once per connection.
+        if !demands.published.isEmpty { return try await insertRowsAndIDs(on: connection, epochs: rowEpochs) }
         if order.count == 1 {
             let insert = InsertSessionRow(
                 session: order[0], body: batches[0], node: node, epoch: rowEpochs[0], commit: commitID)
@@ -140,6 +140,37 @@ struct CommitWrite: Sendable {
                 WITH ORDINALITY AS u(id, body, epoch, o)
             JOIN eventack_sessions s ON s.id = u.id AND s.owner = \(node) AND s.epoch = u.epoch
             ORDER BY u.o ON CONFLICT (commit_id, session_id) DO NOTHING RETURNING session_id
+            """, logger: logger)
+        for try await id in inserted.decode(String.self) { written.insert(id) }
+        return written
+    }
+
+    /// The records as ``insertRows(on:epochs:)`` writes them, and in the same statement — atomic with them, without a
+    /// transaction — the producer ids of the published events among them, for the sessions written (EA-PUB-13): an
+    /// id is taken exactly when its event is durable.
+    private func insertRowsAndIDs(on connection: PostgresConnection, epochs rowEpochs: [Int64]) async throws
+        -> Set<String>
+    {
+        let ids = demands.published
+        var written: Set<String> = []
+        let inserted = try await connection.query(
+            """
+            WITH rec AS (
+                INSERT INTO eventack_records (session_id, body, commit_id)
+                SELECT u.id, u.body, \(commitID) FROM unnest(\(order)::text[], \(batches)::text[],
+                    \(rowEpochs)::bigint[]) WITH ORDINALITY AS u(id, body, epoch, o)
+                JOIN eventack_sessions s ON s.id = u.id AND s.owner = \(node) AND s.epoch = u.epoch
+                ORDER BY u.o ON CONFLICT (commit_id, session_id) DO NOTHING RETURNING session_id
+            ), ids AS (
+                INSERT INTO eventack_published (run, id, session_id, seq, kind, confirm, ends_run, payload)
+                SELECT r, i, s, q, k, c, CASE e WHEN 1 THEN true WHEN 0 THEN false END, p FROM unnest(
+                    \(ids.map(\.run))::text[], \(ids.map(\.id))::text[], \(ids.map(\.session))::text[],
+                    \(ids.map(\.seq))::bigint[], \(ids.map(\.kind))::text[], \(ids.map(\.confirm))::text[],
+                    \(ids.map(\.endsRunCode))::int[], \(ids.map(\.payload))::text[]) AS u(r, i, s, q, k, c, e, p)
+                WHERE s IN (SELECT session_id FROM rec)
+                ON CONFLICT DO NOTHING
+            )
+            SELECT session_id FROM rec
             """, logger: logger)
         for try await id in inserted.decode(String.self) { written.insert(id) }
         return written
@@ -184,22 +215,6 @@ struct CommitWrite: Sendable {
         guard !retired.isEmpty else { return }
         try await connection.query(
             "DELETE FROM eventack_forwarded WHERE id = ANY(\(retired)::bigint[])", logger: logger)
-    }
-
-    /// The producer ids of the published events written, with their seqs and bodies (EA-PUB-13): taken in the
-    /// commit that makes the events durable.
-    private func recordPublished(of written: Set<String>, on connection: PostgresConnection) async throws {
-        let kept = demands.published.filter { written.contains($0.session) }
-        guard !kept.isEmpty else { return }
-        try await connection.query(
-            """
-            INSERT INTO eventack_published (run, id, session_id, seq, kind, confirm, ends_run, payload)
-            SELECT r, i, s, q, k, c, CASE e WHEN 1 THEN true WHEN 0 THEN false END, p FROM unnest(
-                \(kept.map(\.run))::text[], \(kept.map(\.id))::text[], \(kept.map(\.session))::text[],
-                \(kept.map(\.seq))::bigint[], \(kept.map(\.kind))::text[], \(kept.map(\.confirm))::text[],
-                \(kept.map(\.endsRunCode))::int[], \(kept.map(\.payload))::text[]) AS u(r, i, s, q, k, c, e, p)
-            ON CONFLICT DO NOTHING
-            """, logger: logger)
     }
 
     /// An agent here emitted to a copy of a session that has moved: its events go to the owner, in order, instead of
@@ -254,10 +269,10 @@ extension CommitWrite {
             var endsRunCode: Int32 { endsRun.map { $0 ? 1 : 0 } ?? -1 }
         }
 
-        /// Events and confirmations only (the steady state): one statement, no transaction.
+        /// Events and confirmations only (the steady state, published events' ids included): one statement, no
+        /// transaction.
         var isRecordsOnly: Bool {
             opened.ids.isEmpty && resumed.isEmpty && runs.isEmpty && ended.isEmpty && origins.isEmpty
-                && published.isEmpty
         }
 
         init(_ records: [SessionRecord]) {

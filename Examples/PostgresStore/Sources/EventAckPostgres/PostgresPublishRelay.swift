@@ -35,17 +35,6 @@ public final class PostgresPublishRelay: PublishRelay, Service {
         self.logger = logger
     }
 
-    public func sessionExists(_ session: SessionID) async throws -> Bool {
-        await store.untilRunning()
-        var exists = false
-        for try await _ in try await store.client.query(
-            "SELECT 1 FROM eventack_sessions WHERE id = \(session.rawValue)", logger: logger
-        ).decode(Int.self) {
-            exists = true
-        }
-        return exists
-    }
-
     public func sessions(of principal: String) async throws -> [SessionID] {
         await store.untilRunning()
         var sessions: [SessionID] = []
@@ -59,7 +48,7 @@ public final class PostgresPublishRelay: PublishRelay, Service {
     }
 
     public func send(_ operation: PublishOperation, via session: SessionID) async throws(PublishError)
-        -> PublishReply
+        -> PublishReply?
     {
         let wait: Duration
         switch operation {
@@ -67,7 +56,7 @@ public final class PostgresPublishRelay: PublishRelay, Service {
         default: wait = Self.answerGrace
         }
         do {
-            let id = try await insert(operation, for: session)
+            guard let id = try await insert(operation, for: session) else { return nil }
             defer { store.notifications.forgetAnswer(id) }
             let deadline = ContinuousClock.now + wait
             while ContinuousClock.now < deadline {
@@ -85,20 +74,22 @@ public final class PostgresPublishRelay: PublishRelay, Service {
             message: "the node that holds session \(session) did not answer; retry with the same ids")
     }
 
-    /// Stores a request for the owner of `session` and wakes the nodes.
-    private func insert(_ operation: PublishOperation, for session: SessionID) async throws -> Int64 {
+    /// Stores a request for the owner of `session` and wakes the nodes; `nil` if no node holds the session.
+    private func insert(_ operation: PublishOperation, for session: SessionID) async throws -> Int64? {
         await store.untilRunning()
         let request = String(decoding: try JSONEncoder().encode(operation), as: UTF8.self)
         for try await id in try await store.client.query(
             """
-            WITH r AS (INSERT INTO eventack_relay (session_id, request) VALUES (\(session.rawValue), \(request))
-                RETURNING id), n AS (SELECT pg_notify(\(StoreNotifications.channel), 'relay'))
+            WITH r AS (
+                INSERT INTO eventack_relay (session_id, request)
+                SELECT id, \(request) FROM eventack_sessions WHERE id = \(session.rawValue) RETURNING id
+            ), n AS (SELECT pg_notify(\(StoreNotifications.channel), 'relay'))
             SELECT r.id FROM r, n
             """, logger: logger
         ).decode(Int64.self) {
             return id
         }
-        throw StoreTimeout(limit: .zero)
+        return nil
     }
 
     /// The answer to request `id` if it has one, taking the request out of the table; with `giveUp`, takes it out

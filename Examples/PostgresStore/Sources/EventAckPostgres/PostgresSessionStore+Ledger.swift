@@ -59,6 +59,16 @@ extension PostgresSessionStore: PublishLedger {
             openedAt: UInt64(found.openedAt), endedAt: found.endedAt.map(UInt64.init), events: events)
     }
 
+    public func sessions(ofRun id: String) async throws -> [SessionID]? {
+        await untilRunning()
+        for try await sessions in try await client.query(
+            "SELECT sessions FROM eventack_publish_runs WHERE run = \(id)", logger: logger
+        ).decode([String].self) {
+            return sessions.map { SessionID($0) }
+        }
+        return nil
+    }
+
     public func runs(in sessions: [SessionID]) async throws -> [LedgerRun] {
         await untilRunning()
         var ids: [String] = []
