@@ -82,3 +82,13 @@ public struct Payload: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { json }
 }
+
+extension Payload {
+    /// A payload from an object that ``JSONValue/init(parsingObject:)`` parsed as part of a larger document: it was
+    /// validated then (its nesting counted from the document's root, stricter than from its own), so its compact text
+    /// is taken as it is instead of being scanned again — what a publish request's hundred payloads would cost twice.
+    @_spi(Shell) public init?(parsedObject value: JSONValue) {
+        guard case .object = value else { return nil }
+        self.init(trustedCompactJSON: value.jsonText)
+    }
+}

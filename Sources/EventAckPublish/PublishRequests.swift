@@ -1,4 +1,4 @@
-import EventAckProtocol
+@_spi(Shell) import EventAckProtocol
 import EventAckReconciler
 
 /// Where a run is opened: one session, or every session of a user (EA-PUB-3).
@@ -149,11 +149,11 @@ public struct PublishedEvent: Sendable {
     }
 
     private static func payload(_ value: JSONValue, at path: String) throws(PublishError) -> Payload {
-        do {
-            return try Payload(json: value.jsonText)
-        } catch {
-            throw .invalid(error.message, at: path, code: error.code.rawValue)
+        // Parsed and validated with the body: not scanned again.
+        guard let payload = Payload(parsedObject: value) else {
+            throw .invalid("payload must be a JSON object", at: path, code: "invalid_message")
         }
+        return payload
     }
 }
 

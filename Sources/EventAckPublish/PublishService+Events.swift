@@ -44,56 +44,71 @@ extension PublishService {
         let steps = try state.withLock { (state) throws(PublishError) in try state.book.plan(events, for: run) }
         var outcome = PublishOutcome(results: [])
         let deadline = clock.nowMs() + min(waitMs, Self.maxWaitMs)
-        for (event, step) in zip(events, steps) {
-            switch step {
-            case .duplicate(let seqs):
-                outcome.results.append(.init(id: event.id, seqs: seqs, duplicate: true))
-            case .emit(let event):
-                switch await emitWaiting(event, to: run, until: deadline) {
-                case .success(let seqs): outcome.results.append(.init(id: event.id, seqs: seqs, duplicate: false))
-                case .failure(let refusal):
-                    outcome.refusal = refusal
-                    if refusal.status == 429 { outcome.retryAfterMs = 1_000 }
+        var index = 0
+        while index < steps.count, outcome.refusal == nil {
+            guard case .emit = steps[index] else {
+                if case .duplicate(let seqs) = steps[index] {
+                    outcome.results.append(.init(id: events[index].id, seqs: seqs, duplicate: true))
                 }
+                index += 1
+                continue
             }
-            if outcome.refusal != nil { break }
+            // The new events up to the next retry go in one batch.
+            var end = index
+            while end < steps.count, case .emit = steps[end] { end += 1 }
+            let (taken, refusal) = await emitWaiting(events[index..<end], to: run, until: deadline)
+            outcome.results += taken
+            index += taken.count
+            if let refusal {
+                outcome.refusal = refusal
+                if refusal.status == 429 { outcome.retryAfterMs = 1_000 }
+            }
         }
         if service.store != nil { await service.writesSettled() }
         return outcome
     }
 
-    /// Emits one event to every session of `run`, waiting for room until `deadline`.
+    /// Emits `events` in order to every session of `run`, as many as there is room for, waiting for room until
+    /// `deadline`: each pass takes the service's lock once for all of them.
+    ///
+    /// - Returns: the events taken, and why the rest was not.
     private func emitWaiting(
-        _ event: PublishedEvent, to run: String, until deadline: UInt64
-    ) async -> Result<[SessionID: Seq], PublishError> {
+        _ events: ArraySlice<PublishedEvent>, to run: String, until deadline: UInt64
+    ) async -> (taken: [PublishedEventResult], refusal: PublishError?) {
         // With a store, the records carry the id: the store records it in the same commit (EA-PUB-13).
-        let origin = service.store == nil ? nil : PublishedEvent.origin(of: event.id)
+        let durable = service.store != nil
+        var taken: [PublishedEventResult] = []
+        var next = events.startIndex
         while true {
-            let result = state.withLock { state -> Result<[SessionID: Seq], ReconcilerError> in
-                let emitted = Result { () throws(ReconcilerError) in
-                    try service.emit(
-                        run: run, kind: event.kind, payload: event.payload, confirm: event.confirm,
-                        endsRun: event.endsRun, toEach: state.book.sessions(of: run), origin: origin)
-                }
-                if case .success(let seqs) = emitted {
-                    state.book.accepted(event, seqs: seqs, in: run, now: clock.nowMs())
-                }
-                return emitted
+            let emissions = events[next...].map { event in
+                ReconcilerService.Emission(
+                    run: run, kind: event.kind, payload: event.payload, confirm: event.confirm,
+                    endsRun: event.endsRun, origin: durable ? PublishedEvent.origin(of: event.id) : nil)
             }
-            switch result {
-            case .success(let seqs): return .success(seqs)
-            case .failure(let error) where error.code == "window_exceeded":
+            let refusal = state.withLock { state -> ReconcilerError? in
+                let (seqs, refusal) = service.emit(emissions, toEach: state.book.sessions(of: run))
+                let now = clock.nowMs()
+                for (event, seqs) in zip(events[next...], seqs) {
+                    state.book.accepted(event, seqs: seqs, in: run, now: now)
+                    taken.append(.init(id: event.id, seqs: seqs, duplicate: false))
+                }
+                next += seqs.count
+                return refusal
+            }
+            guard let refusal else { return (taken, nil) }
+            switch refusal.code {
+            case "window_exceeded":
                 guard clock.nowMs() < deadline else {
-                    return .failure(PublishError(status: 429, code: "window_full", message: error.message))
+                    return (taken, PublishError(status: 429, code: "window_full", message: refusal.message))
                 }
                 try? await Task.sleep(for: .milliseconds(2))
-            case .failure(let error) where error.code == "store_unavailable":
-                return .failure(PublishError(status: 503, code: "store_unavailable", message: error.message))
-            case .failure(let error) where error.code == "run_ended":
+            case "store_unavailable":
+                return (taken, PublishError(status: 503, code: "store_unavailable", message: refusal.message))
+            case "run_ended":
                 state.withLock { $0.book.endedElsewhere(run, now: clock.nowMs()) }
-                return .failure(.runEnded(run))
-            case .failure(let error):
-                return .failure(PublishError(status: 409, code: error.code, message: error.message))
+                return (taken, .runEnded(run))
+            default:
+                return (taken, PublishError(status: 409, code: refusal.code, message: refusal.message))
             }
         }
     }
