@@ -72,6 +72,25 @@ struct ReconcilerServiceTests {
         consumer.cancel()
     }
 
+    @Test("a batch is emitted in order until an event cannot be taken: the prefix's seqs and the refusal (EA-PUB-5)")
+    func batchStopsAtTheFirstRefusal() throws {
+        var configuration = ReconcilerConfiguration()
+        configuration.window = 2
+        configuration.maxQueuedEvents = 1
+        let service = ReconcilerService(configuration: configuration, random: SplitMix64(seed: 8))
+        let connection = try #require(service.open(NonReadingConnection(), principal: "alice"))
+        let hello = Hello(versions: [.current], client: ClientInfo(name: "t", version: "1"))
+        _ = connection.receive(.text(MessageCodec().encode(.hello(hello))))
+        let session = try #require(service.sessions(of: "alice").first)
+        let batch = (1...5).map { ReconcilerService.Emission(run: "r", kind: "step", origin: "k\($0)") }
+        let (seqs, refusal) = service.emit(batch, toEach: [session])
+        #expect(seqs == [[session: 1], [session: 2], [session: 3]], "window 2 + queue 1")
+        #expect(refusal?.code == "window_exceeded")
+        let (none, unknown) = service.emit(batch, toEach: [SessionID("s_nope"), session])
+        #expect(none.isEmpty && unknown == .unknownSession("s_nope"), "all sessions or none, from the first event")
+        service.shutdown()
+    }
+
     @Test("emit errors reach the caller: unknown session, bad identifiers")
     func emitErrors() {
         let service = ReconcilerService(random: SplitMix64(seed: 6))
