@@ -34,81 +34,115 @@ extension PublishService {
     /// time. When a session's window and queue are full, waits up to `waitMs` for room, then stops with 429 and
     /// the accepted prefix. With a store, returns once what was taken is committed.
     ///
+    /// A request that finds the run free and room for its events is planned and emitted under one acquisition of
+    /// the lock (it cannot interleave with another); only one that must wait holds the run while it waits, and
+    /// requests arriving meanwhile queue behind it.
+    ///
     /// - Throws: what refuses the whole request before anything is emitted: 400 (a body that breaks a rule, with
     ///   its JSON path), 404, 409 `id_conflict` / `run_ended`.
     public func publish(body: String, to run: String, waitMs: UInt64) async throws(PublishError) -> PublishOutcome {
         let events = try PublishedEvent.list(body: body, run: run, maxFrameBytes: maxFrameBytes)
         try await load(run)
-        await acquire(run)
-        defer { release(run) }
-        let steps = try state.withLock { (state) throws(PublishError) in try state.book.plan(events, for: run) }
-        var outcome = PublishOutcome(results: [])
         let deadline = clock.nowMs() + min(waitMs, Self.maxWaitMs)
-        var index = 0
-        while index < steps.count, outcome.refusal == nil {
-            guard case .emit = steps[index] else {
-                if case .duplicate(let seqs) = steps[index] {
-                    outcome.results.append(.init(id: events[index].id, seqs: seqs, duplicate: true))
-                }
-                index += 1
-                continue
-            }
-            // The new events up to the next retry go in one batch.
-            var end = index
-            while end < steps.count, case .emit = steps[end] { end += 1 }
-            let (taken, refusal) = await emitWaiting(events[index..<end], to: run, until: deadline)
-            outcome.results += taken
-            index += taken.count
-            if let refusal {
-                outcome.refusal = refusal
-                if refusal.status == 429 { outcome.retryAfterMs = 1_000 }
+        var request = PublishRequest(run: run, events: events, deadline: deadline)
+        let started = try state.withLock { (state) throws(PublishError) -> Bool in
+            guard state.busy[run] == nil else { return false }
+            try start(&request, &state)
+            return true
+        }
+        if !started {
+            await acquire(run)
+            request.holdsRun = true
+            do {
+                try state.withLock { (state) throws(PublishError) in try start(&request, &state) }
+            } catch {
+                release(run)
+                throw error
             }
         }
+        while request.waiting {
+            try? await Task.sleep(for: .milliseconds(2))
+            state.withLock { advance(&request, &$0) }
+        }
+        if request.holdsRun { release(run) }
         if service.store != nil { await service.writesSettled() }
-        return outcome
+        return request.outcome
     }
 
-    /// Emits `events` in order to every session of `run`, as many as there is room for, waiting for room until
-    /// `deadline`: each pass takes the service's lock once for all of them.
-    ///
-    /// - Returns: the events taken, and why the rest was not.
-    private func emitWaiting(
-        _ events: ArraySlice<PublishedEvent>, to run: String, until deadline: UInt64
-    ) async -> (taken: [PublishedEventResult], refusal: PublishError?) {
-        // With a store, the records carry the id: the store records it in the same commit (EA-PUB-13).
+    /// A publish request under way: its steps and how far it got.
+    struct PublishRequest {
+        let run: String
+        let events: [PublishedEvent]
+        let deadline: UInt64
+        var steps: [PublishBook.Step] = []
+        var next = 0
+        var outcome = PublishOutcome(results: [])
+        /// Stopped at a full window, with time left to wait.
+        var waiting = false
+        /// Marked as the run's request under way (``acquire(_:)``): released at the end.
+        var holdsRun = false
+
+        init(run: String, events: [PublishedEvent], deadline: UInt64) {
+            self.run = run
+            self.events = events
+            self.deadline = deadline
+        }
+    }
+
+    /// Plans `request` and takes it as far as it goes without waiting; a request that must wait holds the run.
+    private func start(_ request: inout PublishRequest, _ state: inout State) throws(PublishError) {
+        request.steps = try state.book.plan(request.events, for: request.run)
+        advance(&request, &state)
+        if request.waiting && !request.holdsRun {
+            state.busy[request.run] = []
+            request.holdsRun = true
+        }
+    }
+
+    /// Takes `request`'s steps from where it stopped as far as they go without waiting: answers retries, emits the
+    /// new events up to the next retry in one batch (one acquisition of the service's lock). Stops at a full window
+    /// (``PublishRequest/waiting`` while its deadline allows, else 429) or at a refusal.
+    private func advance(_ request: inout PublishRequest, _ state: inout State) {
+        request.waiting = false
         let durable = service.store != nil
-        var taken: [PublishedEventResult] = []
-        var next = events.startIndex
-        while true {
-            let emissions = events[next...].map { event in
+        while request.next < request.steps.count, request.outcome.refusal == nil {
+            if case .duplicate(let seqs) = request.steps[request.next] {
+                request.outcome.results.append(.init(id: request.events[request.next].id, seqs: seqs, duplicate: true))
+                request.next += 1
+                continue
+            }
+            var end = request.next
+            while end < request.steps.count, case .emit = request.steps[end] { end += 1 }
+            let batch = request.events[request.next..<end]
+            // With a store, the records carry the id: the store records it in the same commit (EA-PUB-13).
+            let emissions = batch.map { event in
                 ReconcilerService.Emission(
-                    run: run, kind: event.kind, payload: event.payload, confirm: event.confirm,
+                    run: request.run, kind: event.kind, payload: event.payload, confirm: event.confirm,
                     endsRun: event.endsRun, origin: durable ? PublishedEvent.origin(of: event.id) : nil)
             }
-            let refusal = state.withLock { state -> ReconcilerError? in
-                let (seqs, refusal) = service.emit(emissions, toEach: state.book.sessions(of: run))
-                let now = clock.nowMs()
-                for (event, seqs) in zip(events[next...], seqs) {
-                    state.book.accepted(event, seqs: seqs, in: run, now: now)
-                    taken.append(.init(id: event.id, seqs: seqs, duplicate: false))
-                }
-                next += seqs.count
-                return refusal
+            let (seqs, refusal) = service.emit(emissions, toEach: state.book.sessions(of: request.run))
+            let now = clock.nowMs()
+            for (event, seqs) in zip(batch, seqs) {
+                state.book.accepted(event, seqs: seqs, in: request.run, now: now)
+                request.outcome.results.append(.init(id: event.id, seqs: seqs, duplicate: false))
             }
-            guard let refusal else { return (taken, nil) }
+            request.next += seqs.count
+            guard let refusal else { continue }
             switch refusal.code {
+            case "window_exceeded" where now < request.deadline:
+                request.waiting = true
+                return
             case "window_exceeded":
-                guard clock.nowMs() < deadline else {
-                    return (taken, PublishError(status: 429, code: "window_full", message: refusal.message))
-                }
-                try? await Task.sleep(for: .milliseconds(2))
+                request.outcome.refusal = PublishError(status: 429, code: "window_full", message: refusal.message)
+                request.outcome.retryAfterMs = 1_000
             case "store_unavailable":
-                return (taken, PublishError(status: 503, code: "store_unavailable", message: refusal.message))
+                request.outcome.refusal = PublishError(
+                    status: 503, code: "store_unavailable", message: refusal.message)
             case "run_ended":
-                state.withLock { $0.book.endedElsewhere(run, now: clock.nowMs()) }
-                return (taken, .runEnded(run))
+                state.book.endedElsewhere(request.run, now: now)
+                request.outcome.refusal = .runEnded(request.run)
             default:
-                return (taken, PublishError(status: 409, code: refusal.code, message: refusal.message))
+                request.outcome.refusal = PublishError(status: 409, code: refusal.code, message: refusal.message)
             }
         }
     }
