@@ -74,6 +74,53 @@ public struct RunProfile: Sendable, Hashable, Codable {
     )
 }
 
+extension RunProfile {
+    /// An AG-UI run (the Agent–User Interaction protocol; § 13.1 of the spec): the rules AG-UI's own verifier enforces
+    /// (`sdks/typescript/packages/client/src/verify/verify.ts` of ag-ui-protocol/ag-ui at
+    /// 821b8c227c6fe7b78de2c8259173dd7cbbdf181b), on events whose kind is the AG-UI `type`. `RUN_STARTED` first
+    /// (or `RUN_ERROR`: a run that failed before it started); nothing after `RUN_FINISHED` or `RUN_ERROR`; a text
+    /// message's, a tool call's, a reasoning message's content needs its `*_START` with the same `messageId` /
+    /// `toolCallId` open, and its `*_END` closes it; `STEP_FINISHED` closes an open `STEP_STARTED` of the same
+    /// `stepName`; `RUN_FINISHED` only once every message, tool call and step is closed (each one left open is an
+    /// `unpaired_call`). `RUN_FINISHED` is a success, `RUN_ERROR` a failure. `*_CHUNK` events, which AG-UI's client
+    /// expands into start, content and end before it verifies, are taken as they are, unpaired. A text delta must not
+    /// be empty, as AG-UI's schema says.
+    public static let agUI = RunProfile(
+        name: "ag-ui",
+        startKinds: ["RUN_STARTED"],
+        terminalKinds: ["RUN_FINISHED", "RUN_ERROR"],
+        failureKinds: ["RUN_ERROR"],
+        otherKinds: [
+            "TEXT_MESSAGE_CHUNK", "TOOL_CALL_CHUNK", "TOOL_CALL_RESULT", "STATE_SNAPSHOT", "STATE_DELTA",
+            "MESSAGES_SNAPSHOT", "ACTIVITY_SNAPSHOT", "ACTIVITY_DELTA", "RAW", "CUSTOM", "REASONING_MESSAGE_CHUNK",
+            "REASONING_ENCRYPTED_VALUE",
+        ],
+        pairings: [
+            Pairing(
+                open: "TEXT_MESSAGE_START", close: "TEXT_MESSAGE_END", key: "messageId",
+                during: ["TEXT_MESSAGE_CONTENT"]),
+            Pairing(open: "TOOL_CALL_START", close: "TOOL_CALL_END", key: "toolCallId", during: ["TOOL_CALL_ARGS"]),
+            Pairing(open: "STEP_STARTED", close: "STEP_FINISHED", key: "stepName"),
+            Pairing(open: "REASONING_START", close: "REASONING_END", key: "messageId"),
+            Pairing(
+                open: "REASONING_MESSAGE_START", close: "REASONING_MESSAGE_END", key: "messageId",
+                during: ["REASONING_MESSAGE_CONTENT"]),
+            // AG-UI's deprecated names for reasoning: one at a time, no id.
+            Pairing(open: "THINKING_START", close: "THINKING_END", key: nil),
+            Pairing(
+                open: "THINKING_TEXT_MESSAGE_START", close: "THINKING_TEXT_MESSAGE_END", key: nil,
+                during: ["THINKING_TEXT_MESSAGE_CONTENT"]),
+        ],
+        requiredContent: ["TEXT_MESSAGE_CONTENT": ["delta"], "TOOL_CALL_START": ["toolCallName"]],
+        slos: [
+            TimingSLO(name: "started_after_request", from: .request, to: .first("RUN_STARTED"), limitMs: 1_000)
+        ]
+    )
+
+    /// The profiles a run may name when it is opened (`agent`, `ag-ui`), by name.
+    public static let builtIn: [String: RunProfile] = [RunProfile.agent.name: .agent, RunProfile.agUI.name: .agUI]
+}
+
 /// An ordering rule between two kinds of one run.
 public enum OrderingRule: Sendable, Hashable, Codable {
     /// `kind` may only occur after at least one `earlier` occurred.
@@ -83,23 +130,46 @@ public enum OrderingRule: Sendable, Hashable, Codable {
 }
 
 /// Two kinds that open and close a call, matched by a payload member (`tool_executing` ↔ `tool_completed` by
-/// `call`). Every open needs its close before the run ends; a close needs an open call.
+/// `call`; AG-UI's `TEXT_MESSAGE_START` ↔ `TEXT_MESSAGE_END` by `messageId`). Every open needs its close before the
+/// run ends; a close needs an open call; a kind ``during`` a call (AG-UI's `TEXT_MESSAGE_CONTENT`) needs one too.
 public struct Pairing: Sendable, Hashable, Codable {
     /// The kind that opens a call.
     public var open: String
     /// The kind that closes it.
     public var close: String
-    /// The payload member holding the call id (a non-empty string).
-    public var key: String
+    /// The payload member holding the call id (a non-empty string); `nil`: calls have no id, and one is open at a time
+    /// (AG-UI's `THINKING_START` … `THINKING_END`).
+    public var key: String?
     /// The longest a call should take: an SLO, so a breach is a warning.
     public var maxDurationMs: UInt64?
+    /// Kinds that belong to an open call, matched by the same ``key``: each needs its call open (a message's
+    /// content between its start and its end).
+    public var during: Set<String>
 
     /// Creates a pairing.
-    public init(open: String, close: String, key: String, maxDurationMs: UInt64? = nil) {
+    public init(
+        open: String, close: String, key: String?, maxDurationMs: UInt64? = nil, during: Set<String> = []
+    ) {
         self.open = open
         self.close = close
         self.key = key
         self.maxDurationMs = maxDurationMs
+        self.during = during
+    }
+
+    /// Whether `kind` is this pairing's: its open, its close, or one during a call.
+    public func covers(_ kind: String) -> Bool { kind == open || kind == close || during.contains(kind) }
+
+    private enum CodingKeys: String, CodingKey { case open, close, key, maxDurationMs, during }
+
+    /// Profiles written before ``during`` existed have none.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        open = try c.decode(String.self, forKey: .open)
+        close = try c.decode(String.self, forKey: .close)
+        key = try c.decodeIfPresent(String.self, forKey: .key)
+        maxDurationMs = try c.decodeIfPresent(UInt64.self, forKey: .maxDurationMs)
+        during = try c.decodeIfPresent(Set<String>.self, forKey: .during) ?? []
     }
 }
 

@@ -94,7 +94,7 @@ struct RunTracker: Sendable {
             firstSeen[kind] = firstSeen[kind] ?? time
             return []
         }
-        let pairingIndex = profile.pairings.firstIndex { $0.open == kind || $0.close == kind }
+        let pairingIndex = profile.pairings.firstIndex { $0.covers(kind) }
         checkSequence(kind: kind, seq: seq, isFirstEvent: isFirstEvent, pairingIndex: pairingIndex, profile: profile)
         for member in profile.requiredContent[kind] ?? [] where !(payload[member: member]?.isNonEmpty ?? false) {
             fail(RunFailure(code: "empty_content", detail: "\(kind) has no content in payload.\(member)", seq: seq))
@@ -121,7 +121,8 @@ struct RunTracker: Sendable {
             fail(RunFailure(code: "after_terminal", detail: "\(kind) after \(terminalKind)", seq: seq))
         }
         let isStart = profile.startKinds.contains(kind)
-        if isFirstEvent && !isStart {
+        // A run may fail before it starts: its failure terminal may come first (AG-UI's RUN_ERROR).
+        if isFirstEvent && !isStart && !profile.failureKinds.contains(kind) {
             let expected = profile.startKinds.sorted().joined(separator: " or ")
             fail(RunFailure(code: "missing_start", detail: "first event is \(kind), not \(expected)", seq: seq))
         } else if !isFirstEvent && isStart {
@@ -171,12 +172,20 @@ struct RunTracker: Sendable {
         _ profile: RunProfile
     ) -> [SLOBreach] {
         let pairing = profile.pairings[index]
-        guard let call = payload[member: pairing.key]?.stringValue, !call.isEmpty else {
-            fail(
-                RunFailure(code: "empty_content", detail: "\(kind) has no call id in payload.\(pairing.key)", seq: seq))
+        // A pairing without a key has one call at a time: its id is the empty string.
+        let call = pairing.key.map { payload[member: $0]?.stringValue ?? "" } ?? ""
+        if let member = pairing.key, call.isEmpty {
+            fail(RunFailure(code: "empty_content", detail: "\(kind) has no call id in payload.\(member)", seq: seq))
             return []
         }
         let key = CallKey(pairing: index, call: call)
+        if pairing.during.contains(kind) {
+            if openCalls[key] == nil {
+                let id = call.isEmpty ? "" : " \(call)"
+                fail(RunFailure(code: "unpaired_call", detail: "\(kind)\(id) outside \(pairing.open)", seq: seq))
+            }
+            return []
+        }
         if kind == pairing.open {
             if openCalls[key] != nil {
                 fail(RunFailure(code: "duplicate_call", detail: "\(kind) \(call) is already open", seq: seq))
