@@ -9,17 +9,24 @@ public struct PublishBook: Sendable {
     var runs: [String: PublishedRun] = [:]
     /// Ended runs in the order they ended, for retirement.
     var endedOrder: [(run: String, at: UInt64)] = []
-    /// The kinds that end a run by themselves (the run profile's terminal kinds).
+    /// The kinds that end a run by themselves (the default run profile's terminal kinds).
     let terminalKinds: Set<String>
+    /// The same for each profile a run may name (EA-PUB-3's `profile`).
+    let terminalKindsByProfile: [String: Set<String>]
     /// How long an ended run's ids and feed are kept (EA-PUB-4: at least 10 minutes).
     public let retentionMs: UInt64
 
     /// How long an ended run's ids and feed are kept unless a book is told otherwise.
     public static let defaultRetentionMs: UInt64 = 15 * 60_000
 
-    /// An empty book. `terminalKinds` are the run profile's; `retentionMs` how long an ended run is remembered.
-    public init(terminalKinds: Set<String>, retentionMs: UInt64 = Self.defaultRetentionMs) {
+    /// An empty book. `terminalKinds` are the default run profile's, `terminalKindsByProfile` those of each profile
+    /// a run may name; `retentionMs` how long an ended run is remembered.
+    public init(
+        terminalKinds: Set<String>, terminalKindsByProfile: [String: Set<String>] = [:],
+        retentionMs: UInt64 = Self.defaultRetentionMs
+    ) {
         self.terminalKinds = terminalKinds
+        self.terminalKindsByProfile = terminalKindsByProfile
         self.retentionMs = max(retentionMs, 10 * 60_000)
     }
 
@@ -35,7 +42,8 @@ public struct PublishBook: Sendable {
     public mutating func adopt(_ recorded: LedgerRun, now: UInt64) {
         guard runs[recorded.run] == nil else { return }
         var run = PublishedRun(
-            run: recorded.run, request: recorded.request, sessions: recorded.sessions, now: recorded.openedAt)
+            run: recorded.run, request: recorded.request, sessions: recorded.sessions, now: recorded.openedAt,
+            terminalKinds: terminalKinds(of: recorded.request))
         for event in recorded.events {
             run.accepted[event.id] = .init(body: event.body, seqs: event.seqs)
             run.acceptedOrder.append(event.id)
@@ -77,8 +85,15 @@ public struct PublishBook: Sendable {
             guard !existing.isEnded else { throw .runEnded(run) }
             return (existing.opened, false)
         }
-        runs[run] = PublishedRun(run: run, request: Self.named(request, run), sessions: sessions, now: now)
+        runs[run] = PublishedRun(
+            run: run, request: Self.named(request, run), sessions: sessions, now: now,
+            terminalKinds: terminalKinds(of: request))
         return (runs[run]!.opened, true)
+    }
+
+    /// The kinds that end a run opened by `request`: those of the profile it names, or the default's.
+    func terminalKinds(of request: OpenRunRequest) -> Set<String> {
+        request.profile.flatMap { terminalKindsByProfile[$0] } ?? terminalKinds
     }
 
     /// `request` with its run id filled in, so that a repeat naming the generated id is the same request.
@@ -105,7 +120,8 @@ public struct PublishBook: Sendable {
         var steps: [Step] = []
         for (index, event) in events.enumerated() {
             if let taken = published.accepted[event.id] {
-                guard resolved(taken.body).isSameValue(as: resolved(event.body)) else {
+                let ends = published.terminalKinds
+                guard resolved(taken.body, ends).isSameValue(as: resolved(event.body, ends)) else {
                     throw .init(
                         status: 409, code: "id_conflict", message: "id \(event.id) was published with another body",
                         path: "$.events[\(index)]")
@@ -121,7 +137,7 @@ public struct PublishBook: Sendable {
 
     /// `body` with an absent `endsRun` written out as the profile's default (a terminal kind ends its run): an
     /// `emitted` record — what a ledger rebuilds a body from — holds the resolved value.
-    func resolved(_ body: JSONValue) -> JSONValue {
+    func resolved(_ body: JSONValue, _ terminalKinds: Set<String>) -> JSONValue {
         guard case .object(let members) = body, body["endsRun"] == .null, case .string(let kind)? = body["kind"] else {
             return body
         }
@@ -140,7 +156,7 @@ public struct PublishBook: Sendable {
         runs[run]!.accepted[event.id] = .init(body: event.body, seqs: seqs)
         runs[run]!.acceptedOrder.append(event.id)
         for (session, seq) in seqs { runs[run]!.idBySeq[session, default: [:]][seq] = event.id }
-        if event.endsRun ?? terminalKinds.contains(event.kind) { end(run, at: now) }
+        if event.endsRun ?? runs[run]!.terminalKinds.contains(event.kind) { end(run, at: now) }
     }
 
     /// Checks that `run` is open for progress notes.

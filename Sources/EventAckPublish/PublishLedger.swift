@@ -110,6 +110,7 @@ extension OpenRunRequest {
         if let run { members.append(("run", .string(run))) }
         members.append(("idleTimeoutMs", .number(String(idleTimeoutMs))))
         if let requestedAt { members.append(("requestedAt", .number(String(requestedAt)))) }
+        if let profile { members.append(("profile", .string(profile))) }
         return JSONValue.object(members).jsonText
     }
 }

@@ -19,6 +19,8 @@ public struct OpenRunRequest: Sendable, Hashable {
     public var idleTimeoutMs: UInt64
     /// When the user asked for the run (Unix ms), the origin of the profile's request-time SLOs.
     public var requestedAt: UInt64?
+    /// The run profile the run is validated against, by name (`agent`, `ag-ui`); the server's default when absent.
+    public var profile: String?
 
     /// The idle timeout when the request names none.
     public static let defaultIdleTimeoutMs: UInt64 = 60_000
@@ -28,12 +30,13 @@ public struct OpenRunRequest: Sendable, Hashable {
     /// Creates a request.
     public init(
         audience: RunAudience, run: String? = nil, idleTimeoutMs: UInt64 = Self.defaultIdleTimeoutMs,
-        requestedAt: UInt64? = nil
+        requestedAt: UInt64? = nil, profile: String? = nil
     ) {
         self.audience = audience
         self.run = run
         self.idleTimeoutMs = idleTimeoutMs
         self.requestedAt = requestedAt
+        self.profile = profile
     }
 
     /// Reads a request body.
@@ -61,6 +64,8 @@ public struct OpenRunRequest: Sendable, Hashable {
             ?? Self.defaultIdleTimeoutMs
         requestedAt = try RequestBody.integer(
             object["requestedAt"], in: 0...ProtocolLimits.maxInteger, at: "$.requestedAt")
+        profile = try RequestBody.string(object["profile"], at: "$.profile")
+        if let profile { try RunName.check(profile, at: "$.profile", what: "profile") }
     }
 }
 

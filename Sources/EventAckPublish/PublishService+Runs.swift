@@ -28,6 +28,10 @@ extension PublishService {
                 )
             }
         }
+        if let profile = request.profile, service.configuration.runProfiles[profile] == nil {
+            let known = service.configuration.runProfiles.keys.sorted().joined(separator: ", ")
+            throw .invalid("no run profile named \(profile); this server has \(known)", at: "$.profile")
+        }
         let now = clock.nowMs()
         let run = request.run ?? state.withLock { $0.runIDs.next() }
         if let ledger, !state.withLock({ $0.book.knows(run) }) {
@@ -52,7 +56,7 @@ extension PublishService {
             for session in opened.0.sessions {
                 try? service.runRequested(
                     opened.0.run, in: session, at: request.requestedAt, reportingConfirmations: true,
-                    idleTimeoutMs: request.idleTimeoutMs)
+                    idleTimeoutMs: request.idleTimeoutMs, profile: request.profile)
             }
         }
         return opened

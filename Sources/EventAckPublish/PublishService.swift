@@ -54,7 +54,11 @@ public final class PublishService: Sendable {
         self.clock = clock
         self.maxFrameBytes = configuration.maxFrameBytes
         self.state = LockedState(
-            State(book: PublishBook(terminalKinds: configuration.runProfile?.terminalKinds ?? []), runIDs: runIDs))
+            State(
+                book: PublishBook(
+                    terminalKinds: configuration.runProfile?.terminalKinds ?? [],
+                    terminalKindsByProfile: configuration.runProfiles.mapValues(\.terminalKinds)),
+                runIDs: runIDs))
         let observed = self.observed
         // Only what the book takes in: events about a run (confirmations, failures, verdicts).
         service.addObserver { event in if event.run != nil { _ = observed.push(event) } }

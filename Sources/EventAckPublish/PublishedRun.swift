@@ -32,11 +32,15 @@ struct PublishedRun: Sendable {
     /// What a producer following the run is told, in order (EA-PUB-7); the verdict last.
     var feed: [FeedItem] = []
 
-    init(run: String, request: OpenRunRequest, sessions: [SessionID], now: UInt64) {
+    /// The kinds that end this run by themselves (its profile's terminal kinds).
+    let terminalKinds: Set<String>
+
+    init(run: String, request: OpenRunRequest, sessions: [SessionID], now: UInt64, terminalKinds: Set<String>) {
         self.run = run
         self.request = request
         self.sessions = sessions
         self.openedAt = now
+        self.terminalKinds = terminalKinds
     }
 
     var isEnded: Bool { endedAt != nil }

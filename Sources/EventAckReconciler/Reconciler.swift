@@ -137,22 +137,27 @@ public struct Reconciler: Sendable {
     ///   - reportingConfirmations: report each of the run's events confirmed at its level
     ///     (``ReconciliationEvent/confirmed(_:level:latencyMs:)``) even when the configuration does not.
     ///   - idleTimeoutMs: the run's own idle timeout (EA-RUN-2), instead of the configuration's.
+    ///   - profile: the name of the profile the run is validated against (one of the configuration's
+    ///     `runProfiles`), instead of its `runProfile`; taken only before the run's first event.
     ///   - now: the time.
     ///
     /// - Returns: with ``writesAhead``, the record of the request to persist; nothing else.
-    /// - Throws: `unknown_session`, `invalid_argument`, or `run_ended` when `run` already ended in the session
-    ///   (EA-RUN-1).
+    /// - Throws: `unknown_session`, `invalid_argument` (a bad run id, a profile the configuration does not have),
+    ///   or `run_ended` when `run` already ended in the session (EA-RUN-1).
     @discardableResult
     public mutating func runRequested(
         _ run: String, in session: SessionID, at requestedAt: UInt64? = nil, reportingConfirmations: Bool = false,
-        idleTimeoutMs: UInt64? = nil, now: UInt64
+        idleTimeoutMs: UInt64? = nil, profile: String? = nil, now: UInt64
     ) throws(ReconcilerError) -> [ReconcilerAction] {
         try Self.checkIdentifier(run, "run")
+        if let profile, configuration.runProfiles[profile] == nil {
+            throw .invalidArgument("no run profile named \(DisplayText.escaping(profile))")
+        }
         guard let key = sessionKeys[session] else { throw .unknownSession(session) }
         try modifying(key) { session, context throws(ReconcilerError) in
             try session.runRequested(
                 run, at: min(requestedAt ?? now, now), reportingConfirmations: reportingConfirmations,
-                idleTimeoutMs: idleTimeoutMs, now: now, context: &context)
+                idleTimeoutMs: idleTimeoutMs, profile: profile, now: now, context: &context)
         }
         return takeActions()
     }

@@ -38,8 +38,18 @@ public struct ReconcilerConfiguration: Sendable {
     /// after a minute and failed after ten: users take their time, but an event nobody ever values must not be
     /// retained (with its run) for the connection's whole life. `nil` keeps such events until the session ends.
     public var valueDeadline: LevelDeadline? = LevelDeadline(overdueAfterMs: 60_000, failAfterMs: 600_000)
-    /// The profile every run is validated against; `nil` validates nothing but confirmations.
+    /// The profile every run is validated against unless it names another; `nil` validates nothing but
+    /// confirmations.
     public var runProfile: RunProfile? = .agent
+    /// The profiles a run may name when it is requested (``Reconciler/runRequested(_:in:at:reportingConfirmations:idleTimeoutMs:profile:now:)``),
+    /// by name: `agent` and `ag-ui` unless set otherwise.
+    public var runProfiles: [String: RunProfile] = RunProfile.builtIn
+
+    /// The profile a run that names `name` is validated against (``runProfile`` when it names none).
+    func profile(named name: String?) -> RunProfile? {
+        guard let name else { return runProfile }
+        return runProfiles[name] ?? runProfile
+    }
     /// Ended run ids each session remembers, so that an `emit` reusing one is refused with `run_ended` instead of
     /// merging into the old run or giving its id a second verdict (EA-RUN-1). The oldest are forgotten first.
     public var endedRunsRemembered: Int = 4096
@@ -52,7 +62,7 @@ public struct ReconcilerConfiguration: Sendable {
     public var reportsEachConfirmation = true
     /// How long a run's producer may stay silent — no emit, no progress — before the server ends the run itself with
     /// the profile's failure terminal and `agent_silent` (EA-RUN-2); a run may name its own
-    /// (``Reconciler/runRequested(_:in:at:reportingConfirmations:idleTimeoutMs:now:)``). `nil`: runs wait for their
+    /// (``Reconciler/runRequested(_:in:at:reportingConfirmations:idleTimeoutMs:profile:now:)``). `nil`: runs wait for their
     /// producer for ever (the default; the AgentServer sets 60 s).
     public var runIdleTimeoutMs: UInt64? = nil
 

@@ -246,16 +246,17 @@ public final class ReconcilerService: Sendable {
     /// Marks when `run` was requested — now, or at `requestedAt` on the service's clock if earlier — for the
     /// profile's `.request` SLOs. With `reportingConfirmations`, each of the run's events confirmed at its level is
     /// reported to the observers and ``events`` even when the configuration does not report each confirmation.
-    /// `idleTimeoutMs` gives the run its own idle timeout (EA-RUN-2).
+    /// `idleTimeoutMs` gives the run its own idle timeout (EA-RUN-2); `profile` names the profile it is validated
+    /// against (one of the configuration's `runProfiles`).
     public func runRequested(
         _ run: String, in session: SessionID, at requestedAt: UInt64? = nil, reportingConfirmations: Bool = false,
-        idleTimeoutMs: UInt64? = nil
+        idleTimeoutMs: UInt64? = nil, profile: String? = nil
     ) throws(ReconcilerError) {
         try state.withLock { (state) throws(ReconcilerError) in
             perform(
                 try state.machine.runRequested(
                     run, in: session, at: requestedAt, reportingConfirmations: reportingConfirmations,
-                    idleTimeoutMs: idleTimeoutMs, now: clock.nowMs()),
+                    idleTimeoutMs: idleTimeoutMs, profile: profile, now: clock.nowMs()),
                 &state)
         }
     }

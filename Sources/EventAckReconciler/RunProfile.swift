@@ -177,7 +177,7 @@ public struct Pairing: Sendable, Hashable, Codable {
 public struct TimingSLO: Sendable, Hashable, Codable {
     /// A moment of a run.
     public enum Anchor: Sendable, Hashable, Codable {
-        /// When the host said the run was requested (``Reconciler/runRequested(_:in:at:reportingConfirmations:idleTimeoutMs:now:)``).
+        /// When the host said the run was requested (``Reconciler/runRequested(_:in:at:reportingConfirmations:idleTimeoutMs:profile:now:)``).
         case request
         /// The first event of this kind.
         case first(String)

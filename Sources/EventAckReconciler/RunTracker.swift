@@ -41,6 +41,9 @@ struct RunTracker: Sendable {
     var lastHeardAt: UInt64?
     /// This run's idle timeout, if it names one; else the configuration's.
     var idleTimeoutMs: UInt64?
+    /// The profile this run named when it was requested (one of the configuration's `runProfiles`); `nil`: the
+    /// configuration's `runProfile`.
+    var profileName: String?
     /// Why the server ended the run itself (`agent_silent`), if it did.
     var endedBy: String?
 
@@ -239,7 +242,11 @@ extension Payload {
     /// The payload of the failure terminal the server emits for a run whose producer went silent (EA-RUN-2).
     static func silentRun(idleMs: UInt64) -> Payload {
         let error = "the agent stopped responding: nothing from it for \(idleMs) ms"
-        // Only digits and fixed text: valid JSON as written.
-        return (try? Payload(json: #"{"error":"\#(error)","reason":"\#(RunTracker.silenceReason)"}"#)) ?? .empty
+        // Only digits and fixed text: valid JSON as written. `message` and `code` too, as an AG-UI RUN_ERROR has them.
+        let reason = RunTracker.silenceReason
+        return
+            (try? Payload(
+                json: #"{"error":"\#(error)","reason":"\#(reason)","message":"\#(error)","code":"\#(reason)"}"#))
+            ?? .empty
     }
 }

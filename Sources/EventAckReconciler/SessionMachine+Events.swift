@@ -37,10 +37,11 @@ extension SessionMachine {
         let isNewRun = runIndexByID[run] == nil
         let runIndex = runIndex(for: run)
         if endsRun == true { runs[Int(runIndex)]!.endedByEmitter = true }
+        let profile = context.configuration.profile(named: runs[Int(runIndex)]!.profileName)
         let breaches = runs[Int(runIndex)]!.observe(
-            kind: kind, seq: seq, at: now, payload: payload, origin: origin, profile: context.configuration.runProfile)
+            kind: kind, seq: seq, at: now, payload: payload, origin: origin, profile: profile)
         var retained = RetainedEvent(payload: payload, kind: kind, emittedAt: now, runIndex: runIndex, confirm: confirm)
-        retained.endsRun = endsRun ?? context.configuration.runProfile?.terminalKinds.contains(kind) ?? false
+        retained.endsRun = endsRun ?? profile?.terminalKinds.contains(kind) ?? false
         events.append(retained)
         context.record(
             id,
@@ -66,8 +67,8 @@ extension SessionMachine {
     /// `idleTimeoutMs` may set (EA-RUN-2). Later requests change nothing but may ask for its confirmations to be
     /// reported; a request for a run that has ended is refused like its emits (EA-RUN-1).
     mutating func runRequested(
-        _ run: String, at: UInt64, reportingConfirmations: Bool, idleTimeoutMs: UInt64?, now: UInt64,
-        context: inout SessionContext
+        _ run: String, at: UInt64, reportingConfirmations: Bool, idleTimeoutMs: UInt64?, profile: String?,
+        now: UInt64, context: inout SessionContext
     ) throws(ReconcilerError) {
         guard !hasEnded(run) else { throw .runEnded(run, in: id) }
         if let index = runIndexByID[run], runs[Int(index)]?.requestedAt != nil {
@@ -79,10 +80,14 @@ extension SessionMachine {
         runs[Int(index)]!.lastHeardAt = max(runs[Int(index)]!.lastHeardAt ?? now, now)
         runs[Int(index)]!.idleTimeoutMs = idleTimeoutMs
         if reportingConfirmations { runs[Int(index)]!.reportsConfirmations = true }
+        // A profile applies from the run's first event: one named after events were emitted is not taken.
+        let profile = runs[Int(index)]!.startedAt == nil ? profile : nil
+        runs[Int(index)]!.profileName = profile
         context.record(
             id,
             .runRequested(
-                run: run, at: at, idleTimeoutMs: idleTimeoutMs, reportsConfirmations: reportingConfirmations))
+                run: run, at: at, idleTimeoutMs: idleTimeoutMs, reportsConfirmations: reportingConfirmations,
+                profile: profile))
         scheduleTimer(now: now, context: &context)
     }
 
@@ -104,7 +109,8 @@ extension SessionMachine {
         for index in runs.indices {
             guard let run = runs[index], let deadline = run.idleDeadline(defaultTimeoutMs: timeout), deadline <= now
             else { continue }
-            let kind = context.configuration.runProfile?.failureKinds.sorted().first ?? "agent_failed"
+            let kind =
+                context.configuration.profile(named: run.profileName)?.failureKinds.sorted().first ?? "agent_failed"
             append(
                 run: run.id, kind: kind, payload: .silentRun(idleMs: now - (run.lastHeardAt ?? now)), confirm: .receipt,
                 endsRun: true, origin: RunTracker.silenceOrigin, now: now, context: &context)

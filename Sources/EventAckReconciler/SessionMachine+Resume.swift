@@ -135,7 +135,7 @@ extension SessionMachine {
             if endsRun { runs[Int(runIndex)]!.endedByEmitter = true }
             _ = runs[Int(runIndex)]!.observe(
                 kind: kind, seq: seq, at: ts, payload: payload, origin: origin,
-                profile: context.configuration.runProfile)
+                profile: context.configuration.profile(named: runs[Int(runIndex)]!.profileName))
             var retained = RetainedEvent(
                 payload: payload, kind: kind, emittedAt: ts, runIndex: runIndex, confirm: confirm)
             retained.endsRun = endsRun
@@ -150,13 +150,14 @@ extension SessionMachine {
             applyConfirmations(seqs, at: level, now: at, context: &context)
         case .failed(let seq, let reason, let at):
             fail(seq, reason: reason, now: at, context: &context)
-        case .runRequested(let run, let at, let idleTimeoutMs, let reportsConfirmations):
+        case .runRequested(let run, let at, let idleTimeoutMs, let reportsConfirmations, let profile):
             guard !hasEnded(run) else { return }
             let index = runIndex(for: run, requestedAt: at)
             if runs[Int(index)]!.requestedAt == nil { runs[Int(index)]!.requestedAt = at }
             runs[Int(index)]!.lastHeardAt = max(runs[Int(index)]!.lastHeardAt ?? at, at)
             if let idleTimeoutMs { runs[Int(index)]!.idleTimeoutMs = idleTimeoutMs }
             if reportsConfirmations { runs[Int(index)]!.reportsConfirmations = true }
+            if let profile { runs[Int(index)]!.profileName = profile }
         case .opened, .runFinished, .ended:
             break
         }

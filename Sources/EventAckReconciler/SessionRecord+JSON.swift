@@ -119,7 +119,7 @@ extension SessionRecord.Change {
         case .ended(let at):
             writer.key("at")
             writer.integer(at)
-        case .runRequested(let run, let at, let idleTimeoutMs, let reportsConfirmations):
+        case .runRequested(let run, let at, let idleTimeoutMs, let reportsConfirmations, let profile):
             writer.key("run")
             writer.string(run)
             writer.key("at")
@@ -131,6 +131,10 @@ extension SessionRecord.Change {
             if reportsConfirmations {
                 writer.key("reportsConfirmations")
                 writer.bool(true)
+            }
+            if let profile {
+                writer.key("profile")
+                writer.string(profile)
             }
         }
     }

@@ -29,10 +29,12 @@ public struct SessionRecord: Sendable, Hashable, Codable {
         case runFinished(RunReport)
         /// The session ended (expired); the store may forget its records, but not its finished runs.
         case ended(at: UInt64)
-        /// The host said `run` was requested at `at` (``Reconciler/runRequested(_:in:at:reportingConfirmations:idleTimeoutMs:now:)``): the origin of the run
+        /// The host said `run` was requested at `at` (``Reconciler/runRequested(_:in:at:reportingConfirmations:idleTimeoutMs:profile:now:)``): the origin of the run
         /// profile's `.request` SLOs, which a recovered session measures from too; its own idle timeout, and whether
         /// its confirmations are reported (a published run's: the node that takes the session over goes on reporting).
-        case runRequested(run: String, at: UInt64, idleTimeoutMs: UInt64? = nil, reportsConfirmations: Bool = false)
+        case runRequested(
+            run: String, at: UInt64, idleTimeoutMs: UInt64? = nil, reportsConfirmations: Bool = false,
+            profile: String? = nil)
     }
 
     /// The session changed.
@@ -66,7 +68,7 @@ public struct SessionRecord: Sendable, Hashable, Codable {
     private enum Key: String, CodingKey {
         case session, kind, principal, token, previousToken, previousValidUntil, version, window, at
         case seq, run, eventKind, ts, confirm, endsRun, payload, origin, level, upTo, ranges, reason, idleTimeoutMs
-        case reportsConfirmations
+        case reportsConfirmations, profile
         case report
     }
 
@@ -121,7 +123,8 @@ public struct SessionRecord: Sendable, Hashable, Codable {
             change = .runRequested(
                 run: try c.decode(String.self, forKey: .run), at: try c.decode(UInt64.self, forKey: .at),
                 idleTimeoutMs: try c.decodeIfPresent(UInt64.self, forKey: .idleTimeoutMs),
-                reportsConfirmations: try c.decodeIfPresent(Bool.self, forKey: .reportsConfirmations) ?? false)
+                reportsConfirmations: try c.decodeIfPresent(Bool.self, forKey: .reportsConfirmations) ?? false,
+                profile: try c.decodeIfPresent(String.self, forKey: .profile))
         default:
             throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "unknown record \(kind)")
         }
@@ -167,11 +170,12 @@ public struct SessionRecord: Sendable, Hashable, Codable {
             try c.encode(report, forKey: .report)
         case .ended(let at):
             try c.encode(at, forKey: .at)
-        case .runRequested(let run, let at, let idleTimeoutMs, let reportsConfirmations):
+        case .runRequested(let run, let at, let idleTimeoutMs, let reportsConfirmations, let profile):
             try c.encode(run, forKey: .run)
             try c.encode(at, forKey: .at)
             try c.encodeIfPresent(idleTimeoutMs, forKey: .idleTimeoutMs)
             if reportsConfirmations { try c.encode(true, forKey: .reportsConfirmations) }
+            try c.encodeIfPresent(profile, forKey: .profile)
         }
     }
 }

@@ -61,4 +61,36 @@ struct PublishEndpointTests {
         publish.stop()
         service.shutdown()
     }
+
+    @Test(
+        "a run opened with profile ag-ui is validated and ended by AG-UI's rules; an unknown profile is a 400 (EA-PUB-3)"
+    )
+    func agUIProfile() async throws {
+        let (service, publish, transport, acceptor) = PublishServiceTests.serving()
+        let (_, seen, consumer) = await PublishServiceTests.confirmingClient(over: transport)
+        #expect(await PublishServiceTests.eventually { service.sessions(of: "alice").count == 1 })
+        let endpoint = PublishEndpoint(publish: publish)
+        let unknown = await endpoint.performHere(.open(body: #"{"principal":"alice","run":"x","profile":"nope"}"#))
+        #expect(try unknown.status == 400 && Self.json(unknown)["path"] == .string("$.profile"), "\(unknown.body)")
+        let opened = await endpoint.performHere(.open(body: #"{"principal":"alice","run":"a","profile":"ag-ui"}"#))
+        #expect(opened.status == 201)
+        let events = #"""
+            {"events":[{"id":"1","kind":"RUN_STARTED","payload":{"threadId":"t","runId":"a"}},
+            {"id":"2","kind":"TEXT_MESSAGE_START","payload":{"messageId":"m1","role":"assistant"}},
+            {"id":"3","kind":"TEXT_MESSAGE_CONTENT","payload":{"messageId":"m1","delta":"Hello"}},
+            {"id":"4","kind":"TEXT_MESSAGE_END","payload":{"messageId":"m1"},"confirm":"display"},
+            {"id":"5","kind":"RUN_FINISHED","payload":{"threadId":"t","runId":"a"}}]}
+            """#
+        #expect(await endpoint.performHere(.events(run: "a", body: events, waitMs: 1_000)).status == 200)
+        #expect(await PublishServiceTests.eventually { seen.all == [1, 2, 3, 4, 5] })
+        #expect(await PublishServiceTests.eventually { publish.feed(of: "a", after: 0)?.complete == true })
+        let view = try Self.json(await endpoint.performHere(.view(run: "a")))
+        #expect(view["state"] == .string("ended"), "RUN_FINISHED ends the run: \(view)")
+        #expect(view["verdict"]?["verdict"] == .string("confirmed"), "\(view)")
+        #expect(view["verdict"]?["outcome"] == .string("succeeded"), "\(view)")
+        consumer.cancel()
+        acceptor.cancel()
+        publish.stop()
+        service.shutdown()
+    }
 }

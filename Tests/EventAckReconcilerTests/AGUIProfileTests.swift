@@ -35,7 +35,9 @@ struct AGUIProfileTests {
         ("RUN_FINISHED", #"{"threadId":"t1","runId":"r1"}"#, 5),
     ]
 
-    @Test("a run with a step, reasoning, a streamed message around a tool call, and state is confirmed, succeeded")
+    @Test(
+        "a run with a step, reasoning, a streamed message around a tool call, and state is confirmed, succeeded (EA-AGUI-1)"
+    )
     func validRun() {
         let report = Self.run(Self.valid)
         #expect(report.failures.isEmpty, "\(report.failures)")
@@ -44,7 +46,7 @@ struct AGUIProfileTests {
     }
 
     @Test(
-        "each rule of AG-UI's verifier fails the run with its code",
+        "each rule of AG-UI's verifier fails the run with its code (EA-AGUI-1)",
         arguments: [
             // Content of a message that was never started.
             (
@@ -115,7 +117,9 @@ struct AGUIProfileTests {
         #expect(report.failures.map(\.code) == codes, "\(report.failures)")
     }
 
-    @Test("RUN_ERROR ends the run failed; it may come first, as AG-UI allows a run that failed before it started")
+    @Test(
+        "RUN_ERROR ends the run failed; it may come first, as AG-UI allows a run that failed before it started (EA-AGUI-2)"
+    )
     func runError() {
         let failed = Self.run([
             ("RUN_STARTED", "{}", 0), ("TEXT_MESSAGE_START", #"{"messageId":"m1"}"#, 0),
@@ -133,5 +137,56 @@ struct AGUIProfileTests {
         let old = #"{"open":"a","close":"b","key":"call"}"#
         let pairing = try JSONDecoder().decode(Pairing.self, from: Data(old.utf8))
         #expect(pairing.during.isEmpty && pairing.key == "call")
+    }
+}
+
+/// A run names its profile when it is requested (§ 13.1): the server's default stays for the others.
+@Suite("Per-run profiles")
+struct PerRunProfileTests {
+    static let aguiRun: [(String, String)] = [
+        ("RUN_STARTED", "{}"), ("TEXT_MESSAGE_START", #"{"messageId":"m1"}"#),
+        ("TEXT_MESSAGE_CONTENT", #"{"messageId":"m1","delta":"Hi"}"#), ("TEXT_MESSAGE_END", #"{"messageId":"m1"}"#),
+        ("RUN_FINISHED", "{}"),
+    ]
+
+    /// The report of `run` after emitting the AG-UI run to it, having requested it with `profile`.
+    static func report(profile: String?) throws -> RunReport {
+        var harness = ReconcilerHarness()  // the agent profile by default
+        let (connection, welcome) = harness.connect()
+        let session = SessionID(welcome.session)
+        try harness.machine.runRequested("run_1", in: session, profile: profile, now: harness.now)
+        var last: Seq = 0
+        for (kind, payload) in aguiRun { last = harness.emit(kind, payload: payload, to: welcome.session).seq }
+        _ = harness.ack(receipt: set(last), on: connection)
+        return try #require(harness.report().runs.first { $0.run == "run_1" })
+    }
+
+    @Test(
+        "a run that names ag-ui is validated by AG-UI's rules; the same events under the default agent profile are not (EA-RUN-3)"
+    )
+    func namedProfile() throws {
+        let named = try Self.report(profile: "ag-ui")
+        #expect(named.failures.isEmpty && named.verdict == .confirmed && named.outcome == .succeeded)
+        let unnamed = try Self.report(profile: nil)
+        #expect(unnamed.verdict == .failed && unnamed.failures.first?.code == "missing_start")
+    }
+
+    @Test("a profile the server does not have is refused with invalid_argument (EA-RUN-3)")
+    func unknownProfile() {
+        var harness = ReconcilerHarness()
+        let (_, welcome) = harness.connect()
+        let error = #expect(throws: ReconcilerError.self) {
+            try harness.machine.runRequested(
+                "run_1", in: SessionID(welcome.session), profile: "nope", now: harness.now)
+        }
+        #expect(error?.code == "invalid_argument")
+    }
+
+    @Test("the profile a run named is in its record, so that a recovered session goes on validating by it (EA-RUN-3)")
+    func profileIsRecorded() throws {
+        let record = SessionRecord(
+            session: SessionID("s_1"), change: .runRequested(run: "r", at: 5, profile: "ag-ui"))
+        let decoded = try JSONDecoder().decode(SessionRecord.self, from: Data(record.json().utf8))
+        #expect(decoded.change == .runRequested(run: "r", at: 5, profile: "ag-ui"))
     }
 }

@@ -40,9 +40,10 @@ struct ServerTranscriptRunner: TranscriptRunner {
             case "valueDeadline": configuration.valueDeadline = try deadline()
             case "runProfile":
                 switch value.string {
-                case "agent": configuration.runProfile = .agent
                 case "none": configuration.runProfile = nil
-                default: throw StepFailure(message: "runProfile is \"agent\" or \"none\"")
+                case let name? where RunProfile.builtIn[name] != nil:
+                    configuration.runProfile = RunProfile.builtIn[name]
+                default: throw StepFailure(message: "runProfile is \"agent\", \"ag-ui\" or \"none\"")
                 }
             default: throw StepFailure(message: "unknown server setting \(key)")
             }
@@ -200,6 +201,7 @@ struct ServerTranscriptRunner: TranscriptRunner {
                 [
                     "run": .string(report.run), "verdict": .string(report.verdict.rawValue),
                     "failures": .array(report.failures.map { .string($0.code) }),
+                    "outcome": report.outcome.map { .string($0.rawValue) } ?? .null,
                 ])
         case .protocolError(_, _, let error, let fatal):
             return object("protocolError", ["code": .string(error.code.rawValue), "fatal": .bool(fatal)])
