@@ -11,22 +11,25 @@ public struct PublishBook: Sendable {
     var endedOrder: [(run: String, at: UInt64)] = []
     /// The kinds that end a run by themselves (the default run profile's terminal kinds).
     let terminalKinds: Set<String>
-    /// The same for each profile a run may name (EA-PUB-3's `profile`).
-    let terminalKindsByProfile: [String: Set<String>]
+    /// The profiles a run may name (EA-PUB-3's `profile`).
+    let profiles: [String: RunProfile]
+    /// The default profile's confirmation levels by kind.
+    let confirmLevels: [String: ConfirmationLevel]
     /// How long an ended run's ids and feed are kept (EA-PUB-4: at least 10 minutes).
     public let retentionMs: UInt64
 
     /// How long an ended run's ids and feed are kept unless a book is told otherwise.
     public static let defaultRetentionMs: UInt64 = 15 * 60_000
 
-    /// An empty book. `terminalKinds` are the default run profile's, `terminalKindsByProfile` those of each profile
-    /// a run may name; `retentionMs` how long an ended run is remembered.
+    /// An empty book. `terminalKinds` and `confirmLevels` are the default run profile's, `profiles` those a run may
+    /// name; `retentionMs` how long an ended run is remembered.
     public init(
-        terminalKinds: Set<String>, terminalKindsByProfile: [String: Set<String>] = [:],
-        retentionMs: UInt64 = Self.defaultRetentionMs
+        terminalKinds: Set<String>, confirmLevels: [String: ConfirmationLevel] = [:],
+        profiles: [String: RunProfile] = [:], retentionMs: UInt64 = Self.defaultRetentionMs
     ) {
         self.terminalKinds = terminalKinds
-        self.terminalKindsByProfile = terminalKindsByProfile
+        self.confirmLevels = confirmLevels
+        self.profiles = profiles
         self.retentionMs = max(retentionMs, 10 * 60_000)
     }
 
@@ -43,7 +46,7 @@ public struct PublishBook: Sendable {
         guard runs[recorded.run] == nil else { return }
         var run = PublishedRun(
             run: recorded.run, request: recorded.request, sessions: recorded.sessions, now: recorded.openedAt,
-            terminalKinds: terminalKinds(of: recorded.request))
+            terminalKinds: terminalKinds(of: recorded.request), confirmLevels: confirmLevels(of: recorded.request))
         for event in recorded.events {
             run.accepted[event.id] = .init(body: event.body, seqs: event.seqs)
             run.acceptedOrder.append(event.id)
@@ -87,14 +90,24 @@ public struct PublishBook: Sendable {
         }
         runs[run] = PublishedRun(
             run: run, request: Self.named(request, run), sessions: sessions, now: now,
-            terminalKinds: terminalKinds(of: request))
+            terminalKinds: terminalKinds(of: request), confirmLevels: confirmLevels(of: request))
         return (runs[run]!.opened, true)
     }
 
     /// The kinds that end a run opened by `request`: those of the profile it names, or the default's.
     func terminalKinds(of request: OpenRunRequest) -> Set<String> {
-        request.profile.flatMap { terminalKindsByProfile[$0] } ?? terminalKinds
+        request.profile.flatMap { profiles[$0]?.terminalKinds } ?? terminalKinds
     }
+
+    /// The level each kind of a run opened by `request` is confirmed at when an event does not say: its profile's,
+    /// with the run's own over them.
+    func confirmLevels(of request: OpenRunRequest) -> [String: ConfirmationLevel] {
+        let base = request.profile.flatMap { profiles[$0]?.confirmLevels } ?? confirmLevels
+        return base.merging(request.confirmLevels) { _, run in run }
+    }
+
+    /// The level each kind of `run` is confirmed at when an event does not say.
+    public func confirmLevels(ofRun run: String) -> [String: ConfirmationLevel] { runs[run]?.confirmLevels ?? [:] }
 
     /// `request` with its run id filled in, so that a repeat naming the generated id is the same request.
     static func named(_ request: OpenRunRequest, _ run: String) -> OpenRunRequest {

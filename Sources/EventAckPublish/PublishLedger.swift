@@ -111,6 +111,10 @@ extension OpenRunRequest {
         members.append(("idleTimeoutMs", .number(String(idleTimeoutMs))))
         if let requestedAt { members.append(("requestedAt", .number(String(requestedAt)))) }
         if let profile { members.append(("profile", .string(profile))) }
+        if !confirmLevels.isEmpty {
+            let levels = confirmLevels.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string($0.value.rawValue)) }
+            members.append(("confirm", .object(levels)))
+        }
         return JSONValue.object(members).jsonText
     }
 }

@@ -21,6 +21,9 @@ public struct OpenRunRequest: Sendable, Hashable {
     public var requestedAt: UInt64?
     /// The run profile the run is validated against, by name (`agent`, `ag-ui`); the server's default when absent.
     public var profile: String?
+    /// The level each kind of the run is confirmed at when an event does not say, over the profile's
+    /// (`{"TEXT_MESSAGE_END": "value"}`: value confirmation for the run's messages).
+    public var confirmLevels: [String: ConfirmationLevel] = [:]
 
     /// The idle timeout when the request names none.
     public static let defaultIdleTimeoutMs: UInt64 = 60_000
@@ -66,6 +69,26 @@ public struct OpenRunRequest: Sendable, Hashable {
             object["requestedAt"], in: 0...ProtocolLimits.maxInteger, at: "$.requestedAt")
         profile = try RequestBody.string(object["profile"], at: "$.profile")
         if let profile { try RunName.check(profile, at: "$.profile", what: "profile") }
+        confirmLevels = try Self.levels(object["confirm"])
+    }
+
+    /// `confirm`: an object from kinds to levels.
+    private static func levels(_ value: JSONValue?) throws(PublishError) -> [String: ConfirmationLevel] {
+        guard let value else { return [:] }
+        guard case .object(let members) = value, members.count <= 256 else {
+            throw .invalid("confirm must be an object of at most 256 kinds and their levels", at: "$.confirm")
+        }
+        var levels: [String: ConfirmationLevel] = [:]
+        for (kind, level) in members {
+            guard RunName.isValid(kind, maxLength: ProtocolLimits.maxIdentifierBytes) else {
+                throw .invalid("a kind is 1–256 characters of A–Z a–z 0–9 . _ : -", at: "$.confirm")
+            }
+            guard case .string(let name) = level, let parsed = ConfirmationLevel(rawValue: name) else {
+                throw .invalid("a level is receipt, display or value", at: "$.confirm.\(kind)")
+            }
+            levels[kind] = parsed
+        }
+        return levels
     }
 }
 
@@ -81,6 +104,8 @@ public struct PublishedEvent: Sendable {
     public var payload: Payload
     /// Whether the event ends the run; `nil` leaves it to the run profile.
     public var endsRun: Bool?
+    /// Whether the request said `confirm` (else the run's level for the kind applies).
+    public var confirmGiven: Bool
     /// The event with its defaults written out, to tell a retry from a different event under the same id (compared
     /// as JSON values).
     public var body: JSONValue
@@ -126,8 +151,9 @@ public struct PublishedEvent: Sendable {
             throw .invalid(
                 "kind must be 1–256 characters of A–Z a–z 0–9 . _ : -", at: path + ".kind", code: "invalid_message")
         }
-        let level = try RequestBody.string(value["confirm"], at: path + ".confirm") ?? "receipt"
-        guard let confirm = ConfirmationLevel(rawValue: level) else {
+        let given = try RequestBody.string(value["confirm"], at: path + ".confirm")
+        confirmGiven = given != nil
+        guard let confirm = ConfirmationLevel(rawValue: given ?? "receipt") else {
             throw .invalid("confirm must be receipt, display or value", at: path + ".confirm", code: "invalid_message")
         }
         switch value["payload"] {
@@ -151,6 +177,17 @@ public struct PublishedEvent: Sendable {
         (self.id, self.kind, self.confirm) = (id, kind, confirm)
         body = Self.body(
             id: id, kind: kind, confirm: confirm, payload: value["payload"] ?? .object([]), endsRun: endsRun)
+    }
+
+    /// The event with the run's level for its kind (`levels`: the profile's and the run's) when it did not say, and
+    /// its ``body`` saying so: a retry is compared with what was emitted.
+    public func resolvingConfirm(_ levels: [String: ConfirmationLevel]) -> PublishedEvent {
+        guard !confirmGiven, let level = levels[kind], level != confirm else { return self }
+        var event = self
+        event.confirm = level
+        event.body = Self.body(
+            id: id, kind: kind, confirm: level, payload: body["payload"] ?? .object([]), endsRun: endsRun)
+        return event
     }
 
     private static func payload(_ value: JSONValue, at path: String) throws(PublishError) -> Payload {

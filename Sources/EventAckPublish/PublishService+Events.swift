@@ -41,8 +41,11 @@ extension PublishService {
     /// - Throws: what refuses the whole request before anything is emitted: 400 (a body that breaks a rule, with
     ///   its JSON path), 404, 409 `id_conflict` / `run_ended`.
     public func publish(body: String, to run: String, waitMs: UInt64) async throws(PublishError) -> PublishOutcome {
-        let events = try PublishedEvent.list(body: body, run: run, maxFrameBytes: maxFrameBytes)
+        var events = try PublishedEvent.list(body: body, run: run, maxFrameBytes: maxFrameBytes)
         try await load(run)
+        // Events that do not say their level take the run's for their kind (its profile's, or its own).
+        let levels = state.withLock { $0.book.confirmLevels(ofRun: run) }
+        if !levels.isEmpty { events = events.map { $0.resolvingConfirm(levels) } }
         let deadline = clock.nowMs() + min(waitMs, Self.maxWaitMs)
         var request = PublishRequest(run: run, events: events, deadline: deadline)
         let started = try state.withLock { (state) throws(PublishError) -> Bool in

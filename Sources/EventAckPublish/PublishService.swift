@@ -57,7 +57,8 @@ public final class PublishService: Sendable {
             State(
                 book: PublishBook(
                     terminalKinds: configuration.runProfile?.terminalKinds ?? [],
-                    terminalKindsByProfile: configuration.runProfiles.mapValues(\.terminalKinds)),
+                    confirmLevels: configuration.runProfile?.confirmLevels ?? [:],
+                    profiles: configuration.runProfiles),
                 runIDs: runIDs))
         let observed = self.observed
         // Only what the book takes in: events about a run (confirmations, failures, verdicts).

@@ -34,8 +34,14 @@ struct PublishedRun: Sendable {
 
     /// The kinds that end this run by themselves (its profile's terminal kinds).
     let terminalKinds: Set<String>
+    /// The level each kind is confirmed at when an event does not say.
+    let confirmLevels: [String: ConfirmationLevel]
 
-    init(run: String, request: OpenRunRequest, sessions: [SessionID], now: UInt64, terminalKinds: Set<String>) {
+    init(
+        run: String, request: OpenRunRequest, sessions: [SessionID], now: UInt64, terminalKinds: Set<String>,
+        confirmLevels: [String: ConfirmationLevel]
+    ) {
+        self.confirmLevels = confirmLevels
         self.run = run
         self.request = request
         self.sessions = sessions

@@ -23,6 +23,9 @@ public struct RunProfile: Sendable, Hashable, Codable {
     public var requiredContent: [String: [String]]
     /// Timing objectives; a breach is a warning with the measured time, not a failure.
     public var slos: [TimingSLO]
+    /// The level each kind is confirmed at when its producer does not say (the publish API's events without
+    /// `confirm`); kinds not listed: `receipt`.
+    public var confirmLevels: [String: ConfirmationLevel]
 
     /// Creates a profile.
     public init(
@@ -34,7 +37,8 @@ public struct RunProfile: Sendable, Hashable, Codable {
         ordering: [OrderingRule] = [],
         pairings: [Pairing] = [],
         requiredContent: [String: [String]] = [:],
-        slos: [TimingSLO] = []
+        slos: [TimingSLO] = [],
+        confirmLevels: [String: ConfirmationLevel] = [:]
     ) {
         self.name = name
         self.startKinds = startKinds
@@ -45,6 +49,27 @@ public struct RunProfile: Sendable, Hashable, Codable {
         self.pairings = pairings
         self.requiredContent = requiredContent
         self.slos = slos
+        self.confirmLevels = confirmLevels
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case name, startKinds, terminalKinds, failureKinds, otherKinds, ordering, pairings, requiredContent, slos
+        case confirmLevels
+    }
+
+    /// Profiles written before ``confirmLevels`` existed confirm every kind at `receipt` by default.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        startKinds = try c.decode(Set<String>.self, forKey: .startKinds)
+        terminalKinds = try c.decode(Set<String>.self, forKey: .terminalKinds)
+        failureKinds = try c.decodeIfPresent(Set<String>.self, forKey: .failureKinds) ?? []
+        otherKinds = try c.decodeIfPresent(Set<String>.self, forKey: .otherKinds)
+        ordering = try c.decodeIfPresent([OrderingRule].self, forKey: .ordering) ?? []
+        pairings = try c.decodeIfPresent([Pairing].self, forKey: .pairings) ?? []
+        requiredContent = try c.decodeIfPresent([String: [String]].self, forKey: .requiredContent) ?? [:]
+        slos = try c.decodeIfPresent([TimingSLO].self, forKey: .slos) ?? []
+        confirmLevels = try c.decodeIfPresent([String: ConfirmationLevel].self, forKey: .confirmLevels) ?? [:]
     }
 
     /// The agent run of the spec's § 13: `agent_started`, then any of `agent_thinking` and paired
@@ -114,6 +139,12 @@ extension RunProfile {
         requiredContent: ["TEXT_MESSAGE_CONTENT": ["delta"], "TOOL_CALL_START": ["toolCallName"]],
         slos: [
             TimingSLO(name: "started_after_request", from: .request, to: .first("RUN_STARTED"), limitMs: 1_000)
+        ],
+        // For a chat UI: deltas at receipt; what the user sees as a whole — a message once it ends, a tool's result,
+        // the run's end — at display. Value is opt-in per run (a run's `confirm` levels, EA-PUB-3).
+        confirmLevels: [
+            "TEXT_MESSAGE_END": .display, "TOOL_CALL_RESULT": .display, "RUN_FINISHED": .display,
+            "RUN_ERROR": .display,
         ]
     )
 

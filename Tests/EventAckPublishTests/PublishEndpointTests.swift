@@ -72,13 +72,14 @@ struct PublishEndpointTests {
         let endpoint = PublishEndpoint(publish: publish)
         let unknown = await endpoint.performHere(.open(body: #"{"principal":"alice","run":"x","profile":"nope"}"#))
         #expect(try unknown.status == 400 && Self.json(unknown)["path"] == .string("$.profile"), "\(unknown.body)")
-        let opened = await endpoint.performHere(.open(body: #"{"principal":"alice","run":"a","profile":"ag-ui"}"#))
+        let opened = await endpoint.performHere(
+            .open(body: #"{"principal":"alice","run":"a","profile":"ag-ui","confirm":{"RUN_FINISHED":"value"}}"#))
         #expect(opened.status == 201)
         let events = #"""
             {"events":[{"id":"1","kind":"RUN_STARTED","payload":{"threadId":"t","runId":"a"}},
             {"id":"2","kind":"TEXT_MESSAGE_START","payload":{"messageId":"m1","role":"assistant"}},
             {"id":"3","kind":"TEXT_MESSAGE_CONTENT","payload":{"messageId":"m1","delta":"Hello"}},
-            {"id":"4","kind":"TEXT_MESSAGE_END","payload":{"messageId":"m1"},"confirm":"display"},
+            {"id":"4","kind":"TEXT_MESSAGE_END","payload":{"messageId":"m1"}},
             {"id":"5","kind":"RUN_FINISHED","payload":{"threadId":"t","runId":"a"}}]}
             """#
         #expect(await endpoint.performHere(.events(run: "a", body: events, waitMs: 1_000)).status == 200)
@@ -88,6 +89,20 @@ struct PublishEndpointTests {
         #expect(view["state"] == .string("ended"), "RUN_FINISHED ends the run: \(view)")
         #expect(view["verdict"]?["verdict"] == .string("confirmed"), "\(view)")
         #expect(view["verdict"]?["outcome"] == .string("succeeded"), "\(view)")
+        // Levels not given: the profile's for the kind (a message's end at display), the run's over them.
+        var levels: [String: String] = [:]
+        for item in publish.feed(of: "a", after: 0)?.items ?? [] {
+            if case .confirmed(_, let id, _, _, let level, _) = item { levels[id] = level.rawValue }
+        }
+        #expect(levels == ["1": "receipt", "2": "receipt", "3": "receipt", "4": "display", "5": "value"], "\(levels)")
+        let retry =
+            #"{"events":[{"id":"4","kind":"TEXT_MESSAGE_END","payload":{"messageId":"m1"},"confirm":"display"}]}"#
+        let again = try Self.json(await endpoint.performHere(.events(run: "a", body: retry, waitMs: 0)))
+        guard case .array(let results)? = again["events"], let first = results.first else {
+            Issue.record("no results in \(again)")
+            return
+        }
+        #expect(first["duplicate"] == .bool(true), "the level written out is the same event: \(again)")
         consumer.cancel()
         acceptor.cancel()
         publish.stop()
