@@ -190,3 +190,21 @@ struct PerRunProfileTests {
         #expect(decoded.change == .runRequested(run: "r", at: 5, profile: "ag-ui"))
     }
 }
+
+/// Events checked before they are emitted (what the AG-UI gateway does).
+@Suite("Run checker")
+struct RunCheckerTests {
+    @Test("an event the profile refuses changes nothing: the next sound one passes; after the terminal nothing does")
+    func refusedEventChangesNothing() throws {
+        var checker = RunChecker(profile: .agUI)
+        #expect(checker.check(kind: "RUN_STARTED", payload: .empty).isEmpty)
+        let refused = checker.check(kind: "TEXT_MESSAGE_END", payload: try Payload(json: #"{"messageId":"m1"}"#))
+        #expect(refused.map(\.code) == ["unpaired_call"])
+        #expect(checker.check(kind: "TEXT_MESSAGE_START", payload: try Payload(json: #"{"messageId":"m1"}"#)).isEmpty)
+        #expect(checker.check(kind: "RUN_FINISHED", payload: .empty).map(\.code) == ["unpaired_call"])
+        #expect(!checker.hasEnded, "a refused terminal does not end the run")
+        #expect(checker.check(kind: "TEXT_MESSAGE_END", payload: try Payload(json: #"{"messageId":"m1"}"#)).isEmpty)
+        #expect(checker.check(kind: "RUN_FINISHED", payload: .empty).isEmpty && checker.hasEnded)
+        #expect(checker.check(kind: "CUSTOM", payload: .empty).map(\.code) == ["after_terminal"])
+    }
+}
