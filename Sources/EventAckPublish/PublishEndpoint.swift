@@ -10,13 +10,16 @@ public struct PublishEndpoint: Sendable {
     public let publish: PublishService
     /// How to reach the other nodes; `nil` on a single node.
     public let relay: (any PublishRelay)?
+    /// The AG-UI agents this node runs for `POST /v1/runs` with `"agent"`; `nil`: none.
+    public let agents: (any AgentGateway)?
     /// The sessions of runs served elsewhere, as the ledger said (they never change).
     private let placements = RunPlacements()
 
-    /// An endpoint for `publish`, reaching other nodes through `relay`.
-    public init(publish: PublishService, relay: (any PublishRelay)? = nil) {
+    /// An endpoint for `publish`, reaching other nodes through `relay`, running `agents`.
+    public init(publish: PublishService, relay: (any PublishRelay)? = nil, agents: (any AgentGateway)? = nil) {
         self.publish = publish
         self.relay = relay
+        self.agents = agents
     }
 
     /// Answers `operation` here, or relays it to the node that holds its run's sessions (if no node holds them any
@@ -74,7 +77,22 @@ public struct PublishEndpoint: Sendable {
         do throws(PublishError) {
             switch operation {
             case .open(let body):
-                let (opened, created) = try await publish.openRun(try OpenRunRequest(body: body))
+                var request = try OpenRunRequest(body: body)
+                let agent = try AgentInvocation(body: body)
+                if let agent {
+                    // An agent's run is an AG-UI run (§ 13.1), of an agent this node runs.
+                    guard let agents, agents.offers(agent.name) else {
+                        throw PublishError(
+                            status: 404, code: "unknown_agent", message: "no agent named \(agent.name) is configured",
+                            path: "$.agent.name")
+                    }
+                    guard request.profile == nil || request.profile == RunProfile.agUI.name else {
+                        throw .invalid("an agent's run has the ag-ui profile", at: "$.profile")
+                    }
+                    request.profile = RunProfile.agUI.name
+                }
+                let (opened, created) = try await publish.openRun(request)
+                if created, let agent, let agents { agents.start(agent, run: opened.run) }
                 return PublishReply(status: created ? 201 : 200, body: Self.opened(opened).jsonText)
             case .events(let run, let body, let waitMs):
                 guard waitMs <= PublishService.maxWaitMs else {

@@ -55,6 +55,22 @@ struct AgentServerCommand: AsyncParsableCommand {
     @Option(help: "A file of publishers' token=name lines. [EVENTACK_PUBLISHER_TOKENS_FILE]")
     var publisherTokensFile: String?
 
+    @Option(
+        help: """
+            AG-UI agents this server may run for a publish API run opened with "agent": name=http://host:port/path \
+            pairs, comma-separated. [EVENTACK_AG_UI_AGENTS]
+            """)
+    var agUIAgents: String?
+
+    @Option(
+        help:
+            "How long an AG-UI agent's stream may stay silent before its run ends, ms. [EVENTACK_AG_UI_READ_TIMEOUT_MS, 30000]"
+    )
+    var agUIReadTimeoutMs: Int64?
+
+    @Option(help: "AG-UI agent runs at once on this server. [EVENTACK_MAX_AGENT_RUNS, 64]")
+    var maxAgentRuns: Int?
+
     @Option(help: "The operator's bearer token: the whole report and /metrics. [EVENTACK_OPERATOR_TOKEN]")
     var operatorToken: String?
 
@@ -152,12 +168,15 @@ struct AgentServerCommand: AsyncParsableCommand {
             ledger: sessionStore?.store)
         publish.start()
         defer { publish.stop() }
+        let gateway = try makeGateway(settings, logger: logger)
         let relay = sessionStore.map { sessionStore in
             PostgresPublishRelay(store: sessionStore.store, logger: logger) { operation in
-                await PublishEndpoint(publish: publish).performHere(operation)
+                await PublishEndpoint(publish: publish, agents: gateway).performHere(operation)
             }
         }
-        PublishRoutes(publish: publish, relay: relay, authenticator: tokenTable).add(to: router)
+        let publishRoutes = PublishRoutes(publish: publish, relay: relay, agents: gateway, authenticator: tokenTable)
+        gateway?.attach(publishRoutes.endpoint)
+        publishRoutes.add(to: router)
         var observe: (@Sendable (SessionID?, String) -> Void)?
         if let bench { observe = { session, text in bench.frameArrived(session: session, text: text) } }
         let app = Application(
@@ -223,6 +242,15 @@ extension AgentServerCommand {
                 terminalKinds: service.configuration.runProfile?.terminalKinds ?? []),
             logger: logger, maxRunsPerSession: try settings.value(maxRunsPerSession, "MAX_RUNS_PER_SESSION", 8),
             node: node)
+    }
+
+    /// With `--ag-ui-agents`: the gateway that runs them.
+    func makeGateway(_ settings: Settings, logger: Logger) throws -> AGUIGateway? {
+        guard let text = agUIAgents ?? settings.environment["EVENTACK_AG_UI_AGENTS"] else { return nil }
+        return AGUIGateway(
+            agents: try AGUIGateway.agents(from: text),
+            readTimeoutMs: try settings.value(agUIReadTimeoutMs, "AG_UI_READ_TIMEOUT_MS", 30_000),
+            maxRuns: try settings.value(maxAgentRuns, "MAX_AGENT_RUNS", 64), logger: logger)
     }
 
     /// With `--bench`: the load benchmark's server half.

@@ -26,12 +26,12 @@ public struct PublishRoutes: Sendable {
     public let keepaliveMs: UInt64
 
     /// Routes for `publish`, authenticating with `authenticator`; in a cluster, requests for runs served by another
-    /// node reach it through `relay` (EA-PUB-11).
+    /// node reach it through `relay` (EA-PUB-11); `agents` runs AG-UI agents for runs opened with `"agent"`.
     public init(
-        publish: PublishService, relay: (any PublishRelay)? = nil, authenticator: any EventAckAuthenticator,
-        maxBodyBytes: Int = 4 << 20, keepaliveMs: UInt64 = 15_000
+        publish: PublishService, relay: (any PublishRelay)? = nil, agents: (any AgentGateway)? = nil,
+        authenticator: any EventAckAuthenticator, maxBodyBytes: Int = 4 << 20, keepaliveMs: UInt64 = 15_000
     ) {
-        self.endpoint = PublishEndpoint(publish: publish, relay: relay)
+        self.endpoint = PublishEndpoint(publish: publish, relay: relay, agents: agents)
         self.authenticator = authenticator
         self.maxBodyBytes = maxBodyBytes
         self.keepaliveMs = keepaliveMs
@@ -40,18 +40,22 @@ public struct PublishRoutes: Sendable {
     /// Adds `POST /v1/runs`, `POST /v1/runs/{run}/events`, `POST /v1/runs/{run}/progress`, `GET /v1/runs/{run}` and
     /// `GET /v1/runs/{run}/confirmations` to `router`.
     public func add<Context: RequestContext>(to router: Router<Context>) {
-        router.post("/v1/runs") { request, context in await guarded(request) { try await openRun(request) } }
+        router.post("/v1/runs") { request, context in
+            // A signed-in user may start a run of a configured agent in their own sessions (the chat page does): the
+            // one exception to users not opening runs.
+            await guarded(request, userMay: mayStartAgentRun) { try await openRun($0) }
+        }
         router.post("/v1/runs/:run/events") { request, context in
-            await guarded(request) { try await publishEvents(request, run: try runParameter(context)) }
+            await guarded(request) { try await publishEvents($0, run: try runParameter(context)) }
         }
         router.post("/v1/runs/:run/progress") { request, context in
-            await guarded(request) { try await progress(request, run: try runParameter(context)) }
+            await guarded(request) { try await progress($0, run: try runParameter(context)) }
         }
         router.get("/v1/runs/:run") { request, context in
-            await guarded(request) { await runView(run: try runParameter(context)) }
+            await guarded(request) { _ in await runView(run: try runParameter(context)) }
         }
         router.get("/v1/runs/:run/confirmations") { request, context in
-            await guarded(request) { try await confirmations(request, run: try runParameter(context)) }
+            await guarded(request) { try await confirmations($0, run: try runParameter(context)) }
         }
         for (path, allowed) in Self.methods {
             for method in Self.otherMethods where !allowed.contains(method) {
@@ -73,26 +77,50 @@ public struct PublishRoutes: Sendable {
         ("/v1/runs/:run", [.get, .head]), ("/v1/runs/:run/confirmations", [.get, .head]),
     ]
 
-    /// Authenticates, runs `handle`, and turns a ``PublishError`` into its JSON answer.
-    private func guarded(_ request: Request, _ handle: () async throws -> Response) async -> Response {
+    /// Authenticates, runs `handle`, and turns a ``PublishError`` into its JSON answer. A user's credential is refused
+    /// unless `userMay` allows the request for that user.
+    private func guarded(
+        _ request: Request, userMay: ((Request, String) async -> (Request, Bool))? = nil,
+        _ handle: (Request) async throws -> Response
+    ) async -> Response {
+        var request = request
         switch authenticator.credential(of: request.headers) {
         case .missing:
             return PublishAnswer.unauthorized("missing_token", "send Authorization: Bearer <publisher token>")
         case .unknown:
             return PublishAnswer.unauthorized("invalid_token", "the bearer token is not valid")
-        case .user:
-            return PublishAnswer.error(
-                PublishError(status: 403, code: "forbidden", message: "a user's token may not publish"))
+        case .user(let principal):
+            guard let userMay else { return Self.userForbidden }
+            let (collected, allowed) = await userMay(request, principal)
+            guard allowed else { return Self.userForbidden }
+            request = collected
         case .publisher, .operator:
             break
         }
         do {
-            return try await handle()
+            return try await handle(request)
         } catch let error as PublishError {
             return PublishAnswer.error(error)
         } catch {
             return PublishAnswer.error(PublishError(status: 400, code: "invalid_request", message: "\(error)"))
         }
+    }
+
+    static let userForbidden = PublishAnswer.error(
+        PublishError(
+            status: 403, code: "forbidden",
+            message: "a user's token may not publish; it may start a configured agent's run for that user"))
+
+    /// Whether a user may open this run: one of a configured agent, addressed to themself. The body is read here, and
+    /// the request handed on with it collected.
+    private func mayStartAgentRun(_ request: Request, principal: String) async -> (Request, Bool) {
+        var request = request
+        guard let buffer = try? await request.collectBody(upTo: maxBodyBytes) else { return (request, false) }
+        let text = String(buffer: buffer)
+        guard (try? AgentInvocation(body: text)) != nil, let open = try? OpenRunRequest(body: text),
+            open.audience == .principal(principal)
+        else { return (request, false) }
+        return (request, true)
     }
 
     private func runParameter<Context: RequestContext>(_ context: Context) throws(PublishError) -> String {

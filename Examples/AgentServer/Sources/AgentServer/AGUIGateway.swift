@@ -1,0 +1,142 @@
+import AsyncHTTPClient
+import EventAckProtocol
+import EventAckPublish
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import OpenAPIRuntime
+import Synchronization
+
+/// Runs configured AG-UI agents and relays each run's stream into it (issue 26, § 13.1 of the spec): posts the
+/// run's `RunAgentInput` to the agent with `Accept: text/event-stream`, reads the Server-Sent Events with
+/// async-http-client and swift-openapi-runtime's parser (mattt/EventSource's needs URLSession's byte streams, which
+/// Linux's Foundation lacks), and publishes each event through the publish endpoint as
+/// ``AGUIStream`` says — checked against the `ag-ui` profile first, with ids the gateway assigns, waiting when the
+/// user's window is full. The run goes on while the user's browser is away; the user resumes with what it missed.
+///
+/// Bounded: a connect timeout, a read timeout (an agent silent that long ends the run `agent_stream_failed`; it is
+/// shorter than the run's idle timeout, so this reason wins), events over the frame limit refused by the publish API
+/// like any other, and a cap on the agent runs going on at once. Only configured agents are run. If this node dies,
+/// the stream dies with it: the node that adopts the session ends the run when its idle timeout passes (EA-RUN-2).
+final class AGUIGateway: AgentGateway {
+    /// A configured agent.
+    struct Agent: Sendable {
+        var url: String
+        var headers: [(String, String)]
+    }
+
+    private let agents: [String: Agent]
+    private let client: HTTPClient
+    private let logger: Logger
+    private let maxRuns: Int
+    private let running = Atomic<Int>(0)
+    /// Set once the endpoint exists (it holds this gateway): where the events are published.
+    private let endpoint = Mutex<PublishEndpoint?>(nil)
+
+    /// A gateway for `agents` (name → URL), reading each stream with `readTimeoutMs` between events.
+    init(agents: [String: Agent], readTimeoutMs: Int64, maxRuns: Int, logger: Logger) {
+        self.agents = agents
+        self.logger = logger
+        self.maxRuns = maxRuns
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(5), read: .milliseconds(readTimeoutMs))
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Parses `--ag-ui-agents name=url,…`.
+    static func agents(from text: String) throws -> [String: Agent] {
+        var agents: [String: Agent] = [:]
+        for entry in text.split(separator: ",") where !entry.isEmpty {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let url = URL(string: parts[1]), ["http", "https"].contains(url.scheme) else {
+                throw GatewayConfigurationError(entry: String(entry))
+            }
+            agents[parts[0]] = Agent(url: parts[1], headers: [])
+        }
+        return agents
+    }
+
+    struct GatewayConfigurationError: Error, CustomStringConvertible {
+        var entry: String
+        var description: String { "an AG-UI agent is name=http(s)://host:port/path, not \(entry)" }
+    }
+
+    func attach(_ endpoint: PublishEndpoint) { self.endpoint.withLock { $0 = endpoint } }
+
+    func offers(_ agent: String) -> Bool { agents[agent] != nil }
+
+    func start(_ invocation: AgentInvocation, run: String) {
+        guard let agent = agents[invocation.name], let endpoint = endpoint.withLock({ $0 }) else { return }
+        let input = invocation.input(forRun: run)
+        Task {
+            var stream = AGUIStream(run: run)
+            guard running.add(1, ordering: .relaxed).newValue <= maxRuns else {
+                running.subtract(1, ordering: .relaxed)
+                await publish(stream.agentFailed("too many agent runs at once on this server"), run, endpoint)
+                return
+            }
+            defer { running.subtract(1, ordering: .relaxed) }
+            await relay(agent, input: input, into: &stream, endpoint: endpoint)
+        }
+    }
+
+    /// Posts the input and relays the stream until the run is over.
+    private func relay(_ agent: Agent, input: JSONValue, into stream: inout AGUIStream, endpoint: PublishEndpoint) async
+    {
+        let run = stream.run
+        do {
+            var request = HTTPClientRequest(url: agent.url)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "Accept", value: "text/event-stream")
+            for (name, value) in agent.headers { request.headers.add(name: name, value: value) }
+            request.body = .bytes(ByteBuffer(string: input.jsonText))
+            let response = try await client.execute(request, timeout: .hours(24))
+            guard response.status == .ok else {
+                await publish(stream.agentFailed("the agent answered HTTP \(response.status.code)"), run, endpoint)
+                return
+            }
+            let chunks = response.body.map { ArraySlice($0.readableBytesView) }
+            for try await event in chunks.asDecodedServerSentEvents() {
+                guard let data = event.data else { continue }  // a comment or a keepalive
+                guard await publish(stream.received(data), run, endpoint) else { return }
+            }
+            await publish(stream.streamEnded(), run, endpoint)
+        } catch {
+            logger.notice(
+                "AG-UI agent stream failed",
+                metadata: ["run": "\(run)", "error": "\(DisplayText.escaping("\(error)"))"])
+            await publish(stream.agentFailed("the agent's stream failed: \(error)"), run, endpoint)
+        }
+    }
+
+    /// Publishes what `action` says, retrying while the session is full or the store away; whether to go on reading.
+    @discardableResult
+    private func publish(_ action: AGUIStream.Action, _ run: String, _ endpoint: PublishEndpoint) async -> Bool {
+        let event: JSONValue
+        switch action {
+        case .publish(_, let next): event = next
+        case .fail(let reason, let next):
+            logger.notice("AG-UI run ended by the gateway", metadata: ["run": "\(run)", "reason": "\(reason)"])
+            event = next
+        case .finished: return false
+        case .ignore: return true
+        }
+        let body = JSONValue.object([("events", .array([event]))]).jsonText
+        for attempt in 0..<120 {
+            let reply = await endpoint.perform(.events(run: run, body: body, waitMs: PublishService.maxWaitMs))
+            switch reply.status {
+            case 200: if case .fail = action { return false } else { return true }
+            case 429, 503: try? await Task.sleep(for: .milliseconds(min(250 * (attempt + 1), 2_000)))
+            default:
+                // The run ended (its producer was silent too long, say) or refused the event: nothing more to relay.
+                logger.notice("AG-UI event refused", metadata: ["run": "\(run)", "status": "\(reply.status)"])
+                return false
+            }
+        }
+        return false
+    }
+
+    func shutdown() async { try? await client.shutdown() }
+}
