@@ -32,7 +32,7 @@ struct AGUIStreamTests {
         return (kinds, ids, failure)
     }
 
-    @Test("a sound stream: every event published in order with ids the gateway assigns, then finished")
+    @Test("a sound stream: every event published in order with ids the gateway assigns, then finished (EA-PUB-14)")
     func soundStream() {
         var stream = AGUIStream(run: "r")
         var actions = Self.run.map { stream.received($0) }
