@@ -4,7 +4,8 @@ whose models and EventEncoder write the stream — nothing of the encoding is wr
 POST / with a RunAgentInput streams a realistic run: a step, reasoning, an assistant message in deltas around a tool
 call with streamed arguments and its result, a state snapshot and delta, RUN_FINISHED. `forwardedProps.mode` picks a
 failure instead: `http500` (an HTTP error), `cut` (the stream ends mid-message), `invalid` (content of a message never
-started), `hang` (silent after the first events). `forwardedProps.delayMs` spaces the events (default 40 ms).
+started), `hang` (silent after the first events); `deltas` streams one message of `forwardedProps.deltas` (1,000) deltas
+as fast as it can (the gateway's benchmark). `forwardedProps.delayMs` spaces the events (default 40 ms).
 
     uvicorn agent:app --port 8000         (or: python3 agent.py --port 8000)
 """
@@ -31,6 +32,15 @@ ANSWER = ["I found ", "3 flights ", "to Lisbon; ", "the cheapest ", "is TAP 1234
 def run_events(input: RunAgentInput, mode: str):
     """The run's events, in order; a failing mode breaks it where its name says."""
     thread, run = input.thread_id, input.run_id
+    if mode == "deltas":
+        count = int((input.forwarded_props or {}).get("deltas", 1000))
+        yield RunStartedEvent(type=EventType.RUN_STARTED, thread_id=thread, run_id=run)
+        yield TextMessageStartEvent(type=EventType.TEXT_MESSAGE_START, message_id="bench", role="assistant")
+        for index in range(count):
+            yield TextMessageContentEvent(type=EventType.TEXT_MESSAGE_CONTENT, message_id="bench", delta=f"w{index} ")
+        yield TextMessageEndEvent(type=EventType.TEXT_MESSAGE_END, message_id="bench")
+        yield RunFinishedEvent(type=EventType.RUN_FINISHED, thread_id=thread, run_id=run)
+        return
     message, reasoning, call = f"m-{uuid.uuid4().hex[:8]}", f"r-{uuid.uuid4().hex[:8]}", f"c-{uuid.uuid4().hex[:8]}"
     yield RunStartedEvent(type=EventType.RUN_STARTED, thread_id=thread, run_id=run)
     yield StepStartedEvent(type=EventType.STEP_STARTED, step_name="plan")
@@ -80,7 +90,8 @@ async def run_agent(input: RunAgentInput, request: Request):
                 await asyncio.sleep(3600)
                 return
             yield encoder.encode(event)
-            await asyncio.sleep(delay)
+            if delay > 0:
+                await asyncio.sleep(delay)
 
     return StreamingResponse(stream(), media_type=encoder.get_content_type())
 

@@ -31,7 +31,8 @@ for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$agent_port/doc
 
 "$server_bin" --port 0 --tokens "hank-token=hank,ivy-token=ivy" --publisher-tokens "pub-token=backend" \
     --ag-ui-agents "travel=http://127.0.0.1:$agent_port/" --ag-ui-read-timeout-ms 2000 > "$work/server.log" 2>&1 &
-pids+=($!)
+server_pid=$!
+pids+=($server_pid)
 port="$(listening_port "$work/server.log" "agent-server listening on")"
 [ -n "$port" ] || { cat "$work/server.log"; exit 1; }
 url="http://127.0.0.1:$port"
@@ -119,4 +120,23 @@ status="$(curl -s -o /dev/null -w "%{http_code}" -X POST "$url/v1/runs" -H "Auth
     -d '{"principal": "hank", "agent": {"name": "elsewhere", "input": {}}}')"
 [ "$status" = 404 ] || { echo "an unconfigured agent answered $status"; exit 1; }
 echo "a user may not start one for another user (403); an agent not configured is 404 unknown_agent"
+echo "=== the gateway's cost: one message of 1,000 deltas, end to end (a measurement, not a check)"
+start_client hank "$work/hank-bench.log"
+cpu_before="$(awk '{print $14 + $15}' "/proc/$server_pid/stat")"
+started="$(date +%s%N)"
+curl -s -o /dev/null -X POST "$url/v1/runs" -H "Authorization: Bearer pub-token" \
+    -d '{"principal": "hank", "run": "agui-bench", "agent": {"name": "travel",
+         "input": {"forwardedProps": {"mode": "deltas", "deltas": 1000, "delayMs": 0}}}}'
+wait "$client_pid" || { tail -5 "$work/hank-bench.log"; exit 1; }
+ended="$(date +%s%N)"
+cpu_after="$(awk '{print $14 + $15}' "/proc/$server_pid/stat")"
+events="$(grep -c "^event [0-9]* agui-bench " "$work/hank-bench.log")"
+[ "$events" = 1004 ] || { echo "the benchmark run delivered $events events, not 1004"; exit 1; }
+python3 -c "
+import os, sys
+events, ns, ticks = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+hz = os.sysconf('SC_CLK_TCK')
+print(f'agui-bench: {events} events end to end in {ns / 1e6:.0f} ms ({events / (ns / 1e9):.0f} events/s); '
+      f'server CPU {ticks / hz * 1e6 / events:.0f} µs per AG-UI event (SSE in, checked, published, delivered, acked)')
+" "$events" "$((ended - started))" "$((cpu_after - cpu_before))"
 echo "ag-ui passed (logs in $work)"
