@@ -4,8 +4,8 @@ whose models and EventEncoder write the stream — nothing of the encoding is wr
 POST / with a RunAgentInput streams a realistic run: a step, reasoning, an assistant message in deltas around a tool
 call with streamed arguments and its result, a state snapshot and delta, RUN_FINISHED. `forwardedProps.mode` picks a
 failure instead: `http500` (an HTTP error), `cut` (the stream ends mid-message), `invalid` (content of a message never
-started), `hang` (silent after the first events); `deltas` streams one message of `forwardedProps.deltas` (1,000) deltas
-as fast as it can (the gateway's benchmark). `forwardedProps.delayMs` spaces the events (default 40 ms).
+started), `hang` (silent after the first events), `huge` (a 1.2 MB delta, over the server's frame limit); `deltas`
+streams one message of `forwardedProps.deltas` (1,000) deltas as fast as it can (the gateway's benchmark). `forwardedProps.delayMs` spaces the events (default 40 ms).
 
     uvicorn agent:app --port 8000         (or: python3 agent.py --port 8000)
 """
@@ -58,6 +58,8 @@ def run_events(input: RunAgentInput, mode: str):
     yield TextMessageContentEvent(type=EventType.TEXT_MESSAGE_CONTENT, message_id=message, delta=ANSWER[0])
     if mode == "cut":
         yield "cut"
+    if mode == "huge":
+        yield TextMessageContentEvent(type=EventType.TEXT_MESSAGE_CONTENT, message_id=message, delta="x" * 1_200_000)
     yield ToolCallStartEvent(
         type=EventType.TOOL_CALL_START, tool_call_id=call, tool_call_name="search_flights", parent_message_id=message)
     yield ToolCallArgsEvent(type=EventType.TOOL_CALL_ARGS, tool_call_id=call, delta='{"to": ')

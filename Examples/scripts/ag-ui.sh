@@ -8,7 +8,8 @@
 #     result and the run's end at display), outcome succeeded;
 #   - each failing mode of the agent ends its run failed with its reason, at the client (a RUN_ERROR of the server's)
 #     and in GET /v1/runs/{run}: an HTTP 500 and a stream cut mid-message (agent_stream_failed), an event out of order
-#     (unpaired_call: the event is not published), an agent that hangs (agent_stream_failed after the read timeout);
+#     (unpaired_call: the event is not published), an agent that hangs (agent_stream_failed after the read timeout),
+#     an event over the frame limit (frame_too_large);
 #   - a user may start a configured agent's run for themself, not for another user, nor a run of an unconfigured agent.
 # Exits non-zero on any failure. Everything it starts is stopped by process id.
 set -euo pipefail
@@ -100,12 +101,12 @@ check_failed() { # run log reason
     grep -q '"outcome":"failed"' "$work/$1.json" || { echo "$1: not failed"; cat "$work/$1.json"; exit 1; }
     echo "$1: ended failed, $3, at the client and in GET /v1/runs/$1"
 }
-for mode in http500 cut invalid hang; do
+for mode in http500 cut invalid hang huge; do
     echo "=== the agent fails: $mode"
     start_client hank "$work/hank-$mode.log"
     [ "$(open_run pub-token "agui-$mode" "$mode")" = 201 ] || { cat "$work/open-agui-$mode.json"; exit 1; }
     wait "$client_pid" || { cat "$work/hank-$mode.log"; exit 1; }
-    case "$mode" in invalid) reason=unpaired_call ;; *) reason=agent_stream_failed ;; esac
+    case "$mode" in invalid) reason=unpaired_call ;; huge) reason=frame_too_large ;; *) reason=agent_stream_failed ;; esac
     check_failed "agui-$mode" "$work/hank-$mode.log" "$reason"
 done
 ! grep -q "agui-invalid TEXT_MESSAGE_CONTENT .*never-started" "$work/hank-invalid.log" || { echo "the out-of-order event was published"; exit 1; }
@@ -139,4 +140,32 @@ hz = os.sysconf('SC_CLK_TCK')
 print(f'agui-bench: {events} events end to end in {ns / 1e6:.0f} ms ({events / (ns / 1e9):.0f} events/s); '
       f'server CPU {ticks / hz * 1e6 / events:.0f} µs per AG-UI event (SSE in, checked, published, delivered, acked)')
 " "$events" "$((ended - started))" "$((cpu_after - cpu_before))"
+# The same 1,004 events through the publish API's batched path (100 per request), in the same server.
+start_client hank "$work/hank-batched.log"
+curl -s -o /dev/null -X POST "$url/v1/runs" -H "Authorization: Bearer pub-token" \
+    -d '{"principal": "hank", "run": "batched-bench", "profile": "ag-ui"}'
+python3 - "$work/batches" << 'PY'
+import json, sys
+events = [{"type": "RUN_STARTED", "threadId": "t", "runId": "b"}, {"type": "TEXT_MESSAGE_START", "messageId": "m"}]
+events += [{"type": "TEXT_MESSAGE_CONTENT", "messageId": "m", "delta": f"w{i} "} for i in range(1000)]
+events += [{"type": "TEXT_MESSAGE_END", "messageId": "m"}, {"type": "RUN_FINISHED", "threadId": "t", "runId": "b"}]
+items = [{"id": f"b{i}", "kind": e["type"], "payload": e} for i, e in enumerate(events)]
+for n in range(0, len(items), 100):
+    open(f"{sys.argv[1]}-{n // 100:02d}.json", "w").write(json.dumps({"events": items[n:n + 100]}))
+PY
+cpu_before="$(awk '{print $14 + $15}' "/proc/$server_pid/stat")"
+started="$(date +%s%N)"
+for batch in "$work"/batches-*.json; do
+    curl -sf -o /dev/null -X POST "$url/v1/runs/batched-bench/events" -H "Authorization: Bearer pub-token" \
+        --data-binary "@$batch"
+done
+wait "$client_pid" || { tail -5 "$work/hank-batched.log"; exit 1; }
+ended="$(date +%s%N)"
+cpu_after="$(awk '{print $14 + $15}' "/proc/$server_pid/stat")"
+python3 -c "
+import os, sys
+events, ns, ticks = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+print(f'batched-bench: the same {events} events through POST …/events, 100 per request: {ns / 1e6:.0f} ms; '
+      f'server CPU {ticks / os.sysconf(\"SC_CLK_TCK\") * 1e6 / events:.0f} µs per event')
+" 1004 "$((ended - started))" "$((cpu_after - cpu_before))"
 echo "ag-ui passed (logs in $work)"

@@ -70,6 +70,11 @@ public struct AGUIStream: Sendable {
         return fail(Reason.streamFailed, message)
     }
 
+    /// The publish API refused an event the stream passed (over the frame limit, say) with `code`: the run ends.
+    public mutating func refused(_ code: String, _ message: String) -> Action {
+        fail(code, "the agent sent an event the server refused: \(message)")
+    }
+
     /// Ends the run with the server's `RUN_ERROR` (its payload as AG-UI writes one: `message`, `code`).
     private mutating func fail(_ reason: String, _ message: String) -> Action {
         over = true

@@ -45,7 +45,7 @@ public struct AgentInvocation: Sendable, Hashable {
 public protocol AgentGateway: Sendable {
     /// Whether an agent of this name is configured.
     func offers(_ agent: String) -> Bool
-    /// Starts `invocation` for `run`, opened already; returns at once: the agent's stream is relayed into the run
-    /// until it ends.
-    func start(_ invocation: AgentInvocation, run: String)
+    /// Starts `invocation` for `run`, opened already for `audience`; returns at once: the agent's stream is relayed
+    /// into the run until it ends.
+    func start(_ invocation: AgentInvocation, run: String, for audience: RunAudience)
 }

@@ -92,7 +92,7 @@ public struct PublishEndpoint: Sendable {
                     request.profile = RunProfile.agUI.name
                 }
                 let (opened, created) = try await publish.openRun(request)
-                if created, let agent, let agents { agents.start(agent, run: opened.run) }
+                if created, let agent, let agents { agents.start(agent, run: opened.run, for: request.audience) }
                 return PublishReply(status: created ? 201 : 200, body: Self.opened(opened).jsonText)
             case .events(let run, let body, let waitMs):
                 guard waitMs <= PublishService.maxWaitMs else {

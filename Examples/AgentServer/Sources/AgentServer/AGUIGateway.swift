@@ -29,19 +29,39 @@ final class AGUIGateway: AgentGateway {
     private let agents: [String: Agent]
     private let client: HTTPClient
     private let logger: Logger
-    private let maxRuns: Int
-    private let running = Atomic<Int>(0)
+    private let maxRunsPerUser: Int
+    /// Agent runs going on, by user (or session, for a run addressed to one).
+    private let running = Mutex<[String: Int]>([:])
     /// Set once the endpoint exists (it holds this gateway): where the events are published.
     private let endpoint = Mutex<PublishEndpoint?>(nil)
 
-    /// A gateway for `agents` (name → URL), reading each stream with `readTimeoutMs` between events.
-    init(agents: [String: Agent], readTimeoutMs: Int64, maxRuns: Int, logger: Logger) {
+    /// A gateway for `agents` (name → URL and headers), reading each stream with `readTimeoutMs` between events, at
+    /// most `maxRunsPerUser` runs at once for one user.
+    init(agents: [String: Agent], readTimeoutMs: Int64, maxRunsPerUser: Int, logger: Logger) {
         self.agents = agents
         self.logger = logger
-        self.maxRuns = maxRuns
+        self.maxRunsPerUser = maxRunsPerUser
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(5), read: .milliseconds(readTimeoutMs))
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Reads `--ag-ui-agents-file`: a JSON object from names to `{"url": URL, "headers": {NAME: VALUE}}`.
+    static func agents(fromFile path: String) throws -> [String: Agent] {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        guard case .object(let entries) = try JSONValue(parsingObject: text) else { return [:] }
+        var agents: [String: Agent] = [:]
+        for (name, entry) in entries {
+            guard case .string(let url)? = entry["url"], let parsed = URL(string: url),
+                ["http", "https"].contains(parsed.scheme)
+            else { throw GatewayConfigurationError(entry: name) }
+            var headers: [(String, String)] = []
+            if case .object(let members)? = entry["headers"] {
+                for (header, value) in members { if case .string(let text) = value { headers.append((header, text)) } }
+            }
+            agents[name] = Agent(url: url, headers: headers)
+        }
+        return agents
     }
 
     /// Parses `--ag-ui-agents name=url,…`.
@@ -66,18 +86,31 @@ final class AGUIGateway: AgentGateway {
 
     func offers(_ agent: String) -> Bool { agents[agent] != nil }
 
-    func start(_ invocation: AgentInvocation, run: String) {
+    func start(_ invocation: AgentInvocation, run: String, for audience: RunAudience) {
         guard let agent = agents[invocation.name], let endpoint = endpoint.withLock({ $0 }) else { return }
         let input = invocation.input(forRun: run)
+        let user: String
+        switch audience {
+        case .principal(let principal): user = "user:" + principal
+        case .session(let session): user = "session:" + session.rawValue
+        }
         Task {
             var stream = AGUIStream(run: run)
-            guard running.add(1, ordering: .relaxed).newValue <= maxRuns else {
-                running.subtract(1, ordering: .relaxed)
-                await publish(stream.agentFailed("too many agent runs at once on this server"), run, endpoint)
+            let admitted = running.withLock { running in
+                guard running[user, default: 0] < maxRunsPerUser else { return false }
+                running[user, default: 0] += 1
+                return true
+            }
+            guard admitted else {
+                await publish(
+                    stream.agentFailed("too many agent runs at once for this user"), run, endpoint, stream: &stream)
                 return
             }
-            defer { running.subtract(1, ordering: .relaxed) }
             await relay(agent, input: input, into: &stream, endpoint: endpoint)
+            running.withLock { running in
+                running[user, default: 1] -= 1
+                if running[user] == 0 { running[user] = nil }
+            }
         }
     }
 
@@ -94,49 +127,79 @@ final class AGUIGateway: AgentGateway {
             request.body = .bytes(ByteBuffer(string: input.jsonText))
             let response = try await client.execute(request, timeout: .hours(24))
             guard response.status == .ok else {
-                await publish(stream.agentFailed("the agent answered HTTP \(response.status.code)"), run, endpoint)
+                await publish(
+                    stream.agentFailed("the agent answered HTTP \(response.status.code)"), run, endpoint,
+                    stream: &stream)
                 return
             }
             let chunks = response.body.map { ArraySlice($0.readableBytesView) }
             for try await event in chunks.asDecodedServerSentEvents() {
                 guard let data = event.data else { continue }  // a comment or a keepalive
-                guard await publish(stream.received(data), run, endpoint) else { return }
+                guard await publish(stream.received(data), run, endpoint, stream: &stream) else { return }
             }
-            await publish(stream.streamEnded(), run, endpoint)
+            await publish(stream.streamEnded(), run, endpoint, stream: &stream)
         } catch {
             logger.notice(
                 "AG-UI agent stream failed",
                 metadata: ["run": "\(run)", "error": "\(DisplayText.escaping("\(error)"))"])
-            await publish(stream.agentFailed("the agent's stream failed: \(error)"), run, endpoint)
+            await publish(stream.agentFailed("the agent's stream failed: \(error)"), run, endpoint, stream: &stream)
         }
     }
 
-    /// Publishes what `action` says, retrying while the session is full or the store away; whether to go on reading.
+    /// Publishes what `action` says, retrying while the session is full or the store away; an event the publish API
+    /// refuses (over the frame limit, say) ends the run with its code. Whether to go on reading.
     @discardableResult
-    private func publish(_ action: AGUIStream.Action, _ run: String, _ endpoint: PublishEndpoint) async -> Bool {
+    private func publish(
+        _ action: AGUIStream.Action, _ run: String, _ endpoint: PublishEndpoint, stream: inout AGUIStream
+    ) async -> Bool {
+        let reply = await publish(action, run, endpoint)
+        guard case .publish = action, let reply, reply.status == 400 else {
+            return reply?.status == 200 && !action.ends
+        }
+        let code = (try? JSONValue(parsingObject: reply.body))?["error"].flatMap { value -> String? in
+            if case .string(let text) = value { return text } else { return nil }
+        }
+        await publish(stream.refused(code ?? "invalid_message", reply.body), run, endpoint)
+        return false
+    }
+
+    /// Publishes what `action` says, retrying while the session is full or the store away; the last answer (`nil`
+    /// when there was nothing to publish).
+    @discardableResult
+    private func publish(_ action: AGUIStream.Action, _ run: String, _ endpoint: PublishEndpoint) async
+        -> PublishReply?
+    {
         let event: JSONValue
         switch action {
         case .publish(_, let next): event = next
         case .fail(let reason, let next):
             logger.notice("AG-UI run ended by the gateway", metadata: ["run": "\(run)", "reason": "\(reason)"])
             event = next
-        case .finished: return false
-        case .ignore: return true
+        case .finished, .ignore: return nil
         }
         let body = JSONValue.object([("events", .array([event]))]).jsonText
+        var reply = PublishReply(status: 503, body: "")
         for attempt in 0..<120 {
-            let reply = await endpoint.perform(.events(run: run, body: body, waitMs: PublishService.maxWaitMs))
-            switch reply.status {
-            case 200: if case .fail = action { return false } else { return true }
-            case 429, 503: try? await Task.sleep(for: .milliseconds(min(250 * (attempt + 1), 2_000)))
-            default:
-                // The run ended (its producer was silent too long, say) or refused the event: nothing more to relay.
-                logger.notice("AG-UI event refused", metadata: ["run": "\(run)", "status": "\(reply.status)"])
-                return false
-            }
+            reply = await endpoint.perform(.events(run: run, body: body, waitMs: PublishService.maxWaitMs))
+            guard reply.status == 429 || reply.status == 503 else { break }
+            try? await Task.sleep(for: .milliseconds(min(250 * (attempt + 1), 2_000)))
         }
-        return false
+        if reply.status != 200 {
+            // The run ended (its producer was silent too long, say) or refused the event.
+            logger.notice("AG-UI event refused", metadata: ["run": "\(run)", "status": "\(reply.status)"])
+        }
+        return reply
     }
 
     func shutdown() async { try? await client.shutdown() }
+}
+
+extension AGUIStream.Action {
+    /// Whether publishing this ends the run's relay.
+    var ends: Bool {
+        switch self {
+        case .publish, .ignore: false
+        case .fail, .finished: true
+        }
+    }
 }

@@ -68,8 +68,15 @@ struct AgentServerCommand: AsyncParsableCommand {
     )
     var agUIReadTimeoutMs: Int64?
 
-    @Option(help: "AG-UI agent runs at once on this server. [EVENTACK_MAX_AGENT_RUNS, 64]")
-    var maxAgentRuns: Int?
+    @Option(
+        help: """
+            A JSON file of AG-UI agents: {"name": {"url": URL, "headers": {NAME: VALUE}}}, for agents that need \
+            headers (a key). [EVENTACK_AG_UI_AGENTS_FILE]
+            """)
+    var agUIAgentsFile: String?
+
+    @Option(help: "AG-UI agent runs at once for one user. [EVENTACK_MAX_AGENT_RUNS_PER_USER, 4]")
+    var maxAgentRunsPerUser: Int?
 
     @Option(help: "The operator's bearer token: the whole report and /metrics. [EVENTACK_OPERATOR_TOKEN]")
     var operatorToken: String?
@@ -246,11 +253,17 @@ extension AgentServerCommand {
 
     /// With `--ag-ui-agents`: the gateway that runs them.
     func makeGateway(_ settings: Settings, logger: Logger) throws -> AGUIGateway? {
-        guard let text = agUIAgents ?? settings.environment["EVENTACK_AG_UI_AGENTS"] else { return nil }
+        var agents: [String: AGUIGateway.Agent] = [:]
+        if let path = agUIAgentsFile ?? settings.environment["EVENTACK_AG_UI_AGENTS_FILE"] {
+            agents = try AGUIGateway.agents(fromFile: path)
+        }
+        if let text = agUIAgents ?? settings.environment["EVENTACK_AG_UI_AGENTS"] {
+            agents.merge(try AGUIGateway.agents(from: text)) { _, listed in listed }
+        }
+        guard !agents.isEmpty else { return nil }
         return AGUIGateway(
-            agents: try AGUIGateway.agents(from: text),
-            readTimeoutMs: try settings.value(agUIReadTimeoutMs, "AG_UI_READ_TIMEOUT_MS", 30_000),
-            maxRuns: try settings.value(maxAgentRuns, "MAX_AGENT_RUNS", 64), logger: logger)
+            agents: agents, readTimeoutMs: try settings.value(agUIReadTimeoutMs, "AG_UI_READ_TIMEOUT_MS", 30_000),
+            maxRunsPerUser: try settings.value(maxAgentRunsPerUser, "MAX_AGENT_RUNS_PER_USER", 4), logger: logger)
     }
 
     /// With `--bench`: the load benchmark's server half.
