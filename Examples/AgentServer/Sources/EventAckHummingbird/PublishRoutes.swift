@@ -111,16 +111,21 @@ public struct PublishRoutes: Sendable {
             status: 403, code: "forbidden",
             message: "a user's token may not publish; it may start a configured agent's run for that user"))
 
-    /// Whether a user may open this run: one of a configured agent, addressed to themself. The body is read here, and
-    /// the request handed on with it collected.
+    /// Whether a user may open this run: one of a configured agent, addressed to themself (their name, or one of their
+    /// sessions held on this node). The body is read here, and the request handed on with it collected.
     private func mayStartAgentRun(_ request: Request, principal: String) async -> (Request, Bool) {
         var request = request
         guard let buffer = try? await request.collectBody(upTo: maxBodyBytes) else { return (request, false) }
         let text = String(buffer: buffer)
-        guard (try? AgentInvocation(body: text)) != nil, let open = try? OpenRunRequest(body: text),
-            open.audience == .principal(principal)
-        else { return (request, false) }
-        return (request, true)
+        guard (try? AgentInvocation(body: text)) != nil, let open = try? OpenRunRequest(body: text) else {
+            return (request, false)
+        }
+        switch open.audience {
+        case .principal(let named): return (request, named == principal)
+        // One of their own sessions held here (the chat page's: its WebSocket is on this node).
+        case .session(let session):
+            return (request, endpoint.publish.service.sessions(of: principal).contains(session))
+        }
     }
 
     private func runParameter<Context: RequestContext>(_ context: Context) throws(PublishError) -> String {
