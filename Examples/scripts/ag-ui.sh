@@ -91,10 +91,11 @@ print(f"agui-ok: {len(events)} AG-UI events delivered once each, in order, acros
       f"\"{text}\"; confirmed (3 at display), outcome succeeded")
 PY
 
-check_failed() { # run log reason
+check_failed() { # run log reason [server url]
+    local base="${4:-$url}"
     grep -q "event [0-9]* $1 RUN_ERROR .*\"code\":\"$3\"" "$2" || { echo "$1: no RUN_ERROR $3 at the client"; cat "$2"; exit 1; }
     for _ in $(seq 1 100); do
-        curl -s "$url/v1/runs/$1" -H "Authorization: Bearer pub-token" > "$work/$1.json"
+        curl -s "$base/v1/runs/$1" -H "Authorization: Bearer pub-token" > "$work/$1.json"
         grep -q '"outcome":"failed"' "$work/$1.json" && break
         sleep 0.1
     done
@@ -121,6 +122,33 @@ status="$(curl -s -o /dev/null -w "%{http_code}" -X POST "$url/v1/runs" -H "Auth
     -d '{"principal": "hank", "agent": {"name": "elsewhere", "input": {}}}')"
 [ "$status" = 404 ] || { echo "an unconfigured agent answered $status"; exit 1; }
 echo "a user may not start one for another user (403); an agent not configured is 404 unknown_agent"
+echo "=== two nodes on PostgreSQL: the node reading an agent's stream is killed (SIGKILL); the run ends agent_stream_failed"
+source "$root/Examples/scripts/postgres.sh"
+pg_start "$work"
+trap 'cleanup; pg_stop' EXIT
+ports=("$(free_port)" "$(free_port)")
+node_pids=("" "")
+tokens="hank-token=hank,ivy-token=ivy"
+export NODE_ARGS="--publisher-tokens pub-token=backend --ag-ui-agents travel=http://127.0.0.1:$agent_port/"
+for i in 0 1; do start_node "$i" "$pg_url" cluster-operator; pids+=(${node_pids[$i]}); done
+"$client_bin" run --url "ws://127.0.0.1:${ports[1]}/eventack,ws://127.0.0.1:${ports[0]}/eventack" --token ivy-token \
+    --runs "" --await-runs 1 --timeout 90 > "$work/ivy-cluster.log" 2>&1 &
+client_pid=$!
+pids+=($client_pid)
+for _ in $(seq 1 50); do grep -q "connected at" "$work/ivy-cluster.log" && break; sleep 0.1; done
+# Opened through node-0, which relays it to node-1 (it holds ivy's session): node-1 reads the agent's stream.
+status="$(curl -s -o "$work/open-cluster.json" -w "%{http_code}" -X POST "http://127.0.0.1:${ports[0]}/v1/runs" \
+    -H "Authorization: Bearer pub-token" -d '{"principal": "ivy", "run": "agui-orphan", "agent": {"name": "travel",
+    "input": {"forwardedProps": {"mode": "hang", "delayMs": 30}}}}')"
+[ "$status" = 201 ] || { cat "$work/open-cluster.json"; exit 1; }
+for _ in $(seq 1 100); do grep -q "agui-orphan REASONING_END" "$work/ivy-cluster.log" && break; sleep 0.1; done
+kill -9 "${node_pids[1]}"
+killed_at="$(date +%s)"
+wait "$client_pid" || { cat "$work/ivy-cluster.log"; exit 1; }
+check_failed agui-orphan "$work/ivy-cluster.log" agent_stream_failed "http://127.0.0.1:${ports[0]}"
+grep -q "resumed true" "$work/ivy-cluster.log" || { echo "ivy's client never resumed on node-0"; exit 1; }
+echo "agui-orphan: ended $(($(date +%s) - killed_at)) s after the node reading its stream was killed (its idle timeout is 60 s)"
+
 echo "=== the gateway's cost: one message of 1,000 deltas, end to end (a measurement, not a check)"
 start_client hank "$work/hank-bench.log"
 cpu_before="$(awk '{print $14 + $15}' "/proc/$server_pid/stat")"

@@ -92,7 +92,11 @@ public struct PublishEndpoint: Sendable {
                     request.profile = RunProfile.agUI.name
                 }
                 let (opened, created) = try await publish.openRun(request)
-                if created, let agent, let agents { agents.start(agent, run: opened.run, for: request.audience) }
+                if created, let agent, let agents {
+                    // Recorded first: should this node die, the node holding the session knows to end the run.
+                    try? await publish.ledger?.agentStreamRead(opened.run)
+                    agents.start(agent, run: opened.run, for: request.audience)
+                }
                 return PublishReply(status: created ? 201 : 200, body: Self.opened(opened).jsonText)
             case .events(let run, let body, let waitMs):
                 guard waitMs <= PublishService.maxWaitMs else {

@@ -25,6 +25,9 @@ public protocol PublishLedger: Sendable {
     func runs(in sessions: [SessionID]) async throws -> [LedgerRun]
     /// Says that `run` ended at `at` (Unix ms). Its ids are kept for the book's retention after that, then retired.
     func ended(_ run: String, at: UInt64) async throws
+    /// Says that this node (this process) reads the stream of `run`'s AG-UI agent: if it dies, the node that holds the
+    /// run's session ends the run (EA-PUB-14).
+    func agentStreamRead(_ run: String) async throws
 }
 
 /// A run as a ``PublishLedger`` records it.

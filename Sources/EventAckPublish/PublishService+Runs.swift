@@ -114,6 +114,25 @@ extension PublishService {
         return index
     }
 
+    /// Ends agent runs whose stream died with the node (or process) that read it (EA-PUB-14): each gets the server's
+    /// `RUN_ERROR` with `agent_stream_failed`, under the id the gateway itself would have used, so that the two never
+    /// both land. Called by the node that holds their sessions.
+    public func endOrphanedAgentRuns(_ runs: [String]) async {
+        for run in runs {
+            var stream = AGUIStream(run: run)
+            guard case .fail(_, let event) = stream.agentFailed("the server that read the agent's stream stopped")
+            else { continue }
+            let body = JSONValue.object([("events", .array([event]))]).jsonText
+            do {
+                _ = try await publish(body: body, to: run, waitMs: 0)
+            } catch  where error.code == "run_ended" {
+                try? await ledger?.ended(run, at: clock.nowMs())
+            } catch {
+                // Tried again at the next sweep.
+            }
+        }
+    }
+
     /// Forgets runs past their retention.
     func retireOldRuns() {
         let now = clock.nowMs()

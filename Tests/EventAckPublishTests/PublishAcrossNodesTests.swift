@@ -61,6 +61,8 @@ final class LedgerStore: SessionStore, PublishLedger {
         shelf.runs.withLock { $0.values.filter { !Set($0.sessions).isDisjoint(with: sessions) } }
     }
 
+    func agentStreamRead(_ run: String) async throws {}
+
     func ended(_ run: String, at: UInt64) async throws {
         shelf.runs.withLock { runs in if runs[run]?.endedAt == nil { runs[run]?.endedAt = at } }
     }

@@ -200,7 +200,9 @@ struct AgentServerCommand: AsyncParsableCommand {
             onServerRunning: { Console.line("agent-server listening on \($0.localAddress?.port ?? 0)") },
             logger: logger)
         let cluster = sessionStore.map {
-            ClusterNode(service: service, store: $0.store, logger: logger, probe: storeProbe)
+            ClusterNode(
+                service: service, store: $0.store, logger: logger, probe: storeProbe,
+                endOrphanedAgentRuns: { await publish.endOrphanedAgentRuns($0) })
         }
         let bye = ByeOnShutdown(
             service: service, drainMs: try settings.value(drainMs, "DRAIN_MS", 3_000),

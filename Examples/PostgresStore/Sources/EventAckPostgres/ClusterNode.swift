@@ -15,12 +15,15 @@ public struct ClusterNode: Service {
     let probe: StoreProbe
     /// How long a node may be silent before another adopts its sessions.
     var staleAfterSeconds = 10
+    /// Ends the agent runs whose stream's reader died (EA-PUB-14), if this node runs the publish API.
+    let endOrphanedAgentRuns: (@Sendable ([String]) async -> Void)?
 
     /// The part of `service` in a cluster over `store`; `probe` learns how the store's queries go (for `/ready`).
     public init(
         service: ReconcilerService, store: PostgresSessionStore, logger: Logger, probe: StoreProbe,
-        staleAfterSeconds: Int = 10
+        staleAfterSeconds: Int = 10, endOrphanedAgentRuns: (@Sendable ([String]) async -> Void)? = nil
     ) {
+        self.endOrphanedAgentRuns = endOrphanedAgentRuns
         self.service = service
         self.store = store
         self.logger = logger
@@ -67,6 +70,16 @@ public struct ClusterNode: Service {
                         if !adopted.isEmpty {
                             logger.notice("adopted sessions of a silent node", metadata: ["count": "\(adopted.count)"])
                             await service.recover(adopted)
+                        }
+                        if let endOrphanedAgentRuns {
+                            let orphaned = try await withDeadline(limit) {
+                                try await store.orphanedAgentRuns(staleAfterSeconds: stale)
+                            }
+                            if !orphaned.isEmpty {
+                                logger.notice(
+                                    "ending agent runs whose stream died", metadata: ["count": "\(orphaned.count)"])
+                                await endOrphanedAgentRuns(orphaned)
+                            }
                         }
                     }
                     if chores.due(\.retirement, every: .seconds(60), now: now) {

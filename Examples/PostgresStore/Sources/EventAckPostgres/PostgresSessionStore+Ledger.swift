@@ -90,6 +90,34 @@ extension PostgresSessionStore: PublishLedger {
             logger: logger)
     }
 
+    public func agentStreamRead(_ run: String) async throws {
+        await untilRunning()
+        try await client.query(
+            "UPDATE eventack_publish_runs SET reader_node = \(node), reader_boot = \(boot) WHERE run = \(run)",
+            logger: logger)
+    }
+
+    /// Agent runs not ended whose session this node owns and whose stream's reader is gone: its node has not
+    /// heartbeated for `staleAfterSeconds`, or it is this node before it started again (EA-PUB-14).
+    public func orphanedAgentRuns(staleAfterSeconds: Int) async throws -> [String] {
+        await untilRunning()
+        var runs: [String] = []
+        for try await run in try await client.query(
+            """
+            SELECT r.run FROM eventack_publish_runs r
+            JOIN eventack_sessions s ON s.id = r.sessions[1] AND s.owner = \(node)
+            WHERE r.reader_node IS NOT NULL AND r.ended_at IS NULL AND (
+                (r.reader_node = \(node) AND r.reader_boot <> \(boot))
+                OR (r.reader_node <> \(node) AND r.reader_node NOT IN (
+                    SELECT id FROM eventack_nodes WHERE heartbeat_at > now() - make_interval(secs => \(staleAfterSeconds)))))
+            LIMIT 100
+            """, logger: logger
+        ).decode(String.self) {
+            runs.append(run)
+        }
+        return runs
+    }
+
     /// Retires the runs that ended more than `retentionMs` before `now` (Unix ms), with their ids, and runs left open
     /// for a week (their sessions are long gone); and relayed requests nobody collected within a minute.
     public func retirePublished(now: UInt64, retentionMs: UInt64) async throws {

@@ -30,6 +30,8 @@ import Synchronization
 public final class PostgresSessionStore: SessionStore {
     /// This node's id, as an owner.
     public let node: String
+    /// This process's own id, drawn when it starts: tells a node's earlier life from this one.
+    public let boot = UUID().uuidString
     /// The connection pool; run it (`PostgresClient/run()`) for as long as the store is used.
     public let client: PostgresClient
     let logger: Logger

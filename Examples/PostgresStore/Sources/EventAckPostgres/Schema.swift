@@ -136,6 +136,10 @@ enum Schema {
             // relayed request made three). Lost in a database crash, they are retried by their producers anyway.
             "ALTER TABLE eventack_relay SET UNLOGGED"
         ],
+        [
+            // EA-PUB-14: which process reads an agent run's stream; if it dies, the session's node ends the run.
+            "ALTER TABLE eventack_publish_runs ADD COLUMN reader_node text, ADD COLUMN reader_boot text"
+        ],
     ]
 
     /// Applies the migrations this database has not seen.
