@@ -122,22 +122,27 @@ kill_mid_analysis() { # agent-log node
     echo "node-$2 killed (SIGKILL) during the agent's analysis"
 }
 
+# The Python agent publishes a run for USER through AGENT_URLS (the first one first) while its client is on CLIENT_URLS;
+# node KILL is killed mid-run; the agent retries on the other node, and the client gets every event once, in order.
+agent_through_a_dying_node() { # user run client_urls agent_urls kill
+    "$client_bin" run --url "$3" --token "$1-token" --runs "" --await-runs 1 --timeout 90 > "$work/$1.log" 2>&1 &
+    local client=$!
+    pids+=($client)
+    for _ in $(seq 1 50); do grep -q "connected at" "$work/$1.log" && break; sleep 0.1; done
+    python3 "$root/Examples/python-agent/agent.py" --url "$4" --token pub-token --principal "$1" --run "$2" \
+        --analysis-seconds 4 --progress-every 1 > "$work/agent-$1.log" 2>&1 &
+    local agent=$!
+    kill_mid_analysis "$work/agent-$1.log" "$5"
+    wait "$agent" || { cat "$work/agent-$1.log"; exit 1; }
+    wait "$client" || { cat "$work/$1.log"; exit 1; }
+    cat "$work/agent-$1.log"
+    grep -q '"verdict": "confirmed"' "$work/agent-$1.log"
+    check_once_in_order "$work/$1.log" "$2"
+}
+
 # 1. The agent publishes through node-0, which also holds frank's session: both die together. Frank's client resumes
 #    on node-1, and the agent's retries reach node-1, which knows the run and its ids from the store.
-"$client_bin" run --url "$(ws 0),$(ws 1)" --token frank-token --runs "" --await-runs 1 --timeout 90 \
-    > "$work/frank.log" 2>&1 &
-frank=$!
-pids+=($frank)
-for _ in $(seq 1 50); do grep -q "connected at" "$work/frank.log" && break; sleep 0.1; done
-python3 "$root/Examples/python-agent/agent.py" --url "$(http 0),$(http 1)" --token pub-token --principal frank \
-    --run trip-cluster-1 --analysis-seconds 4 --progress-every 1 > "$work/agent-frank.log" 2>&1 &
-agent_frank=$!
-kill_mid_analysis "$work/agent-frank.log" 0
-wait "$agent_frank" || { cat "$work/agent-frank.log"; exit 1; }
-wait "$frank" || { cat "$work/frank.log"; exit 1; }
-cat "$work/agent-frank.log"
-grep -q '"verdict": "confirmed"' "$work/agent-frank.log"
-check_once_in_order "$work/frank.log" trip-cluster-1
+agent_through_a_dying_node frank trip-cluster-1 "$(ws 0),$(ws 1)" "$(http 0),$(http 1)" 0
 # The first request again, now on node-1: every id is recognised from the store, with the seqs node-0 gave it.
 python3 - "$(http 1)" "$work/agent-frank.log" << 'PY'
 import json, re, sys, urllib.request
@@ -160,18 +165,5 @@ PY
 #    the agent's retries go to node-0 itself.
 start_node 0 "$pg_url" cluster-operator
 pids+=(${node_pids[0]})
-"$client_bin" run --url "$(ws 0),$(ws 1)" --token gina-token --runs "" --await-runs 1 --timeout 90 \
-    > "$work/gina.log" 2>&1 &
-gina=$!
-pids+=($gina)
-for _ in $(seq 1 50); do grep -q "connected at" "$work/gina.log" && break; sleep 0.1; done
-python3 "$root/Examples/python-agent/agent.py" --url "$(http 1),$(http 0)" --token pub-token --principal gina \
-    --run trip-cluster-2 --analysis-seconds 4 --progress-every 1 > "$work/agent-gina.log" 2>&1 &
-agent_gina=$!
-kill_mid_analysis "$work/agent-gina.log" 1
-wait "$agent_gina" || { cat "$work/agent-gina.log"; exit 1; }
-wait "$gina" || { cat "$work/gina.log"; exit 1; }
-cat "$work/agent-gina.log"
-grep -q '"verdict": "confirmed"' "$work/agent-gina.log"
-check_once_in_order "$work/gina.log" trip-cluster-2
+agent_through_a_dying_node gina trip-cluster-2 "$(ws 0),$(ws 1)" "$(http 1),$(http 0)" 1
 echo "publish passed (logs in $work)"

@@ -9,6 +9,22 @@ struct PublishEndpointTests {
     /// The answer's body as JSON.
     static func json(_ reply: PublishReply) throws -> JSONValue { try JSONValue(parsingObject: reply.body) }
 
+    /// Runs `body` with an endpoint over a service that `alice`'s confirming client is connected to, then stops them.
+    static func withAlice(
+        _ body: (PublishService, PublishEndpoint, PublishServiceTests.Seen) async throws -> Void
+    ) async throws {
+        let (service, publish, transport, acceptor) = PublishServiceTests.serving()
+        let (_, seen, consumer) = await PublishServiceTests.confirmingClient(over: transport)
+        defer {
+            consumer.cancel()
+            acceptor.cancel()
+            publish.stop()
+            service.shutdown()
+        }
+        #expect(await PublishServiceTests.eventually { service.sessions(of: "alice").count == 1 })
+        try await body(publish, PublishEndpoint(publish: publish), seen)
+    }
+
     @Test("a refusal is {error, message} with the JSON path of what broke a rule (EA-PUB-2, EA-PUB-12)")
     func refusals() async throws {
         let (service, publish, transport, acceptor) = PublishServiceTests.serving()
@@ -35,10 +51,10 @@ struct PublishEndpointTests {
         "progress answers 204 until the run ends, then 409 run_ended; the run's view counts what it took (EA-PUB-8, EA-PUB-10)"
     )
     func progressAndView() async throws {
-        let (service, publish, transport, acceptor) = PublishServiceTests.serving()
-        let (_, seen, consumer) = await PublishServiceTests.confirmingClient(over: transport)
-        #expect(await PublishServiceTests.eventually { service.sessions(of: "alice").count == 1 })
-        let endpoint = PublishEndpoint(publish: publish)
+        try await Self.withAlice { _, endpoint, seen in try await Self.progressAndView(endpoint, seen) }
+    }
+
+    static func progressAndView(_ endpoint: PublishEndpoint, _ seen: PublishServiceTests.Seen) async throws {
         #expect(await endpoint.performHere(.open(body: #"{"principal":"alice","run":"r"}"#)).status == 201)
         let first = #"{"events":[{"id":"1","kind":"agent_started"}]}"#
         #expect(await endpoint.performHere(.events(run: "r", body: first, waitMs: 1_000)).status == 200)
@@ -56,20 +72,18 @@ struct PublishEndpointTests {
             return
         }
         #expect(reports.count == 1, "one session's report")
-        consumer.cancel()
-        acceptor.cancel()
-        publish.stop()
-        service.shutdown()
     }
 
     @Test(
         "a run opened with profile ag-ui is validated and ended by AG-UI's rules; an unknown profile is a 400 (EA-PUB-3)"
     )
     func agUIProfile() async throws {
-        let (service, publish, transport, acceptor) = PublishServiceTests.serving()
-        let (_, seen, consumer) = await PublishServiceTests.confirmingClient(over: transport)
-        #expect(await PublishServiceTests.eventually { service.sessions(of: "alice").count == 1 })
-        let endpoint = PublishEndpoint(publish: publish)
+        try await Self.withAlice { publish, endpoint, seen in try await Self.agUIProfile(publish, endpoint, seen) }
+    }
+
+    static func agUIProfile(
+        _ publish: PublishService, _ endpoint: PublishEndpoint, _ seen: PublishServiceTests.Seen
+    ) async throws {
         let unknown = await endpoint.performHere(.open(body: #"{"principal":"alice","run":"x","profile":"nope"}"#))
         #expect(try unknown.status == 400 && Self.json(unknown)["path"] == .string("$.profile"), "\(unknown.body)")
         let opened = await endpoint.performHere(
@@ -103,9 +117,5 @@ struct PublishEndpointTests {
             return
         }
         #expect(first["duplicate"] == .bool(true), "the level written out is the same event: \(again)")
-        consumer.cancel()
-        acceptor.cancel()
-        publish.stop()
-        service.shutdown()
     }
 }
