@@ -34,15 +34,20 @@ struct ConformanceTests {
         }
     }
 
+    /// The coverage of the spec file `name`'s requirements, and CONFORMANCE.md's text.
+    static func coverage(of name: String) throws -> (RequirementCoverage, document: String) {
+        let text = { (path: String) in
+            try String(contentsOfFile: Self.root.appendingPathComponent(path).path, encoding: .utf8)
+        }
+        let coverage = try RequirementCoverage(
+            spec: try text("Spec/\(name)"), transcripts: Self.transcripts.map(\.transcript),
+            testsDirectory: Self.root.appendingPathComponent("Tests").path)
+        return (coverage, try text("Spec/CONFORMANCE.md"))
+    }
+
     @Test("CONFORMANCE.md's requirements table is the generated one")
     func coverageTableIsCurrent() throws {
-        let spec = try String(
-            contentsOfFile: Self.root.appendingPathComponent("Spec/PROTOCOL.md").path, encoding: .utf8)
-        let coverage = try RequirementCoverage(
-            spec: spec, transcripts: Self.transcripts.map(\.transcript),
-            testsDirectory: Self.root.appendingPathComponent("Tests").path)
-        let document = try String(
-            contentsOfFile: Self.root.appendingPathComponent("Spec/CONFORMANCE.md").path, encoding: .utf8)
+        let (coverage, document) = try Self.coverage(of: "PROTOCOL.md")
         #expect(document.hasSuffix(coverage.markdownTable), "regenerate with `eventack replay --coverage`")
         #expect(coverage.requirements.count > 50)
         let uncoveredMusts = coverage.requirements.filter { $0.isMust && !$0.isCovered }.map(\.id)
@@ -51,13 +56,7 @@ struct ConformanceTests {
 
     @Test("CONFORMANCE.md's publish API table is the generated one")
     func publishCoverageTableIsCurrent() throws {
-        let spec = try String(
-            contentsOfFile: Self.root.appendingPathComponent("Spec/PUBLISH.md").path, encoding: .utf8)
-        let coverage = try RequirementCoverage(
-            spec: spec, transcripts: Self.transcripts.map(\.transcript),
-            testsDirectory: Self.root.appendingPathComponent("Tests").path)
-        let document = try String(
-            contentsOfFile: Self.root.appendingPathComponent("Spec/CONFORMANCE.md").path, encoding: .utf8)
+        let (coverage, document) = try Self.coverage(of: "PUBLISH.md")
         #expect(document.contains(coverage.markdownTable), "regenerate with `eventack replay --coverage`")
         #expect(coverage.requirements.map(\.id).contains("EA-PUB-13"))
     }
