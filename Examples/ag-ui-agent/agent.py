@@ -4,7 +4,8 @@ whose models and EventEncoder write the stream — nothing of the encoding is wr
 POST / with a RunAgentInput streams a realistic run: a step, reasoning, an assistant message in deltas around a tool
 call with streamed arguments and its result, a state snapshot and delta, RUN_FINISHED. `forwardedProps.mode` picks a
 failure instead: `http500` (an HTTP error), `cut` (the stream ends mid-message), `invalid` (content of a message never
-started), `hang` (silent after the first events), `huge` (a 1.2 MB delta, over the server's frame limit); `deltas`
+started), `hang` (silent after the first events), `huge` (a 1.2 MB delta, over the server's frame limit), `flood` (a
+line that never ends: 3 MB and no line feed, then silence); `deltas`
 streams one message of `forwardedProps.deltas` (1,000) deltas as fast as it can (the gateway's benchmark). `forwardedProps.delayMs` spaces the events (default 40 ms).
 
     uvicorn agent:app --port 8000         (or: python3 agent.py --port 8000)
@@ -52,6 +53,8 @@ def run_events(input: RunAgentInput, mode: str):
     yield ReasoningEndEvent(type=EventType.REASONING_END, message_id=reasoning)
     if mode == "hang":
         yield "hang"
+    if mode == "flood":
+        yield "flood"
     if mode == "invalid":
         yield TextMessageContentEvent(type=EventType.TEXT_MESSAGE_CONTENT, message_id="never-started", delta="oops")
     yield TextMessageStartEvent(type=EventType.TEXT_MESSAGE_START, message_id=message, role="assistant")
@@ -89,6 +92,10 @@ async def run_agent(input: RunAgentInput, request: Request):
             if event == "cut":
                 return  # the connection ends mid-message, as an agent that crashed would end it
             if event == "hang":
+                await asyncio.sleep(3600)
+                return
+            if event == "flood":
+                yield "data: " + "x" * 3_000_000  # no line feed: written by hand, as no encoder would
                 await asyncio.sleep(3600)
                 return
             yield encoder.encode(event)

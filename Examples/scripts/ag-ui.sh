@@ -9,7 +9,8 @@
 #   - each failing mode of the agent ends its run failed with its reason, at the client (a RUN_ERROR of the server's)
 #     and in GET /v1/runs/{run}: an HTTP 500 and a stream cut mid-message (agent_stream_failed), an event out of order
 #     (unpaired_call: the event is not published), an agent that hangs (agent_stream_failed after the read timeout),
-#     an event over the frame limit (frame_too_large);
+#     an event over the frame limit (frame_too_large), a line without end (agent_stream_failed once it passes twice
+#     the frame limit, before the SSE parser holds more);
 #   - a user may start a configured agent's run for themself, not for another user, nor a run of an unconfigured agent.
 # Exits non-zero on any failure. Everything it starts is stopped by process id.
 set -euo pipefail
@@ -102,7 +103,7 @@ check_failed() { # run log reason [server url]
     grep -q '"outcome":"failed"' "$work/$1.json" || { echo "$1: not failed"; cat "$work/$1.json"; exit 1; }
     echo "$1: ended failed, $3, at the client and in GET /v1/runs/$1"
 }
-for mode in http500 cut invalid hang huge; do
+for mode in http500 cut invalid hang huge flood; do
     echo "=== the agent fails: $mode"
     start_client hank "$work/hank-$mode.log"
     [ "$(open_run pub-token "agui-$mode" "$mode")" = 201 ] || { cat "$work/open-agui-$mode.json"; exit 1; }
@@ -110,6 +111,7 @@ for mode in http500 cut invalid hang huge; do
     case "$mode" in invalid) reason=unpaired_call ;; huge) reason=frame_too_large ;; *) reason=agent_stream_failed ;; esac
     check_failed "agui-$mode" "$work/hank-$mode.log" "$reason"
 done
+grep -q "agui-flood RUN_ERROR .*a line of over" "$work/hank-flood.log" || { echo "the endless line was not cut"; exit 1; }
 ! grep -q "agui-invalid TEXT_MESSAGE_CONTENT .*never-started" "$work/hank-invalid.log" || { echo "the out-of-order event was published"; exit 1; }
 
 echo "=== who may start an agent's run"

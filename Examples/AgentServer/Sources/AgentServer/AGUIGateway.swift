@@ -30,6 +30,8 @@ final class AGUIGateway: AgentGateway {
     private let client: HTTPClient
     private let logger: Logger
     private let maxRunsPerUser: Int
+    /// The largest event the publish API takes (the frame limit).
+    private let maxEventBytes: Int
     /// Agent runs going on, by user (or session, for a run addressed to one).
     private let running = Mutex<[String: Int]>([:])
     /// Set once the endpoint exists (it holds this gateway): where the events are published.
@@ -37,8 +39,9 @@ final class AGUIGateway: AgentGateway {
 
     /// A gateway for `agents` (name → URL and headers), reading each stream with `readTimeoutMs` between events, at
     /// most `maxRunsPerUser` runs at once for one user.
-    init(agents: [String: Agent], readTimeoutMs: Int64, maxRunsPerUser: Int, logger: Logger) {
+    init(agents: [String: Agent], readTimeoutMs: Int64, maxRunsPerUser: Int, maxEventBytes: Int, logger: Logger) {
         self.agents = agents
+        self.maxEventBytes = maxEventBytes
         self.logger = logger
         self.maxRunsPerUser = maxRunsPerUser
         var configuration = HTTPClient.Configuration()
@@ -132,7 +135,9 @@ final class AGUIGateway: AgentGateway {
                     stream: &stream)
                 return
             }
-            let chunks = response.body.map { ArraySlice($0.readableBytesView) }
+            // Bounded before it is parsed: the parser holds a line until it ends, and an agent could send one
+            // without end. Twice the frame limit is more than any event the publish API takes.
+            let chunks = BoundedLines(body: response.body, maxLineBytes: 2 * maxEventBytes)
             for try await event in chunks.asDecodedServerSentEvents() {
                 guard let data = event.data else { continue }  // a comment or a keepalive
                 guard await publish(stream.received(data), run, endpoint, stream: &stream) else { return }
@@ -201,5 +206,42 @@ extension AGUIStream.Action {
         case .publish, .ignore: false
         case .fail, .finished: true
         }
+    }
+}
+
+/// An agent's response body as byte chunks for the SSE parser, refusing a line longer than `maxLineBytes`
+/// (``LineTooLong``): the parser buffers a line until it ends.
+struct BoundedLines: AsyncSequence, Sendable {
+    typealias Element = ArraySlice<UInt8>
+    let body: HTTPClientResponse.Body
+    let maxLineBytes: Int
+
+    /// An agent sent a line longer than the bound.
+    struct LineTooLong: Error, CustomStringConvertible {
+        var maxLineBytes: Int
+        var description: String { "the agent sent a line of over \(maxLineBytes) bytes" }
+    }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var chunks: HTTPClientResponse.Body.AsyncIterator
+        let maxLineBytes: Int
+        /// Bytes since the last line feed.
+        var lineBytes = 0
+
+        mutating func next() async throws -> ArraySlice<UInt8>? {
+            guard let buffer = try await chunks.next() else { return nil }
+            let bytes = ArraySlice(buffer.readableBytesView)
+            if let last = bytes.lastIndex(of: UInt8(ascii: "\n")) {
+                lineBytes = bytes.endIndex - last - 1
+            } else {
+                lineBytes += bytes.count
+            }
+            guard lineBytes <= maxLineBytes else { throw LineTooLong(maxLineBytes: maxLineBytes) }
+            return bytes
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(chunks: body.makeAsyncIterator(), maxLineBytes: maxLineBytes)
     }
 }

@@ -175,7 +175,7 @@ struct AgentServerCommand: AsyncParsableCommand {
             ledger: sessionStore?.store)
         publish.start()
         defer { publish.stop() }
-        let gateway = try makeGateway(settings, logger: logger)
+        let gateway = try makeGateway(settings, maxEventBytes: configuration.maxFrameBytes, logger: logger)
         let relay = sessionStore.map { sessionStore in
             PostgresPublishRelay(store: sessionStore.store, logger: logger) { operation in
                 await PublishEndpoint(publish: publish, agents: gateway).performHere(operation)
@@ -254,7 +254,7 @@ extension AgentServerCommand {
     }
 
     /// With `--ag-ui-agents`: the gateway that runs them.
-    func makeGateway(_ settings: Settings, logger: Logger) throws -> AGUIGateway? {
+    func makeGateway(_ settings: Settings, maxEventBytes: Int, logger: Logger) throws -> AGUIGateway? {
         var agents: [String: AGUIGateway.Agent] = [:]
         if let path = agUIAgentsFile ?? settings.environment["EVENTACK_AG_UI_AGENTS_FILE"] {
             agents = try AGUIGateway.agents(fromFile: path)
@@ -265,7 +265,8 @@ extension AgentServerCommand {
         guard !agents.isEmpty else { return nil }
         return AGUIGateway(
             agents: agents, readTimeoutMs: try settings.value(agUIReadTimeoutMs, "AG_UI_READ_TIMEOUT_MS", 30_000),
-            maxRunsPerUser: try settings.value(maxAgentRunsPerUser, "MAX_AGENT_RUNS_PER_USER", 4), logger: logger)
+            maxRunsPerUser: try settings.value(maxAgentRunsPerUser, "MAX_AGENT_RUNS_PER_USER", 4),
+            maxEventBytes: maxEventBytes, logger: logger)
     }
 
     /// With `--bench`: the load benchmark's server half.
