@@ -14,6 +14,7 @@
 #   latency-relay  the same to node B, which relays each request to node A (EA-PUB-11)
 #   batch100-here  8 connections to node A, 100 events per request
 #   batch100-relay the same to node B
+#   batch100-runs  8 connections to node A, each publishing to a run of its own (the client's session has 8 runs)
 # (CLUSTER_VARIANTS picks some of them.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -49,8 +50,13 @@ fi
 url="http://127.0.0.1:$port"
 duration="${DURATION:-10}"
 rows="$work/rows.tsv"
-run_variant() { # name connections batch [port wrk sends to]
+run_variant() { # name connections batch [port wrk sends to] [runs]
     local name="$1" connections="$2" batch="$3" run="bench-$1-$RANDOM$RANDOM" target="http://127.0.0.1:${4:-$port}"
+    local runs="" threads="$((connections < 2 ? 1 : 2))" extra
+    if [ -n "${5:-}" ]; then
+        for extra in $(seq 1 "$5"); do runs="${runs:+$runs,}$run-$extra"; done
+        threads="$5"
+    fi
     "$client_bin" listen --url "ws://127.0.0.1:$port/eventack" --token bench-token --variant "$name" \
         > "$work/listen.log" 2>&1 &
     local listener=$!
@@ -58,9 +64,11 @@ run_variant() { # name connections batch [port wrk sends to]
     for _ in $(seq 1 100); do grep -q "^session " "$work/listen.log" && break; sleep 0.1; done
     local session
     session="$(awk '/^session /{print $2; exit}' "$work/listen.log")"
-    curl -sf -X POST "$url/v1/runs" -H "Authorization: Bearer bench-publisher" \
-        -d "{\"session\": \"$session\", \"run\": \"$run\", \"idleTimeoutMs\": 3600000}" > /dev/null
-    RUN="$run" BATCH="$batch" TOKEN=bench-publisher wrk -t "$((connections < 2 ? 1 : 2))" -c "$connections" \
+    for name in $run ${runs//,/ }; do
+        curl -sf -X POST "$url/v1/runs" -H "Authorization: Bearer bench-publisher" \
+            -d "{\"session\": \"$session\", \"run\": \"$name\", \"idleTimeoutMs\": 3600000}" > /dev/null
+    done
+    RUN="$run" RUNS="$runs" BATCH="$batch" TOKEN=bench-publisher wrk -t "$threads" -c "$connections" \
         -d "${duration}s" -s "$root/Examples/scripts/publish.lua" "$target" > "$work/wrk.log" 2>&1
     wait "$listener"
     local row
@@ -79,6 +87,7 @@ for _ in $(seq 1 "${BENCH_RUNS:-3}"); do
                 latency-relay) run_variant latency-relay 1 1 "$port_b" ;;
                 batch100-here) run_variant batch100-here 8 100 "$port_a" ;;
                 batch100-relay) run_variant batch100-relay 8 100 "$port_b" ;;
+                batch100-runs) run_variant batch100-runs 8 100 "$port_a" 8 ;;
             esac
         done
     else
@@ -90,7 +99,8 @@ done
 python3 - "$rows" << 'PY'
 import statistics, sys
 rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1]) if line.strip()]
-for variant in ("latency", "single", "batch100", "latency-here", "latency-relay", "batch100-here", "batch100-relay"):
+for variant in ("latency", "single", "batch100", "latency-here", "latency-relay", "batch100-here", "batch100-relay",
+                "batch100-runs"):
     mine = [r for r in rows if r[1] == variant]
     if not mine:
         continue

@@ -1,7 +1,8 @@
 -- wrk script for the publish API benchmark (Examples/scripts/publish-bench.sh): POST /v1/runs/RUN/events with
 -- BATCH events per request, each with a unique id (thread and counter) and a payload stamped with CLOCK_MONOTONIC
 -- in nanoseconds ({"t":"00000000001234567890","pad":"…"}), which the client's `listen` turns into publish → delivery
--- latency. Set RUN, BATCH, TOKEN and PAD (payload padding bytes) in the environment.
+-- latency. Set RUN, BATCH, TOKEN and PAD (payload padding bytes) in the environment; RUNS (comma-separated) gives
+-- each wrk thread a run of its own, in turn (requests for one run are served one at a time, EA-PUB-4).
 local ffi = require("ffi")
 ffi.cdef [[
 typedef struct { long tv_sec; long tv_nsec; } eventack_timespec;
@@ -14,8 +15,15 @@ local token = os.getenv("TOKEN") or "bench-publisher"
 local pad = string.rep("x", tonumber(os.getenv("PAD") or "170"))
 local counter = 0
 
+local threads = 0
 function setup(thread)
   thread:set("prefix", tostring(math.random(1, 1e9)))
+  local runs = {}
+  for name in string.gmatch(os.getenv("RUNS") or "", "[^,]+") do runs[#runs + 1] = name end
+  if #runs > 0 then
+    thread:set("run", runs[threads % #runs + 1])
+  end
+  threads = threads + 1
 end
 
 function init(args)
