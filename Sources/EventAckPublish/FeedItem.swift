@@ -58,8 +58,11 @@ public enum FeedItem: Sendable, Hashable {
     /// The item as Server-Sent Event text, blank line included, its `id:` the feed's `generation` and the item's
     /// ``index`` (``PublishService/feedPosition(lastEventID:)`` reads it back).
     public func serverSentEvent(generation: String) -> String {
-        "event: \(event.rawValue)\nid: \(generation)-\(index)\ndata: \(data)\n\n"
+        "event: \(event.rawValue)\nid: \(eventID(generation: generation))\ndata: \(data)\n\n"
     }
+
+    /// The SSE `id:` of this item in the feed of `generation`.
+    public func eventID(generation: String) -> String { "\(generation)-\(index)" }
 }
 
 extension PublishedVerdict {

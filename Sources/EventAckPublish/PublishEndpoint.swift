@@ -99,11 +99,7 @@ public struct PublishEndpoint: Sendable {
                 }
                 return PublishReply(status: created ? 201 : 200, body: Self.opened(opened).jsonText)
             case .events(let run, let body, let waitMs):
-                guard waitMs <= PublishService.maxWaitMs else {
-                    throw PublishError(
-                        status: 400, code: "invalid_request", message: "waitMs must be an integer in 0…30000",
-                        path: "waitMs")
-                }
+                guard waitMs <= PublishService.maxWaitMs else { throw PublishError.invalidWaitMs }
                 return Self.published(try await publish.publish(body: body, to: run, waitMs: waitMs))
             case .progress(let run, let body):
                 try await publish.progress(run: run, note: try Self.note(body))
@@ -134,7 +130,7 @@ public struct PublishEndpoint: Sendable {
         let generation = publish.feedGeneration
         return PublishReply(
             status: 200, body: part.items.map { $0.serverSentEvent(generation: generation) }.joined(),
-            lastEventID: part.items.last.map { "\(generation)-\($0.index)" } ?? after, complete: part.complete)
+            lastEventID: part.items.last?.eventID(generation: generation) ?? after, complete: part.complete)
     }
 }
 
@@ -192,13 +188,9 @@ extension PublishEndpoint {
         guard let refusal = outcome.refusal else {
             return PublishReply(status: 200, body: JSONValue.object([("events", results(outcome.results))]).jsonText)
         }
-        var members: [(key: String, value: JSONValue)] = [
-            ("error", .string(refusal.code)), ("message", .string(refusal.message)),
-        ]
-        if let path = refusal.path { members.append(("path", .string(path))) }
-        members.append(("accepted", results(outcome.results)))
         return PublishReply(
-            status: refusal.status, body: JSONValue.object(members).jsonText,
+            status: refusal.status,
+            body: JSONValue.object(refusal.members + [("accepted", results(outcome.results))]).jsonText,
             retryAfterSeconds: outcome.retryAfterMs.map { max(1, ($0 + 999) / 1000) })
     }
 

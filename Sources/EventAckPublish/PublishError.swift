@@ -36,8 +36,20 @@ public struct PublishError: Error, Hashable, Sendable, CustomStringConvertible {
         Self(status: 409, code: "run_ended", message: "run \(DisplayText.escaping(run)) has ended")
     }
 
-    static func storeUnavailable(_ error: any Error) -> Self {
+    /// 503 `store_unavailable`: the store could not be read or written.
+    public static func storeUnavailable(_ error: any Error) -> Self {
         Self(status: 503, code: "store_unavailable", message: "the store cannot be reached: \(error)")
+    }
+
+    /// 400 `invalid_request` at `waitMs`: the query parameter is not an integer in 0…``PublishService/maxWaitMs``.
+    public static let invalidWaitMs = PublishError(
+        status: 400, code: "invalid_request", message: "waitMs must be an integer in 0…30000", path: "waitMs")
+
+    /// The refusal as the API writes it: `error`, `message` and, for a rule of the body, `path`.
+    public var members: [(key: String, value: JSONValue)] {
+        var members: [(key: String, value: JSONValue)] = [("error", .string(code)), ("message", .string(message))]
+        if let path { members.append(("path", .string(path))) }
+        return members
     }
 
     public var description: String {

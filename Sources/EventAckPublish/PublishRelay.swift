@@ -53,11 +53,8 @@ public struct PublishReply: Sendable, Hashable, Codable {
 
     /// A refusal as the API writes it: `{"error": CODE, "message": TEXT}` (and `"path"`).
     public init(_ error: PublishError, retryAfterSeconds: UInt64? = nil) {
-        var members: [(key: String, value: JSONValue)] = [
-            ("error", .string(error.code)), ("message", .string(error.message)),
-        ]
-        if let path = error.path { members.append(("path", .string(path))) }
-        self.init(status: error.status, body: JSONValue.object(members).jsonText, retryAfterSeconds: retryAfterSeconds)
+        self.init(
+            status: error.status, body: JSONValue.object(error.members).jsonText, retryAfterSeconds: retryAfterSeconds)
     }
 }
 

@@ -6,19 +6,7 @@ import NIOCore
 
 /// The publish API's answers as JSON (the shapes `Spec/publish-api.yaml` pins).
 enum PublishAnswer {
-    static func json(_ value: JSONValue, status: HTTPResponse.Status, headers: HTTPFields = [:]) -> Response {
-        var fields = headers
-        fields[.contentType] = "application/json"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: value.jsonText)))
-    }
-
-    static func error(_ error: PublishError, extra: [(key: String, value: JSONValue)] = []) -> Response {
-        var members: [(key: String, value: JSONValue)] = [
-            ("error", .string(error.code)), ("message", .string(error.message)),
-        ]
-        if let path = error.path { members.append(("path", .string(path))) }
-        return json(.object(members + extra), status: .init(code: error.status))
-    }
+    static func error(_ error: PublishError) -> Response { reply(PublishReply(error)) }
 
     static func methodNotAllowed(_ allowed: [HTTPRequest.Method]) -> Response {
         var response = error(
