@@ -9,26 +9,23 @@ public struct PublishBook: Sendable {
     var runs: [String: PublishedRun] = [:]
     /// Ended runs in the order they ended, for retirement.
     var endedOrder: [(run: String, at: UInt64)] = []
-    /// The kinds that end a run by themselves (the default run profile's terminal kinds).
-    let terminalKinds: Set<String>
-    /// The profiles a run may name (EA-PUB-3's `profile`).
+    /// The profile of a run that names none (the service's default), and those a run may name (EA-PUB-3's
+    /// `profile`): what ends a run, and the level each kind is confirmed at when an event does not say.
+    let defaultProfile: RunProfile?
     let profiles: [String: RunProfile]
-    /// The default profile's confirmation levels by kind.
-    let confirmLevels: [String: ConfirmationLevel]
     /// How long an ended run's ids and feed are kept (EA-PUB-4: at least 10 minutes).
     public let retentionMs: UInt64
 
     /// How long an ended run's ids and feed are kept unless a book is told otherwise.
     public static let defaultRetentionMs: UInt64 = 15 * 60_000
 
-    /// An empty book. `terminalKinds` and `confirmLevels` are the default run profile's, `profiles` those a run may
-    /// name; `retentionMs` how long an ended run is remembered.
+    /// An empty book. `defaultProfile` validates runs that name no profile, `profiles` are those a run may name (the
+    /// reconciler configuration's `runProfile` and `runProfiles`); `retentionMs` how long an ended run is remembered.
     public init(
-        terminalKinds: Set<String>, confirmLevels: [String: ConfirmationLevel] = [:],
-        profiles: [String: RunProfile] = [:], retentionMs: UInt64 = Self.defaultRetentionMs
+        defaultProfile: RunProfile?, profiles: [String: RunProfile] = [:],
+        retentionMs: UInt64 = Self.defaultRetentionMs
     ) {
-        self.terminalKinds = terminalKinds
-        self.confirmLevels = confirmLevels
+        self.defaultProfile = defaultProfile
         self.profiles = profiles
         self.retentionMs = max(retentionMs, 10 * 60_000)
     }
@@ -95,15 +92,18 @@ public struct PublishBook: Sendable {
     }
 
     /// The kinds that end a run opened by `request`: those of the profile it names, or the default's.
-    func terminalKinds(of request: OpenRunRequest) -> Set<String> {
-        request.profile.flatMap { profiles[$0]?.terminalKinds } ?? terminalKinds
+    func terminalKinds(of request: OpenRunRequest) -> Set<String> { profile(of: request)?.terminalKinds ?? [] }
+
+    /// The profile a run opened by `request` is validated by: the one it names, or the default (as the reconciler
+    /// picks it).
+    func profile(of request: OpenRunRequest) -> RunProfile? {
+        request.profile.flatMap { profiles[$0] } ?? defaultProfile
     }
 
     /// The level each kind of a run opened by `request` is confirmed at when an event does not say: its profile's,
     /// with the run's own over them.
     func confirmLevels(of request: OpenRunRequest) -> [String: ConfirmationLevel] {
-        let base = request.profile.flatMap { profiles[$0]?.confirmLevels } ?? confirmLevels
-        return base.merging(request.confirmLevels) { _, run in run }
+        (profile(of: request)?.confirmLevels ?? [:]).merging(request.confirmLevels) { _, run in run }
     }
 
     /// The level each kind of `run` is confirmed at when an event does not say.

@@ -20,9 +20,6 @@ public protocol PublishLedger: Sendable {
     /// The sessions of the run recorded under `id`, or `nil`: where a request for it is served (a run's sessions
     /// never change, so a node may remember the answer).
     func sessions(ofRun id: String) async throws -> [SessionID]?
-    /// The runs recorded for any of `sessions` and not yet retired: what a node that takes sessions over (after a
-    /// crash, or a resume) must know to go on answering their producers.
-    func runs(in sessions: [SessionID]) async throws -> [LedgerRun]
     /// Says that `run` ended at `at` (Unix ms). Its ids are kept for the book's retention after that, then retired.
     func ended(_ run: String, at: UInt64) async throws
     /// Says that this node (this process) reads the stream of `run`'s AG-UI agent: if it dies, the node that holds the

@@ -55,10 +55,7 @@ public final class PublishService: Sendable {
         self.maxFrameBytes = configuration.maxFrameBytes
         self.state = LockedState(
             State(
-                book: PublishBook(
-                    terminalKinds: configuration.runProfile?.terminalKinds ?? [],
-                    confirmLevels: configuration.runProfile?.confirmLevels ?? [:],
-                    profiles: configuration.runProfiles),
+                book: PublishBook(defaultProfile: configuration.runProfile, profiles: configuration.runProfiles),
                 runIDs: runIDs))
         let observed = self.observed
         // Only what the book takes in: events about a run (confirmations, failures, verdicts).
@@ -75,7 +72,7 @@ public final class PublishService: Sendable {
                     for event in events {
                         guard let run = event.run else { continue }
                         guard state.book.knows(run) else {
-                            if let ledger, Self.shouldAsk(ledger: ledger, about: run, &state) { toLoad.append(run) }
+                            if ledger != nil, Self.shouldAsk(about: run, &state) { toLoad.append(run) }
                             state.loading[run]?.append(event)
                             continue
                         }
@@ -134,7 +131,7 @@ public final class PublishService: Sendable {
 extension PublishService {
     /// Whether to ask the ledger about `run`, which the service reported on and the book does not know: a run of a
     /// session this node took over. Starts buffering what is said of it until the answer.
-    private static func shouldAsk(ledger: any PublishLedger, about run: String, _ state: inout State) -> Bool {
+    private static func shouldAsk(about run: String, _ state: inout State) -> Bool {
         guard state.loading[run] == nil, !state.notPublished.contains(run) else { return false }
         state.loading[run] = []
         return true

@@ -57,10 +57,6 @@ final class LedgerStore: SessionStore, PublishLedger {
 
     func sessions(ofRun id: String) async throws -> [SessionID]? { shelf.runs.withLock { $0[id]?.sessions } }
 
-    func runs(in sessions: [SessionID]) async throws -> [LedgerRun] {
-        shelf.runs.withLock { $0.values.filter { !Set($0.sessions).isDisjoint(with: sessions) } }
-    }
-
     func agentStreamRead(_ run: String) async throws {}
 
     func ended(_ run: String, at: UInt64) async throws {

@@ -10,7 +10,7 @@ struct PublishBookTests {
     static let s1 = SessionID("s_1")
     static let s2 = SessionID("s_2")
 
-    static func book() -> PublishBook { PublishBook(terminalKinds: ["agent_completed", "agent_failed"]) }
+    static func book() -> PublishBook { PublishBook(defaultProfile: .agent) }
 
     static func events(_ json: String, run: String = "r") throws -> [PublishedEvent] {
         try PublishedEvent.list(body: json, run: run, maxFrameBytes: 1 << 20)
@@ -155,6 +155,6 @@ struct PublishBookTests {
         #expect(book.knows("r"))
         book.retire(now: 10 + book.retentionMs)
         #expect(!book.knows("r"))
-        #expect(PublishBook(terminalKinds: [], retentionMs: 1).retentionMs == 10 * 60_000)
+        #expect(PublishBook(defaultProfile: nil, retentionMs: 1).retentionMs == 10 * 60_000)
     }
 }

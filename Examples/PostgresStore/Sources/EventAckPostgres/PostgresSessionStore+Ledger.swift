@@ -69,20 +69,6 @@ extension PostgresSessionStore: PublishLedger {
         return nil
     }
 
-    public func runs(in sessions: [SessionID]) async throws -> [LedgerRun] {
-        await untilRunning()
-        var ids: [String] = []
-        for try await id in try await client.query(
-            "SELECT run FROM eventack_publish_runs WHERE sessions && \(sessions.map(\.rawValue))::text[]",
-            logger: logger
-        ).decode(String.self) {
-            ids.append(id)
-        }
-        var runs: [LedgerRun] = []
-        for id in ids { if let run = try await run(id) { runs.append(run) } }
-        return runs
-    }
-
     public func ended(_ run: String, at: UInt64) async throws {
         await untilRunning()
         try await client.query(
