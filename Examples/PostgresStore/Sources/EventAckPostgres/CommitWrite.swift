@@ -119,40 +119,22 @@ struct CommitWrite: Sendable {
     }
 
     /// The records, one row per session, written only where this node owns the session at the epoch it knows (the
-    /// fence); returns the sessions written.
+    /// fence), and in the same statement — atomic with them, without a transaction — the producer ids of the published
+    /// events among them, for the sessions written (EA-PUB-13): an id is taken exactly when its event is durable.
+    /// Returns the sessions written.
     private func insertRows(on connection: PostgresConnection, epochs: [String: Int64]) async throws -> Set<String> {
         let rowEpochs = order.map { epochs[$0] ?? -1 }
         var written: Set<String> = []
-        // One session (a busy session's commit, the common case at high rates) skips the arrays — its records, tens
-        // of kilobytes, are not copied into an array and out again on either side — and the parsing and planning of
-        // a statement: it is prepared once per connection.
-        if !demands.published.isEmpty { return try await insertRowsAndIDs(on: connection, epochs: rowEpochs) }
-        if order.count == 1 {
+        // One session with no published event (a busy session's commit, the common case at high rates) skips the
+        // arrays — its records, tens of kilobytes, are not copied into an array and out again on either side — and the
+        // parsing and planning of a statement: it is prepared once per connection.
+        if order.count == 1, demands.published.isEmpty {
             let insert = InsertSessionRow(
                 session: order[0], body: batches[0], node: node, epoch: rowEpochs[0], commit: commitID)
             for try await id in try await connection.execute(insert, logger: logger) { written.insert(id) }
             return written
         }
-        let inserted = try await connection.query(
-            """
-            INSERT INTO eventack_records (session_id, body, commit_id)
-            SELECT u.id, u.body, \(commitID) FROM unnest(\(order)::text[], \(batches)::text[], \(rowEpochs)::bigint[])
-                WITH ORDINALITY AS u(id, body, epoch, o)
-            JOIN eventack_sessions s ON s.id = u.id AND s.owner = \(node) AND s.epoch = u.epoch
-            ORDER BY u.o ON CONFLICT (commit_id, session_id) DO NOTHING RETURNING session_id
-            """, logger: logger)
-        for try await id in inserted.decode(String.self) { written.insert(id) }
-        return written
-    }
-
-    /// The records as ``insertRows(on:epochs:)`` writes them, and in the same statement — atomic with them, without a
-    /// transaction — the producer ids of the published events among them, for the sessions written (EA-PUB-13): an
-    /// id is taken exactly when its event is durable.
-    private func insertRowsAndIDs(on connection: PostgresConnection, epochs rowEpochs: [Int64]) async throws
-        -> Set<String>
-    {
         let ids = demands.published
-        var written: Set<String> = []
         let inserted = try await connection.query(
             """
             WITH rec AS (
@@ -163,10 +145,10 @@ struct CommitWrite: Sendable {
                 ORDER BY u.o ON CONFLICT (commit_id, session_id) DO NOTHING RETURNING session_id
             ), ids AS (
                 INSERT INTO eventack_published (run, id, session_id, seq, kind, confirm, ends_run, payload)
-                SELECT r, i, s, q, k, c, CASE e WHEN 1 THEN true WHEN 0 THEN false END, p FROM unnest(
+                SELECT * FROM unnest(
                     \(ids.map(\.run))::text[], \(ids.map(\.id))::text[], \(ids.map(\.session))::text[],
                     \(ids.map(\.seq))::bigint[], \(ids.map(\.kind))::text[], \(ids.map(\.confirm))::text[],
-                    \(ids.map(\.endsRunCode))::int[], \(ids.map(\.payload))::text[]) AS u(r, i, s, q, k, c, e, p)
+                    \(ids.map(\.endsRun))::boolean[], \(ids.map(\.payload))::text[]) AS u(r, i, s, q, k, c, e, p)
                 WHERE s IN (SELECT session_id FROM rec)
                 ON CONFLICT DO NOTHING
             )
@@ -263,10 +245,8 @@ extension CommitWrite {
             var seq: Int64
             var kind: String
             var confirm: String
-            var endsRun: Bool?
+            var endsRun: Bool
             var payload: String
-            /// `endsRun` as the statement passes it: 1 true, 0 false, -1 absent.
-            var endsRunCode: Int32 { endsRun.map { $0 ? 1 : 0 } ?? -1 }
         }
 
         /// Events and confirmations only (the steady state, published events' ids included): one statement, no

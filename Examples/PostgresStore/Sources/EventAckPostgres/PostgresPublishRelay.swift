@@ -52,7 +52,9 @@ public final class PostgresPublishRelay: PublishRelay, Service {
     {
         let wait: Duration
         switch operation {
-        case .events(_, _, let waitMs), .feed(_, _, let waitMs): wait = .milliseconds(waitMs) + Self.answerGrace
+        // The owner refuses a waitMs over the limit; this side waits no longer than the limit allows.
+        case .events(_, _, let waitMs), .feed(_, _, let waitMs):
+            wait = .milliseconds(min(waitMs, PublishService.maxWaitMs)) + Self.answerGrace
         default: wait = Self.answerGrace
         }
         do {
@@ -66,8 +68,7 @@ public final class PostgresPublishRelay: PublishRelay, Service {
             }
             if let answer = try await collect(id, giveUp: true) { return answer }
         } catch {
-            throw PublishError(
-                status: 503, code: "store_unavailable", message: "the store cannot be reached: \(error)")
+            throw .storeUnavailable(error)
         }
         throw PublishError(
             status: 503, code: "owner_unavailable",
@@ -95,22 +96,14 @@ public final class PostgresPublishRelay: PublishRelay, Service {
     /// The answer to request `id` if it has one, taking the request out of the table; with `giveUp`, takes it out
     /// unanswered too (a request performed after that is answered to no one; its retry is safe).
     private func collect(_ id: Int64, giveUp: Bool) async throws -> PublishReply? {
-        let condition = giveUp ? "" : " AND answer IS NOT NULL"
         for try await answer in try await store.client.query(
-            PostgresQuery(
-                unsafeSQL: "DELETE FROM eventack_relay WHERE id = $1\(condition) RETURNING answer",
-                binds: try Self.binding(id)), logger: logger
+            "DELETE FROM eventack_relay WHERE id = \(id) AND (answer IS NOT NULL OR \(giveUp)) RETURNING answer",
+            logger: logger
         ).decode(String?.self) {
             guard let answer else { return nil }
             return try JSONDecoder().decode(PublishReply.self, from: Data(answer.utf8))
         }
         return nil
-    }
-
-    private static func binding(_ id: Int64) throws -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(id)
-        return bindings
     }
 
     /// Performs the requests relayed to the sessions this node owns, each as it comes, until the task is cancelled.
