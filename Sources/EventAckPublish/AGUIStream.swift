@@ -23,6 +23,11 @@ public struct AGUIStream: Sendable {
 
     /// The run the events go to.
     public let run: String
+
+    /// The body of the publish request that carries `event` (an action's), alone.
+    public static func requestBody(publishing event: JSONValue) -> String {
+        JSONValue.object([("events", .array([event]))]).jsonText
+    }
     private var checker: RunChecker
     private var position = 0
     private var over = false

@@ -122,9 +122,8 @@ extension PublishService {
             var stream = AGUIStream(run: run)
             guard case .fail(_, let event) = stream.agentFailed("the server that read the agent's stream stopped")
             else { continue }
-            let body = JSONValue.object([("events", .array([event]))]).jsonText
             do {
-                _ = try await publish(body: body, to: run, waitMs: 0)
+                _ = try await publish(body: AGUIStream.requestBody(publishing: event), to: run, waitMs: 0)
             } catch  where error.code == "run_ended" {
                 try? await ledger?.ended(run, at: clock.nowMs())
             } catch {

@@ -182,7 +182,7 @@ final class AGUIGateway: AgentGateway {
             event = next
         case .finished, .ignore: return nil
         }
-        let body = JSONValue.object([("events", .array([event]))]).jsonText
+        let body = AGUIStream.requestBody(publishing: event)
         var reply = PublishReply(status: 503, body: "")
         for attempt in 0..<120 {
             reply = await endpoint.perform(.events(run: run, body: body, waitMs: PublishService.maxWaitMs))

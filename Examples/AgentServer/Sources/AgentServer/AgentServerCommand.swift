@@ -207,9 +207,16 @@ struct AgentServerCommand: AsyncParsableCommand {
         let bye = ByeOnShutdown(
             service: service, drainMs: try settings.value(drainMs, "DRAIN_MS", 3_000),
             onShutdown: { shuttingDown.store(true, ordering: .relaxed) })
-        try await Self.serviceGroup(
-            service: service, app: app, cluster: cluster, relay: relay, bye: bye, logger: logger
-        ).run()
+        do {
+            try await Self.serviceGroup(
+                service: service, app: app, cluster: cluster, relay: relay, bye: bye, logger: logger
+            ).run()
+        } catch {
+            await gateway?.shutdown()
+            throw error
+        }
+        // The agents' HTTP client is shut down before it goes, as async-http-client requires.
+        await gateway?.shutdown()
     }
 }
 
