@@ -546,7 +546,7 @@ export class ClientCore {
     // Runs: idle deadlines (EA-LIVE-2), bounded like the Swift client's.
     this.runs = new Map();
     this.restoredRuns = [];
-    // The events delivered, newest last, bounded: what a page shows again after a reload.
+    // The events delivered (`{session, event}`), newest last, bounded: what a page shows again after a reload.
     this.history = [];
   }
 
@@ -909,7 +909,7 @@ export class ClientCore {
       this.receiptOnly.insert(event.seq);
     }
     if (this.configuration.historyLimit > 0) {
-      this.history.push(event);
+      this.history.push({ session: this.session.id, event });
       if (this.history.length > this.configuration.historyLimit) this.history.splice(0, this.history.length - this.configuration.historyLimit);
     }
     const actions = [{ deliver: event }];
@@ -1107,9 +1107,11 @@ export class ClientCore {
 export class Delivery {
   #client;
 
-  constructor(client, event, { restored = false } = {}) {
+  constructor(client, event, { session, restored = false } = {}) {
     this.#client = client;
     this.event = event;
+    /** The session it was delivered in: seqs count from 1 again after a session reset. */
+    this.session = session;
     /** Whether it was delivered before this page was loaded (shown again from the snapshot). */
     this.restored = restored;
     /** `performance.now()` when it was handed to the app (absent for restored ones). */
@@ -1124,23 +1126,31 @@ export class Delivery {
 
   /** Whether it still waits for display (as far as this client knows). */
   get awaitsDisplay() {
+    if (this.session !== this.#client.sessionID) return false;
     const pending = this.#client.core.outstandingEvents.get(this.seq);
     return pending !== undefined && !pending.displayed;
   }
 
   /** Whether it still waits for a value confirmation or rejection. */
   get awaitsValue() {
+    if (this.session !== this.#client.sessionID) return false;
     return this.#client.core.outstandingEvents.get(this.seq)?.needs === 'value';
   }
 
   /** The event is on screen (EA-LVL-1); idempotent. Throws `ClientUsageError`. */
-  markDisplayed() { this.#client.markDisplayed(this.seq); }
+  markDisplayed() { this.#current().markDisplayed(this.seq); }
 
   /** The user got its value; implies display. Throws `ClientUsageError`. */
-  confirmValue({ signal, score } = {}) { this.#client.confirmValue(this.seq, { signal, score }); }
+  confirmValue({ signal, score } = {}) { this.#current().confirmValue(this.seq, { signal, score }); }
 
   /** Could not display it, or the user rejected its value: final for that level. Throws `ClientUsageError`. */
-  reject(level, reason, detail) { this.#client.reject(this.seq, level, reason, detail); }
+  reject(level, reason, detail) { this.#current().reject(this.seq, level, reason, detail); }
+
+  /** The client, if this delivery belongs to its session: after a reset its seqs name other events. */
+  #current() {
+    if (this.session !== this.#client.sessionID) throw ClientUsageError.notDelivered(this.seq);
+    return this.#client;
+  }
 }
 
 /** An async iterable fed by the shell; `end()` finishes every iteration. */
@@ -1226,7 +1236,7 @@ export class EventAckClient {
     }
     this.core = core ?? new ClientCore(configuration);
     /** The deliveries of earlier page loads of this tab, shown again (oldest first): render them before `events`. */
-    this.history = this.core.history.map((event) => new Delivery(this, event, { restored: true }));
+    this.history = this.core.history.map(({ session, event }) => new Delivery(this, event, { session, restored: true }));
   }
 
   #signalListeners;
@@ -1334,7 +1344,7 @@ export class EventAckClient {
       if (action.send) {
         if (this.#socket?.readyState === 1) this.#socket.send(encodeMessage(action.send));
       } else if (action.deliver) {
-        this.events.push(new Delivery(this, action.deliver));
+        this.events.push(new Delivery(this, action.deliver, { session: this.core.sessionID }));
       } else if (action.signal) {
         this.#emitSignal(action.signal);
       } else if (action.closeConnection !== undefined) {
@@ -1389,7 +1399,8 @@ const observed = new WeakMap();
  * Confirms display of `delivery` (or of several, for one element showing streamed deltas) once `element` has been
  * painted and at least half of it has been in the viewport for `dwellMs` without interruption, while the page is
  * visible. Deliveries added to an element later (more streamed text) wait their own dwell from their own paint.
- * Receipt-only deliveries are ignored. Calls `onDisplayed(delivery, {paintedAt, displayedAt})` after each confirmation.
+ * Receipt-only deliveries are ignored. Calls `onDisplayed(delivery, {paintedAt, visibleSince, displayedAt})` (times of
+ * `performance.now()`) after each confirmation.
  * Returns a function that stops observing.
  */
 export function observeDisplay(element, deliveries, { dwellMs = DISPLAY_RULE.dwellMs, threshold = DISPLAY_RULE.threshold, onDisplayed } = {}) {
@@ -1443,7 +1454,7 @@ function settle(element, entry, dwellMs) {
     if (item.delivery.awaitsDisplay) {
       try {
         item.delivery.markDisplayed();
-        entry.onDisplayed?.(item.delivery, { paintedAt: item.paintedAt, displayedAt: now });
+        entry.onDisplayed?.(item.delivery, { paintedAt: item.paintedAt, visibleSince: entry.visibleSince, displayedAt: now });
       } catch (error) {
         if (!(error instanceof ClientUsageError)) throw error;
       }

@@ -27,6 +27,8 @@ final class AGUIGateway: AgentGateway {
     }
 
     private let agents: [String: Agent]
+    /// The configured agents' names.
+    var agentNames: [String] { agents.keys.sorted() }
     private let client: HTTPClient
     private let logger: Logger
     private let maxRunsPerUser: Int

@@ -78,6 +78,20 @@ struct AgentServerCommand: AsyncParsableCommand {
     @Option(help: "AG-UI agent runs at once for one user. [EVENTACK_MAX_AGENT_RUNS_PER_USER, 4]")
     var maxAgentRunsPerUser: Int?
 
+    @Option(
+        help: """
+            Serve the browser pages (chat at /, dashboard at /dashboard.html) from this folder, such as Examples/web. \
+            [EVENTACK_WEB_ROOT]
+            """)
+    var webRoot: String?
+
+    @Option(
+        help: """
+            Origins of pages, besides this server's own, that may open WebSockets: https://chat.example.com, \
+            comma-separated; * allows any (development only). [EVENTACK_ALLOWED_ORIGINS]
+            """)
+    var allowedOrigins: String?
+
     @Option(help: "The operator's bearer token: the whole report and /metrics. [EVENTACK_OPERATOR_TOKEN]")
     var operatorToken: String?
 
@@ -162,9 +176,19 @@ struct AgentServerCommand: AsyncParsableCommand {
         let shuttingDown = Atomic<Bool>(false)
         let isShuttingDown: @Sendable () -> Bool = { shuttingDown.load(ordering: .relaxed) }
         let router = Router()
+        if let webRoot = webRoot ?? settings.environment["EVENTACK_WEB_ROOT"] {
+            // The pages are static files: no template, no build step (issue 27).
+            router.middlewares.add(FileMiddleware(webRoot, searchForIndexHtml: true, logger: logger))
+        }
         let storeProbe = StoreProbe()
+        let tickets = TicketBook()
+        let origins = OriginPolicy(
+            allowed: (allowedOrigins ?? settings.environment["EVENTACK_ALLOWED_ORIGINS"] ?? "").split(separator: ",")
+                .map(String.init).filter { !$0.isEmpty })
+        let gateway = try makeGateway(settings, maxEventBytes: configuration.maxFrameBytes, logger: logger)
         Routes(
             service: service, storeProbe: storeProbe, agent: agent, bench: bench, tokens: tokenTable,
+            tickets: tickets, agUIAgentNames: gateway?.agentNames ?? [], node: nodeID,
             metrics: ServerMetrics(service: service, limits: limits, activeRuns: { agent.activeRuns }),
             isShuttingDown: isShuttingDown
         ).add(to: router)
@@ -175,7 +199,6 @@ struct AgentServerCommand: AsyncParsableCommand {
             ledger: sessionStore?.store)
         publish.start()
         defer { publish.stop() }
-        let gateway = try makeGateway(settings, maxEventBytes: configuration.maxFrameBytes, logger: logger)
         let relay = sessionStore.map { sessionStore in
             PostgresPublishRelay(store: sessionStore.store, logger: logger) { operation in
                 await PublishEndpoint(publish: publish, agents: gateway).performHere(operation)
@@ -190,7 +213,8 @@ struct AgentServerCommand: AsyncParsableCommand {
             router: router,
             server: EventAckWebSocket.serverBuilder(
                 service: service, authenticator: tokenTable, limits: limits,
-                maxFrameBytes: configuration.maxFrameBytes, isShuttingDown: isShuttingDown, observe: observe
+                maxFrameBytes: configuration.maxFrameBytes, tickets: tickets, origins: origins,
+                isShuttingDown: isShuttingDown, observe: observe
             ),
             configuration: .init(
                 address: .hostname(

@@ -19,6 +19,12 @@ struct Routes: Sendable {
     let agent: SimulatedAgent
     let bench: LoadBenchmark?
     let tokens: TokenTable
+    /// Single-use tickets for browsers (§ 16.1).
+    let tickets: TicketBook
+    /// The AG-UI agents configured, by name (`GET /v1/agents`).
+    let agUIAgentNames: [String]
+    /// This node's id, shown on the dashboard.
+    let node: String
     let metrics: ServerMetrics
     let isShuttingDown: @Sendable () -> Bool
     /// The most sessions and runs a report lists (the figures still count everything).
@@ -28,10 +34,11 @@ struct Routes: Sendable {
 
     init(
         service: ReconcilerService, storeProbe: StoreProbe, agent: SimulatedAgent, bench: LoadBenchmark?,
-        tokens: TokenTable,
+        tokens: TokenTable, tickets: TicketBook, agUIAgentNames: [String], node: String,
         metrics: ServerMetrics, isShuttingDown: @escaping @Sendable () -> Bool
     ) {
         (self.service, self.agent, self.bench, self.tokens) = (service, agent, bench, tokens)
+        (self.tickets, self.agUIAgentNames, self.node) = (tickets, agUIAgentNames.sorted(), node)
         self.storeProbe = storeProbe
         (self.metrics, self.isShuttingDown) = (metrics, isShuttingDown)
     }
@@ -50,6 +57,7 @@ struct Routes: Sendable {
         router.get("/health") { _, _ -> Response in health() }
         router.get("/ready") { _, _ -> Response in ready() }
         router.get("/metrics") { request, _ -> Response in metricsPage(request) }
+        addWeb(to: router)
         guard bench != nil else { return }
         router.post("/bench") { request, context -> Response in try await runBench(request, context) }
     }
@@ -116,7 +124,14 @@ struct Routes: Sendable {
 
     /// `GET /eventack` that reached the router was not upgraded: say why, as HTTP clients expect.
     private func notUpgraded(_ request: Request) -> Response {
-        let credential = tokens.credential(of: request.headers)
+        var credential = tokens.credential(of: request.headers)
+        if request.headers[.authorization] == nil, let ticket = TicketBook.ticket(inTarget: request.uri.description) {
+            // A ticket that passed the gate but was spent by a racing upgrade (or expired meanwhile) lands here.
+            guard let ticketCredential = tickets.peek(ticket) else {
+                return Self.unauthorized("invalid_ticket", "the ticket is unknown, expired or already used")
+            }
+            credential = ticketCredential
+        }
         if credential.user != nil, request.headers[.upgrade]?.lowercased() != "websocket" {
             return Self.error(.upgradeRequired, "upgrade_required", "GET /eventack is a WebSocket upgrade")
         }
@@ -198,7 +213,7 @@ struct Routes: Sendable {
     }
 
     /// A user sees their own sessions and runs (`principal`), the operator everything (`nil`).
-    private func reportScope(_ request: Request) -> Authorized {
+    func reportScope(_ request: Request) -> Authorized {
         switch tokens.credential(of: request.headers) {
         case .user(let principal): .accepted(principal)
         case .operator: .accepted(nil)
@@ -208,7 +223,7 @@ struct Routes: Sendable {
         }
     }
 
-    private func report(for principal: String?) -> ConfirmationReport {
+    func report(for principal: String?) -> ConfirmationReport {
         guard principal == nil else { return service.report(principal: principal, limit: Self.reportLimit) }
         return operatorReport.get { service.report(limit: Self.reportLimit) }
     }

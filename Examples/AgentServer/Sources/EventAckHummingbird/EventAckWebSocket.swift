@@ -45,15 +45,21 @@ public enum EventAckWebSocket {
         limits: ConnectionGuard.Limits = .init(maxConnections: 768, maxAnonymous: 128, headTimeoutMs: 5_000),
         maxFrameBytes: Int = 1 << 20,
         path: String = "/eventack",
+        tickets: TicketBook? = nil,
+        origins: OriginPolicy = OriginPolicy(),
         isShuttingDown: @escaping @Sendable () -> Bool = { false },
         observe: (@Sendable (SessionID?, String) -> Void)? = nil
     ) -> HTTPServerBuilder {
+        let access = UpgradeAccess(authenticator: authenticator, tickets: tickets, origins: origins)
         let upgradeCheck: @Sendable (HTTPRequestHead) -> UpgradeRefusal? = { head in
             var fields = HTTPFields()
-            if let value = head.headers["authorization"].first { fields[.authorization] = value }
-            return refusal(
-                authenticator.credential(of: fields), subprotocols: head.headers["sec-websocket-protocol"],
-                isShuttingDown: isShuttingDown())
+            for header in head.headers {
+                if let name = HTTPField.Name(header.name) { fields.append(HTTPField(name: name, value: header.value)) }
+            }
+            // The gate only looks: the ticket is spent by the upgrade decision below.
+            return access.decide(
+                fields: fields, host: head.headers["host"].first, target: head.uri, spendingTicket: false, isShuttingDown: isShuttingDown()
+            ).refusal
         }
         // Single WebSocket frames up to 16 × the message limit are read (and discarded past the limit, EA-MSG-8);
         // beyond that the transport closes the connection. No WebSocket auto-ping: EventAck's own heartbeat
@@ -70,10 +76,9 @@ public enum EventAckWebSocket {
                 // The UpgradeGate has already answered requests it refuses; this decides what remains.
                 let requested = request.path.map { $0.split(separator: "?", maxSplits: 1).first.map(String.init) ?? $0 }
                 guard requested == path,
-                    let principal = authenticator.credential(of: request.headerFields).user,
-                    refusal(
-                        .user(principal), subprotocols: request.headerFields[values: .secWebSocketProtocol],
-                        isShuttingDown: isShuttingDown()) == nil
+                    case .accepted(let principal) = access.decide(
+                        fields: request.headerFields, host: request.authority, target: request.path ?? "", spendingTicket: true,
+                        isShuttingDown: isShuttingDown())
                 else { return .dontUpgrade }
                 return .upgrade([.secWebSocketProtocol: subprotocol]) { inbound, outbound, _ in
                     try await WebSocketServerConnection.serve(
