@@ -1,6 +1,6 @@
 // Signing in on the example pages: the bearer token is kept in this tab's sessionStorage (it survives a reload,
 // not the tab), sent with fetch() as `Authorization`, and exchanged for a single-use ticket for each WebSocket or
-// EventSource (PROTOCOL.md § 16.1): browsers cannot put `Authorization` on those.
+// EventSource (Spec/BROWSER.md § 1): browsers cannot put `Authorization` on those.
 
 /** The token saved under `key`, or the one typed into `form` (resolved once it is submitted). */
 export function signIn(key, form) {

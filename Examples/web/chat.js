@@ -75,7 +75,7 @@ const describe = {
 function render(delivery) {
   const { run, kind, payload } = delivery;
   const entry = runCard(run);
-  // Streamed text: one element per message; each delta is displayed with it (§ 16.2).
+  // Streamed text: one element per message; each delta is displayed with it (BROWSER.md EA-WEB-4).
   const messageID = payload.messageId;
   if (messageID && /^(TEXT_MESSAGE|REASONING_MESSAGE|THINKING_TEXT_MESSAGE)_/.test(kind)) {
     let element = entry.messages.get(messageID);

@@ -1,5 +1,5 @@
 // The operator's live dashboard: the confirmation report (Spec/REPORT.md) pushed once a second over Server-Sent
-// Events (`GET /v1/dashboard/events`, a native EventSource with a single-use ticket, § 16.1). No framework, no build.
+// Events (`GET /v1/dashboard/events`, a native EventSource with a single-use ticket, Spec/BROWSER.md § 1). No framework, no build.
 import { api, signIn, signOut, ticketFetcher } from './auth.js';
 
 const TOKEN_KEY = 'eventack.dashboard.token';

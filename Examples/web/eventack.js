@@ -5,7 +5,7 @@
 //     what happened, takes `now` (milliseconds of a monotonic clock) and returns the actions to perform, in order.
 //     No WebSocket, no timer, no storage: Node runs the client-role conformance transcripts against it.
 //   - `EventAckClient` is the thin shell over the browser's `WebSocket`, timers and `sessionStorage`.
-//   - `observeDisplay` confirms display when an event's element is really on screen (PROTOCOL.md § 16).
+//   - `observeDisplay` confirms display when an event's element is really on screen (Spec/BROWSER.md).
 // Documentation: README.md beside this file.
 
 // MARK: - Protocol constants
@@ -1203,8 +1203,8 @@ export class EventAckClient {
   /**
    * @param {object} options
    * @param {string} options.url - the server's `ws:` or `wss:` URL of `/eventack`.
-   * @param {() => Promise<string>} [options.ticket] - a fresh single-use ticket for each connection (PROTOCOL.md
-   *   § 16.1), appended as `?ticket=`; browsers cannot set `Authorization` on a WebSocket.
+   * @param {() => Promise<string>} [options.ticket] - a fresh single-use ticket for each connection
+   *   (Spec/BROWSER.md § 1), appended as `?ticket=`; browsers cannot set `Authorization` on a WebSocket.
    * @param {Storage|null} [options.storage] - where the snapshot lives (`sessionStorage` by default; `null`: nowhere).
    * @param {string} [options.storageKey] - the key of the snapshot in `storage`.
    * @param {object} [options.configuration] - settings of `ClientCore` (`DEFAULT_CONFIGURATION`).
@@ -1388,7 +1388,7 @@ export class EventAckClient {
   }
 }
 
-// MARK: - Display confirmation in the browser (PROTOCOL.md § 16.2)
+// MARK: - Display confirmation in the browser (Spec/BROWSER.md § 4)
 
 /** The dwell time and visible fraction of the display rule. */
 export const DISPLAY_RULE = Object.freeze({ dwellMs: 500, threshold: 0.5 });

@@ -61,6 +61,18 @@ struct ConformanceTests {
         #expect(coverage.requirements.map(\.id).contains("EA-PUB-13"))
     }
 
+    @Test("CONFORMANCE.md's browser table is the generated one, from the AgentServer package's tests")
+    func browserCoverageTableIsCurrent() throws {
+        let coverage = try RequirementCoverage(
+            spec: try String(contentsOf: Self.root.appendingPathComponent("Spec/BROWSER.md"), encoding: .utf8),
+            transcripts: Self.transcripts.map(\.transcript),
+            testsDirectory: Self.root.appendingPathComponent("Examples/AgentServer/Tests").path)
+        let document = try String(contentsOf: Self.root.appendingPathComponent("Spec/CONFORMANCE.md"), encoding: .utf8)
+        #expect(document.contains(coverage.markdownTable), "regenerate with `eventack replay --coverage`")
+        let uncoveredMusts = coverage.requirements.filter { $0.isMust && !$0.isCovered }.map(\.id)
+        #expect(coverage.requirements.count == 5 && uncoveredMusts == [])
+    }
+
     @Test("a transcript whose expectation does not hold fails, naming the step")
     func brokenTranscriptFails() throws {
         var transcript = try #require(Self.transcripts.first { $0.transcript.name == "server-fast-retransmit" })

@@ -5,7 +5,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 
-/// What the browser pages need beside the WebSocket (PROTOCOL.md § 16): tickets, the list of what a user can start,
+/// What the browser pages need beside the WebSocket (Spec/BROWSER.md): tickets, the list of what a user can start,
 /// and the operator's live dashboard feed. The pages themselves are static files (`--web-root`).
 extension Routes {
     func addWeb(to router: Router<BasicRequestContext>) {
@@ -15,7 +15,7 @@ extension Routes {
     }
 
     /// `POST /v1/tickets` with a user's or the operator's bearer token: a single-use ticket for a WebSocket upgrade or
-    /// an `EventSource` (§ 16.1), `{"ticket", "expiresInMs"}`.
+    /// an `EventSource` (BROWSER.md § 1), `{"ticket", "expiresInMs"}` (EA-WEB-1).
     private func issueTicket(_ request: Request) throws -> Response {
         let credential = tokens.credential(of: request.headers)
         switch credential {

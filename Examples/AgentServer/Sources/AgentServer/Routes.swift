@@ -19,7 +19,7 @@ struct Routes: Sendable {
     let agent: SimulatedAgent
     let bench: LoadBenchmark?
     let tokens: TokenTable
-    /// Single-use tickets for browsers (§ 16.1).
+    /// Single-use tickets for browsers (BROWSER.md § 1).
     let tickets: TicketBook
     /// The AG-UI agents configured, by name (`GET /v1/agents`).
     let agUIAgentNames: [String]

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Which web pages may open EventAck connections (PROTOCOL.md § 16.1). A browser sends the page's `Origin` with every
+/// Which web pages may open EventAck connections (Spec/BROWSER.md § 2, EA-WEB-2). A browser sends the page's `Origin` with every
 /// WebSocket upgrade and cannot be made to lie about it; a server that ignores it lets any site the user visits open
 /// a session with the user's cookies or a leaked ticket (cross-site WebSocket hijacking).
 ///

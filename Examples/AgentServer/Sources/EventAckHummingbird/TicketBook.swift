@@ -1,6 +1,6 @@
 import Synchronization
 
-/// Short-lived, single-use tickets that stand for a credential where a browser cannot send one (PROTOCOL.md § 16.1):
+/// Short-lived, single-use tickets that stand for a credential where a browser cannot send one (Spec/BROWSER.md § 1, EA-WEB-1):
 /// a page cannot set `Authorization` on a `WebSocket` or an `EventSource`, so it asks for a ticket over HTTP with its
 /// credential (`POST /v1/tickets`) and passes it in the URL of the upgrade (`?ticket=`).
 ///
