@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The browser client in a real browser (issue 27): installs Chromium and its driver from Debian and selenium from
-# PyPI, starts the AgentServer serving Examples/web, and drives headless Chromium through the chat page (runs seen,
-# scrolled out of view, valued, rejected, a connection cut, a page reload) and the dashboard; checks the outcome
+# PyPI, starts the AG-UI test agent and the AgentServer serving Examples/web, and drives headless Chromium through the
+# chat page (runs seen, an answer streamed, runs scrolled out of view, valued, rejected, a connection cut, a page
+# reload) and the dashboard; checks the outcome
 # through /report; saves screenshots and prints their paths. Also checks tickets and Origin on the upgrade.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,16 +16,25 @@ python3 -c 'import selenium' 2> /dev/null || pip install --quiet selenium
 
 source Examples/scripts/binaries.sh
 work="$(mktemp -d /tmp/eventack-browser.XXXXXX)"
-server_pid=""
+pids=()
 cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2> /dev/null || true
-    rm -rf "$work/profile"
+    for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done
+    rm -rf "$work/profile" "$work/venv"
 }
 trap cleanup EXIT
 
+# The AG-UI test agent (Examples/ag-ui-agent), for a run whose answer streams into the page.
+python3 -m venv "$work/venv"
+"$work/venv/bin/pip" install -q -r Examples/ag-ui-agent/requirements.txt
+agent_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+"$work/venv/bin/python" Examples/ag-ui-agent/agent.py --port "$agent_port" > "$work/agent.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$agent_port/docs" && break; sleep 0.1; done
+
 "$server_bin" --port 0 --tokens alice-token=alice --operator-token op-token --web-root Examples/web \
-    --allowed-origins https://chat.example.com > "$work/server.log" 2>&1 &
-server_pid=$!
+    --allowed-origins https://chat.example.com --ag-ui-agents "travel=http://127.0.0.1:$agent_port/" \
+    > "$work/server.log" 2>&1 &
+pids+=($!)
 port="$(listening_port "$work/server.log" "agent-server listening on")"
 [ -n "$port" ] || { cat "$work/server.log"; exit 1; }
 url="http://127.0.0.1:$port"

@@ -62,13 +62,16 @@ def ended(run):
     return state.get_attribute("data-state") == "ended"
 
 
-def start(scenario, then=None):
-    """Starts a run; returns its id once its card shows (the page names runs by the server's ids)."""
+def start(scenario, then=None, agent=None):
+    """Starts a simulated run (or asks the AG-UI agent); returns its id once its card shows."""
     before = set(cards())
-    driver.find_element(By.CSS_SELECTOR, f'button[data-scenario="{scenario}"]').click()
+    if agent:
+        driver.find_element(By.CSS_SELECTOR, f'button[data-agent="{agent}"]').click()
+    else:
+        driver.find_element(By.CSS_SELECTOR, f'button[data-scenario="{scenario}"]').click()
     if then:
         then()
-    new = wait(lambda: [run for run in cards() if run not in before], f"the {scenario} run's first event")
+    new = wait(lambda: [run for run in cards() if run not in before], f"the {scenario or agent} run's first event")
     return new[0]
 
 
@@ -97,6 +100,28 @@ try:
     wait(lambda: ended(run_a), "run A's end")
     wait(lambda: display(run_a)["confirmed"] == 3, "run A's 3 display confirmations")
     driver.find_element(By.CSS_SELECTOR, f'section.run[data-run="{run_a}"] .value .up').click()
+
+    # G: an AG-UI agent's answer streams into one element as it comes, is displayed with it, and is valued.
+    run_g = start(None, agent="travel")
+    message = f'section.run[data-run="{run_g}"] .message'
+    lengths = []
+    while not ended(run_g):
+        texts = driver.find_elements(By.CSS_SELECTOR, message + " .text")
+        lengths.append(len(texts[0].text) if texts else 0)
+        time.sleep(0.05)
+    text = driver.find_element(By.CSS_SELECTOR, message + " .text").text
+    assert text == "I found 3 flights to Lisbon; the cheapest is TAP 1234 on Friday at 9:05, 142 EUR.", text
+    partial = sorted({n for n in lengths if 0 < n < len(text)})
+    assert len(partial) >= 3, f"the answer did not render as it streamed: lengths seen {partial}"
+    streamed = len(driver.find_element(By.CSS_SELECTOR, message).get_attribute("data-seqs").split())
+    assert streamed == 10, f"the message shows {streamed} events (start, 8 deltas, end)"
+    wait(lambda: display(run_g)["confirmed"] == 3, "the AG-UI run's 3 display confirmations")
+    driver.find_element(By.CSS_SELECTOR, message + " .value .up").click()
+    wait(lambda: run_report(run_g)["verdict"] == "confirmed", "the AG-UI run confirmed once valued")
+    time.sleep(0.3)
+    driver.save_screenshot(f"{shots}/chat.png")
+    print(f"AG-UI: the answer rendered in {len(partial)} partial steps as its 8 deltas streamed; "
+          f"displayed with its message, valued, run confirmed")
 
     # B: the connection is cut mid-run; the client resumes.
     run_b = start("quick", then=lambda: (time.sleep(0.6), js("window.eventackPage.client.dropConnection()")))
@@ -152,17 +177,19 @@ try:
     emitted = [s for s in report()["sessions"] if s["session"] == session][0]["stats"]["events"]
     seqs = [int(entry.split(":")[1]) for entry in shown]
     assert seqs == list(range(1, emitted + 1)), f"shown {seqs}, the server emitted {emitted}"
-    rows = js("return [...document.querySelectorAll('[data-delivered]')].length")
-    assert rows == emitted, f"{rows} rows for {emitted} events"
+    # And on the page: every seq in exactly one element (streamed deltas share their message's).
+    on_page = sorted(int(seq) for seqs in js(
+        "return [...document.querySelectorAll('[data-delivered]')].map((e) => e.dataset.seqs)") for seq in seqs.split())
+    assert on_page == list(range(1, emitted + 1)), f"the page shows seqs {on_page}"
     print(f"A–D: 12 of 12 display events confirmed, each after it was on screen (D only once scrolled to); E: 0 of 3 "
           f"(never on screen); A valued; C failed `rejected`; {emitted} events delivered once across a cut and a "
-          f"reload ({len(shown)} rows after the reload, seqs 1…{emitted})")
+          f"reload (seqs 1…{emitted}, each in one element of the reloaded page)")
 
     # Screenshots: the chat at the bottom (E now seen), then the dashboard.
     js("document.getElementById('conversation').scrollTop = 1e9")
     time.sleep(1)
     latencies = js("return window.eventackPage.latencies")  # kept by the page across its reload
-    driver.save_screenshot(f"{shots}/chat.png")
+    driver.save_screenshot(f"{shots}/chat-end.png")
     driver.set_window_size(1000, 1150)  # the whole dashboard in its screenshot
     driver.get(base + "/dashboard.html")
     driver.find_element(By.NAME, "token").send_keys(operator_token + "\n")
@@ -179,7 +206,7 @@ try:
           f"{statistics.median(painted):.1f} ms (max {max(painted):.1f}); delivery → display confirmed, "
           f"{len(seen)} on screen when painted: median {statistics.median(seen):.1f} ms (max {max(seen):.1f}; the "
           f"rule's dwell is 500 ms); {len(waited)} scrolled to later: median {statistics.median(waited):.0f} ms")
-    print(f"screenshots: {shots}/chat.png {shots}/dashboard.png")
+    print(f"screenshots: {shots}/chat.png {shots}/chat-end.png {shots}/dashboard.png")
     severe = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"
               and "favicon" not in entry["message"]]
     assert not severe, f"the browser logged errors: {severe}"
