@@ -77,10 +77,12 @@ function render(delivery) {
   const entry = runCard(run);
   // Streamed text: one element per message; each delta is displayed with it (BROWSER.md EA-WEB-4).
   const messageID = payload.messageId;
-  if (messageID && /^(TEXT_MESSAGE|REASONING_MESSAGE|THINKING_TEXT_MESSAGE)_/.test(kind)) {
+  if (messageID && /^(TEXT_MESSAGE|REASONING(_MESSAGE)?|THINKING_TEXT_MESSAGE)_/.test(kind)) {
     let element = entry.messages.get(messageID);
     if (!element) {
-      element = row(delivery, kind.startsWith('TEXT') ? 'message' : 'reasoning');
+      const assistant = kind.startsWith('TEXT');
+      element = row(delivery, assistant ? 'message' : 'reasoning');
+      element.querySelector('.kind').textContent = assistant ? 'assistant' : 'reasoning';
       element.querySelector('.text').textContent = '';
       entry.messages.set(messageID, element);
       append(element, entry.card);
@@ -95,6 +97,7 @@ function render(delivery) {
     let element = entry.tools.get(toolID);
     if (!element) {
       element = row(delivery, 'tool');
+      element.querySelector('.kind').textContent = 'tool call';
       element.querySelector('.text').textContent = `${payload.toolCallName ?? 'tool'} `;
       entry.tools.set(toolID, element);
       append(element, entry.card);
