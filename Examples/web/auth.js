@@ -33,7 +33,12 @@ export async function api(token, path, { method = 'GET', body } = {}) {
     body: body ? JSON.stringify(body) : undefined,
   });
   const text = await response.text();
-  const json = text ? JSON.parse(text) : {};
+  let json = {};
+  try {
+    json = text ? JSON.parse(text) : {};
+  } catch {
+    json = { message: text.slice(0, 200) };  // a proxy's HTML error page, say
+  }
   if (!response.ok) {
     const error = new Error(`${response.status} ${json.error ?? ''}: ${json.message ?? text}`);
     error.status = response.status;

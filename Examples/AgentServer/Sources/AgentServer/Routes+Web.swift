@@ -57,7 +57,9 @@ extension Routes {
             credential = ticketCredential
         }
         guard credential == .operator else {
-            if credential == .missing { return Self.unauthorized("invalid_request", "the operator's ticket is required") }
+            if credential == .missing {
+                return Self.unauthorized("invalid_request", "the operator's ticket is required")
+            }
             return Self.error(.forbidden, "forbidden", "the dashboard is the operator's")
         }
         let (store, node) = (agent.router.store, self.node)

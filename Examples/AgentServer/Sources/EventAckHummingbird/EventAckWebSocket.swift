@@ -58,7 +58,8 @@ public enum EventAckWebSocket {
             }
             // The gate only looks: the ticket is spent by the upgrade decision below.
             return access.decide(
-                fields: fields, host: head.headers["host"].first, target: head.uri, spendingTicket: false, isShuttingDown: isShuttingDown()
+                fields: fields, host: head.headers["host"].first, target: head.uri, spendingTicket: false,
+                isShuttingDown: isShuttingDown()
             ).refusal
         }
         // Single WebSocket frames up to 16 × the message limit are read (and discarded past the limit, EA-MSG-8);
@@ -77,7 +78,8 @@ public enum EventAckWebSocket {
                 let requested = request.path.map { $0.split(separator: "?", maxSplits: 1).first.map(String.init) ?? $0 }
                 guard requested == path,
                     case .accepted(let principal) = access.decide(
-                        fields: request.headerFields, host: request.authority, target: request.path ?? "", spendingTicket: true,
+                        fields: request.headerFields, host: request.authority, target: request.path ?? "",
+                        spendingTicket: true,
                         isShuttingDown: isShuttingDown())
                 else { return .dontUpgrade }
                 return .upgrade([.secWebSocketProtocol: subprotocol]) { inbound, outbound, _ in

@@ -38,6 +38,18 @@ struct BrowserAccessTests {
         #expect(tickets.dropFirst().allSatisfy { book.peek($0, now: 10) != nil })
     }
 
+    @Test("EA-WEB-1: a credential asking in a loop drops only its own oldest tickets, not another user's")
+    func ticketsArePerCredential() {
+        let book = TicketBook(lifetimeMs: 60_000, capacity: 1000, perCredential: 2)
+        let bobs = book.issue(for: .user("bob"), now: 0)
+        let alices = (1...5).map { book.issue(for: .user("alice"), now: UInt64($0)) }
+        #expect(book.peek(bobs, now: 10) == .user("bob"))
+        #expect(alices.map { book.peek($0, now: 10) != nil } == [false, false, false, true, true])
+        #expect(book.redeem(alices[4], now: 10) == .user("alice"))
+        let next = book.issue(for: .user("alice"), now: 11)
+        #expect(book.peek(alices[3], now: 12) != nil && book.peek(next, now: 12) != nil, "a spent one counts no more")
+    }
+
     @Test("EA-WEB-1: the ticket is read from the request target's query")
     func ticketInTarget() {
         #expect(TicketBook.ticket(inTarget: "/eventack?ticket=tk_ab") == "tk_ab")
@@ -53,13 +65,16 @@ struct BrowserAccessTests {
         #expect(policy.allows(origin: "http://127.0.0.1:8080", host: "127.0.0.1:8080"))
         #expect(policy.allows(origin: "https://chat.example.com", host: "127.0.0.1:8080"))
         #expect(!policy.allows(origin: "https://evil.example", host: "127.0.0.1:8080"))
-        #expect(!policy.allows(origin: "http://127.0.0.1:9999", host: "127.0.0.1:8080"), "another port is another origin")
+        #expect(
+            !policy.allows(origin: "http://127.0.0.1:9999", host: "127.0.0.1:8080"), "another port is another origin")
         #expect(!policy.allows(origin: "null", host: "127.0.0.1:8080"))
         #expect(!policy.allows(origin: "https://evil.example", host: nil))
         #expect(OriginPolicy(allowed: ["*"]).allows(origin: "https://any.example", host: nil))
     }
 
-    @Test("EA-WEB-1, EA-WEB-2: the upgrade checks the origin first, then a token or a ticket the gate peeks and the upgrade spends")
+    @Test(
+        "EA-WEB-1, EA-WEB-2: the upgrade checks the origin first, then a token or a ticket the gate peeks and the upgrade spends"
+    )
     func upgradeDecisions() throws {
         let tickets = TicketBook()
         var tokens = try TokenTable("alice-token=alice")
@@ -75,7 +90,9 @@ struct BrowserAccessTests {
         }
         let own = "http://127.0.0.1:8080"
         let ticket = tickets.issue(for: .user("alice"))
-        #expect(decide(Self.fields(origin: "https://evil.example"), "/eventack?ticket=\(ticket)") == "403 origin_not_allowed")
+        #expect(
+            decide(Self.fields(origin: "https://evil.example"), "/eventack?ticket=\(ticket)")
+                == "403 origin_not_allowed")
         #expect(decide(Self.fields(origin: own), "/eventack?ticket=\(ticket)", spend: false) == "accepted alice")
         #expect(decide(Self.fields(origin: own), "/eventack?ticket=\(ticket)") == "accepted alice")
         #expect(decide(Self.fields(origin: own), "/eventack?ticket=\(ticket)") == "401 invalid_ticket", "spent")
