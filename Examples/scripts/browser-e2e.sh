@@ -54,4 +54,11 @@ t="$(ticket)"
 [ "$(upgrade "?ticket=tk_0000" "$url")" = 401 ] || { echo "an unknown ticket was accepted"; exit 1; }
 echo "tickets: one connection each (a spent or unknown one: 401); Origin: own and listed pages open, others 403"
 
-python3 Examples/scripts/browser_e2e.py "$url" alice-token op-token "$work"
+# The browser goes through a proxy that can cut its connections as a network would (SIGUSR1).
+python3 Examples/scripts/cutting_proxy.py 0 "$port" > "$work/proxy.log" 2>&1 &
+proxy_pid=$!
+pids+=($proxy_pid)
+proxy_port="$(listening_port "$work/proxy.log" "proxy listening on")"
+[ -n "$proxy_port" ] || { cat "$work/proxy.log"; exit 1; }
+
+python3 Examples/scripts/browser_e2e.py "http://127.0.0.1:$proxy_port" alice-token op-token "$work" "$proxy_pid"

@@ -3,10 +3,14 @@ display confirmations mean "was on screen": the events that were visible are dis
 scrolled to are not, the valued answer is value-confirmed, the rejected one failed `rejected`, and every event was
 delivered once across a connection cut and a page reload.
 
-    python3 browser_e2e.py BASE_URL USER_TOKEN OPERATOR_TOKEN SCREENSHOT_DIR
+    python3 browser_e2e.py BASE_URL USER_TOKEN OPERATOR_TOKEN SCREENSHOT_DIR PROXY_PID
+
+BASE_URL is a cutting_proxy.py in front of the server: SIGUSR1 to PROXY_PID cuts the browser's connection.
 """
 
 import json
+import os
+import signal
 import statistics
 import sys
 import time
@@ -16,7 +20,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-base, user_token, operator_token, shots = sys.argv[1:5]
+base, user_token, operator_token, shots, proxy_pid = sys.argv[1:6]
 
 
 def report(token=user_token):
@@ -123,8 +127,8 @@ try:
     print(f"AG-UI: the answer rendered in {len(partial)} partial steps as its 8 deltas streamed; "
           f"displayed with its message, valued, run confirmed")
 
-    # B: the connection is cut mid-run; the client resumes.
-    run_b = start("quick", then=lambda: (time.sleep(0.6), js("window.eventackPage.client.dropConnection()")))
+    # B: the network cuts the connection mid-run (the proxy aborts it); the client resumes.
+    run_b = start("quick", then=lambda: (time.sleep(0.6), os.kill(int(proxy_pid), signal.SIGUSR1)))
     wait(lambda: ended(run_b), "run B's end after the cut")
     assert "disconnected" in js("return window.eventackPage.signals"), "the cut was not seen"
     wait(lambda: connection() == "connected (resumed)", "the resume after the cut")
