@@ -1290,7 +1290,13 @@ export class EventAckClient {
       return;
     }
     let opened = false;
-    const socket = new this.WebSocketImpl(url, [SUBPROTOCOL]);
+    let socket;
+    try {
+      socket = new this.WebSocketImpl(url, [SUBPROTOCOL]);
+    } catch (error) {
+      this.#connectFailed(`cannot open ${this.url}: ${error.message ?? error}`);
+      return;
+    }
     this.#socket = socket;
     socket.onopen = () => {
       opened = true;
@@ -1407,7 +1413,7 @@ export function observeDisplay(element, deliveries, { dwellMs = DISPLAY_RULE.dwe
   const list = (Array.isArray(deliveries) ? deliveries : [deliveries]).filter((d) => d.awaitsDisplay);
   let entry = observed.get(element);
   if (!entry) {
-    entry = { pending: [], visibleSince: null, timer: null, observer: null, onDisplayed };
+    entry = { pending: [], intersecting: false, visibleSince: null, timer: null, observer: null, onDisplayed };
     observed.set(element, entry);
     const check = () => settle(element, entry, dwellMs);
     entry.visibilityListener = () => {
@@ -1418,10 +1424,15 @@ export function observeDisplay(element, deliveries, { dwellMs = DISPLAY_RULE.dwe
     document.addEventListener('visibilitychange', entry.visibilityListener);
     entry.observer = new IntersectionObserver((records) => {
       const record = records[records.length - 1];
-      entry.intersecting = record.isIntersecting && record.intersectionRatio >= threshold;
-      entry.visibleSince = entry.intersecting && document.visibilityState === 'visible' ? performance.now() : null;
+      // The share of the element on screen — or, for one taller than the viewport, of the viewport it fills.
+      const fillable = Math.min(record.boundingClientRect.height, record.rootBounds?.height ?? Infinity);
+      const shown = fillable > 0 ? record.intersectionRect.height / fillable : record.intersectionRatio;
+      const intersecting = record.isIntersecting && shown >= threshold;
+      if (intersecting === entry.intersecting) return;  // a finer step of the same state: the dwell goes on
+      entry.intersecting = intersecting;
+      entry.visibleSince = intersecting && document.visibilityState === 'visible' ? performance.now() : null;
       check();
-    }, { threshold: [0, threshold, 1] });
+    }, { threshold: Array.from({ length: 21 }, (_, i) => i / 20) });
     entry.observer.observe(element);
   }
   if (onDisplayed) entry.onDisplayed = onDisplayed;

@@ -23,6 +23,10 @@ import Synchronization
 /// - `GET /report` (JSON, `Spec/REPORT.md`) and `GET /report.txt`: a user's token shows that user's sessions and
 ///   runs; the operator token (`--operator-token`) shows everything. Without a valid token: 401.
 /// - `GET /health`, `GET /ready`, `GET /metrics` (Prometheus, operator token).
+/// - `POST /v1/tickets` (a user's or the operator's token): a single-use ticket for a browser's WebSocket
+///   (`/eventack?ticket=…`) or `EventSource` (Spec/BROWSER.md); upgrades from pages of other origins than its own and
+///   `--allowed-origins` are refused. `GET /v1/agents`: what a user may start. `GET /v1/dashboard/events`: the
+///   operator's live report as Server-Sent Events. With `--web-root`, the chat page and the dashboard.
 /// - `POST /bench`, only with `--bench`: the server's half of the load benchmark.
 ///
 /// On SIGINT or SIGTERM it says `bye` to every client, waits for them to get it, stops accepting, prints the final

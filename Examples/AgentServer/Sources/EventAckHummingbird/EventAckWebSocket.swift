@@ -37,6 +37,11 @@ public enum EventAckWebSocket {
     ///   - limits: the connection limits, shared by the whole server (and readable for metrics).
     ///   - maxFrameBytes: the largest message accepted (EA-MSG-8); the service's configuration should say the same.
     ///   - path: where the WebSocket is served.
+    ///   - tickets: when given, an upgrade without `Authorization` may carry `?ticket=` from this book instead: the
+    ///     way browsers authenticate (Spec/BROWSER.md EA-WEB-1). The ticket is spent by the upgrade; a spent, expired
+    ///     or unknown one is refused with 401 `invalid_ticket`.
+    ///   - origins: which pages may upgrade (EA-WEB-2): an `Origin` neither the server's own nor allowed gets 403
+    ///     `origin_not_allowed`; requests without `Origin` (native clients) are not affected.
     ///   - isShuttingDown: upgrades are refused (503) once it returns true.
     ///   - observe: see `ReconcilerService.open(_:principal:observe:)`.
     public static func serverBuilder(
