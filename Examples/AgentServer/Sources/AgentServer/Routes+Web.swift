@@ -28,6 +28,20 @@ extension Routes {
         }
     }
 
+    /// Who sent a request: its bearer token's credential or, without one, its `?ticket=`'s (spent when
+    /// `spendingTicket`); `nil` for a ticket that is unknown, expired or spent.
+    func credential(of request: Request, spendingTicket: Bool) -> EventAckCredential? {
+        guard request.headers[.authorization] == nil,
+            let ticket = TicketBook.ticket(inTarget: request.uri.description)
+        else { return tokens.credential(of: request.headers) }
+        return spendingTicket ? tickets.redeem(ticket) : tickets.peek(ticket)
+    }
+
+    static var invalidTicket: Response {
+        unauthorized(
+            "invalid_ticket", "the ticket is unknown, expired or already used; ask POST /v1/tickets for another")
+    }
+
     struct TicketAnswer: Encodable {
         var ticket: String
         var expiresInMs: UInt64
@@ -49,13 +63,7 @@ extension Routes {
     /// (nodes and their heartbeat age; read every fifth second, it reads every run). A reconnecting `EventSource` needs
     /// a new ticket: a spent one is refused with 401, and the page asks for another.
     private func dashboardFeed(_ request: Request) -> Response {
-        var credential = tokens.credential(of: request.headers)
-        if request.headers[.authorization] == nil, let ticket = TicketBook.ticket(inTarget: request.uri.description) {
-            guard let ticketCredential = tickets.redeem(ticket) else {
-                return Self.unauthorized("invalid_ticket", "the ticket is unknown, expired or already used")
-            }
-            credential = ticketCredential
-        }
+        guard let credential = credential(of: request, spendingTicket: true) else { return Self.invalidTicket }
         guard credential == .operator else {
             if credential == .missing {
                 return Self.unauthorized("invalid_request", "the operator's ticket is required")

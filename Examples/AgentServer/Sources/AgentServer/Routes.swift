@@ -124,14 +124,8 @@ struct Routes: Sendable {
 
     /// `GET /eventack` that reached the router was not upgraded: say why, as HTTP clients expect.
     private func notUpgraded(_ request: Request) -> Response {
-        var credential = tokens.credential(of: request.headers)
-        if request.headers[.authorization] == nil, let ticket = TicketBook.ticket(inTarget: request.uri.description) {
-            // A ticket that passed the gate but was spent by a racing upgrade (or expired meanwhile) lands here.
-            guard let ticketCredential = tickets.peek(ticket) else {
-                return Self.unauthorized("invalid_ticket", "the ticket is unknown, expired or already used")
-            }
-            credential = ticketCredential
-        }
+        // A ticket that passed the gate but was spent by a racing upgrade (or expired meanwhile) lands here.
+        guard let credential = credential(of: request, spendingTicket: false) else { return Self.invalidTicket }
         if credential.user != nil, request.headers[.upgrade]?.lowercased() != "websocket" {
             return Self.error(.upgradeRequired, "upgrade_required", "GET /eventack is a WebSocket upgrade")
         }

@@ -5,7 +5,7 @@ import NIOWebSocket
 
 /// The EventAck `ServerConnection` over a hummingbird-websocket connection.
 ///
-/// ``EventAckWebSocket/serverBuilder(service:authenticator:limits:maxFrameBytes:path:isShuttingDown:observe:)`` uses it
+/// ``EventAckWebSocket/serverBuilder(service:authenticator:limits:maxFrameBytes:path:tickets:origins:isShuttingDown:observe:)`` uses it
 /// for every upgraded connection; call ``serve(_:principal:inbound:outbound:maxFrameBytes:channel:observe:)`` yourself
 /// from a WebSocket route of your own. It reassembles fragmented messages itself instead of using the library's
 /// `messages(maxSize:)`, so that every frame gets the answer the spec asks for (EA-MSG-1, EA-MSG-8, EA-MSG-12):
