@@ -19,7 +19,8 @@ work="$(mktemp -d /tmp/eventack-browser.XXXXXX)"
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done
-    rm -rf "$work/profile" "$work/venv"
+    [ -n "${pg_pid:-}" ] && pg_stop 2> /dev/null || true
+    rm -rf "$work"/profile* "$work/venv" "$work/pg"
 }
 trap cleanup EXIT
 
@@ -62,3 +63,19 @@ proxy_port="$(listening_port "$work/proxy.log" "proxy listening on")"
 [ -n "$proxy_port" ] || { cat "$work/proxy.log"; exit 1; }
 
 python3 Examples/scripts/browser_e2e.py "http://127.0.0.1:$proxy_port" alice-token op-token "$work" "$proxy_pid"
+
+# The dashboard of a cluster: two nodes on PostgreSQL; the operator's page on node 0 lists both nodes.
+source Examples/scripts/postgres.sh
+pg_start "$work"
+node_ports=()
+for i in 0 1; do  # one after the other: the first migrates the store
+    "$server_bin" --port 0 --node-id "node-$i" --store "$pg_url" --tokens alice-token=alice --operator-token op-token \
+        --web-root Examples/web > "$work/node-$i.log" 2>&1 &
+    pids+=($!)
+    node_ports[$i]="$(listening_port "$work/node-$i.log" "agent-server listening on" 300)"
+    [ -n "${node_ports[$i]}" ] || { cat "$work/node-$i.log"; exit 1; }
+done
+python3 Examples/scripts/browser_e2e.py --cluster-dashboard "http://127.0.0.1:${node_ports[0]}" op-token "$work"
+for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done
+pids=()
+pg_stop

@@ -4,6 +4,7 @@ scrolled to are not, the valued answer is value-confirmed, the rejected one fail
 delivered once across a connection cut and a page reload.
 
     python3 browser_e2e.py BASE_URL USER_TOKEN OPERATOR_TOKEN SCREENSHOT_DIR PROXY_PID
+    python3 browser_e2e.py --cluster-dashboard NODE_URL OPERATOR_TOKEN WORK_DIR
 
 BASE_URL is a cutting_proxy.py in front of the server: SIGUSR1 to PROXY_PID cuts the browser's connection.
 """
@@ -19,6 +20,38 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+
+
+
+def chromium(shots, profile="profile"):
+    options = webdriver.ChromeOptions()
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1000,640",
+                     "--disable-gpu", f"--user-data-dir={shots}/{profile}"]:
+        options.add_argument(argument)
+    options.binary_location = "/usr/bin/chromium"
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+if sys.argv[1] == "--cluster-dashboard":
+    # The operator's dashboard on a node of a cluster lists every node with its heartbeat.
+    base, operator_token, shots = sys.argv[2:5]
+    driver = chromium(shots, "profile-cluster")
+    try:
+        driver.get(base + "/dashboard.html")
+        driver.find_element(By.NAME, "token").send_keys(operator_token + "\n")
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            rows = driver.find_elements(By.CSS_SELECTOR, "#nodes tr[data-stale]")
+            if len(rows) == 2:
+                break
+            time.sleep(0.2)
+        names = sorted(row.find_element(By.CSS_SELECTOR, "td").text for row in rows)
+        assert names == ["node-0", "node-1"], f"the cluster dashboard lists nodes {names}"
+        assert all(row.get_attribute("data-stale") == "false" for row in rows), "a live node shown as stale"
+        print(f"cluster dashboard: nodes {', '.join(names)} listed live with their heartbeats")
+    finally:
+        driver.quit()
+    sys.exit(0)
 
 base, user_token, operator_token, shots, proxy_pid = sys.argv[1:6]
 
@@ -44,12 +77,7 @@ def wait(condition, what, timeout=20.0):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-options = webdriver.ChromeOptions()
-for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1000,640",
-                 "--disable-gpu", "--user-data-dir=" + shots + "/profile"]:
-    options.add_argument(argument)
-options.binary_location = "/usr/bin/chromium"
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+driver = chromium(shots)
 js = driver.execute_script
 
 
