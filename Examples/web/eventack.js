@@ -428,7 +428,12 @@ export function decodeMessage(text) {
     case 'synced':
       return { type, receipt: reader.ackSet('receipt'), display: reader.ackSet('display'), value: reader.ackSet('value') };
     case 'progress':
-      return { type, run: reader.string('run', { required: true }), ts: reader.integer('ts', { required: true }), note: reader.text('note') };
+      return {
+        type,
+        run: reader.string('run', { required: true }),
+        ts: reader.integer('ts', { required: true }),
+        note: reader.text('note'),
+      };
     case 'ping':
     case 'pong':
       return { type, id: reader.integer('id', { required: true }) };
@@ -453,7 +458,10 @@ export function decodeMessage(text) {
 export function encodeMessage(message) {
   const wire = { type: message.type };
   const copy = (names) => {
-    for (const name of names) if (message[name] !== undefined) wire[name] = message[name] instanceof AckSet ? message[name].toWire() : message[name];
+    for (const name of names) {
+      const value = message[name];
+      if (value !== undefined) wire[name] = value instanceof AckSet ? value.toWire() : value;
+    }
   };
   switch (message.type) {
     case 'hello': copy(['versions', 'client', 'window', 'resume']); break;
@@ -588,11 +596,10 @@ export class ClientCore {
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.#noteReceived(now);
-      const violation = { signal: { type: 'protocolViolation', code: error.code, message: error.message } };
-      if (error.seq !== undefined && this.isConnected) {
-        return [...this.#sent({ type: 'nack', seq: error.seq, level: 'receipt', reason: 'undecodable', detail: error.message.slice(0, 1024) }, now), violation];
-      }
-      return [...this.#sent({ type: 'error', code: error.code, message: error.message.slice(0, 1024), fatal: false }, now), violation];
+      const detail = error.message.slice(0, 1024);
+      if (error.seq === undefined || !this.isConnected) return this.#refuse(error.code, detail, now);
+      const nack = { type: 'nack', seq: error.seq, level: 'receipt', reason: 'undecodable', detail };
+      return [...this.#sent(nack, now), { signal: { type: 'protocolViolation', code: error.code, message: detail } }];
     }
     return this.messageReceived(message, now);
   }
@@ -622,8 +629,7 @@ export class ClientCore {
         default: {
           // EA-HS-2: nothing but welcome precedes the session.
           this.#leaveConnection({ state: 'disconnected' });
-          const error = { type: 'error', code: 'handshake_required', message: `${message.type} before welcome`, fatal: true };
-          return [{ send: error }, { signal: { type: 'protocolViolation', code: 'handshake_required', message: error.message } }, { closeConnection: 'handshake_required' }];
+          return this.#refuse('handshake_required', `${message.type} before welcome`, now, { fatal: true });
         }
       }
     }
@@ -637,10 +643,13 @@ export class ClientCore {
       case 'bye':
         // EA-BYE-3: the server is going away; reconnect and resume, unless closing.
         this.#leaveConnection({ state: 'disconnected' });
-        return [{ signal: { type: 'disconnected', reason: message.reason ?? 'server said bye' } }, { closeConnection: 'bye' }, ...this.#finishCloseIfDone(now)];
+        return [
+          { signal: { type: 'disconnected', reason: message.reason ?? 'server said bye' } },
+          { closeConnection: 'bye' },
+          ...this.#finishCloseIfDone(now),
+        ];
       default: {
-        const text = `a client does not accept ${message.type} here`;
-        return [...this.#sent({ type: 'error', code: 'invalid_message', message: text, fatal: false }, now), { signal: { type: 'protocolViolation', code: 'invalid_message', message: text } }];
+        return this.#refuse('invalid_message', `a client does not accept ${message.type} here`, now);
       }
     }
   }
@@ -786,13 +795,23 @@ export class ClientCore {
     const link = this.connection;
     if (link.state === 'handshaking' && now >= link.since + this.configuration.handshakeTimeoutMs) {
       this.#leaveConnection({ state: 'disconnected' });
-      return [...actions, { signal: { type: 'connectionDead', silentMs: now - link.since } }, { closeConnection: `no welcome within ${this.configuration.handshakeTimeoutMs} ms` }, ...this.#finishCloseIfDone(now)];
+      return [
+        ...actions,
+        { signal: { type: 'connectionDead', silentMs: now - link.since } },
+        { closeConnection: `no welcome within ${this.configuration.handshakeTimeoutMs} ms` },
+        ...this.#finishCloseIfDone(now),
+      ];
     }
     if (link.state !== 'connected') return [...actions, ...this.#finishCloseIfDone(now)];
     const silence = Math.max(0, now - link.lastReceivedAt);
     if (silence >= 2 * link.heartbeatMs) {
       this.#leaveConnection({ state: 'disconnected' });
-      return [...actions, { signal: { type: 'connectionDead', silentMs: silence } }, { closeConnection: `no frame for ${silence} ms` }, ...this.#finishCloseIfDone(now)];
+      return [
+        ...actions,
+        { signal: { type: 'connectionDead', silentMs: silence } },
+        { closeConnection: `no frame for ${silence} ms` },
+        ...this.#finishCloseIfDone(now),
+      ];
     }
     if (now >= link.lastSentAt + link.heartbeatMs) {
       actions.push(...this.#sent({ type: 'ping', id: this.nextPingID++ }, now));
@@ -806,11 +825,12 @@ export class ClientCore {
     if (!this.configuration.versions.some((v) => parseVersion(v)?.major === welcome.version.major)) {
       this.#leaveConnection({ state: 'disconnected' });
       const text = `server chose ${welcome.version.major}.${welcome.version.minor}, not offered`;
-      return [{ send: { type: 'error', code: 'unsupported_version', message: text, fatal: true } }, { signal: { type: 'protocolViolation', code: 'unsupported_version', message: text } }, { closeConnection: 'unsupported_version' }];
+      return this.#refuse('unsupported_version', text, now, { fatal: true });
     }
     const actions = [];
     if (this.session && (!welcome.resumed || this.session.id !== welcome.session)) {
-      actions.push(...this.#resetSession('resume_rejected', this.pendingRejection?.message ?? 'the server opened a new session instead of resuming'));
+      const why = this.pendingRejection?.message ?? 'the server opened a new session instead of resuming';
+      actions.push(...this.#resetSession('resume_rejected', why));
     }
     this.pendingRejection = null;
     this.session = { id: welcome.session, token: welcome.token };
@@ -856,6 +876,15 @@ export class ClientCore {
     this.history = history;  // what the page showed stays shown
     this.session = null;
     return [{ signal: reset }];
+  }
+
+  /** Answers what this client cannot accept: an `error` with the spec's code, a signal, and for a fatal one the close. */
+  #refuse(code, message, now, { fatal = false, seq } = {}) {
+    const error = { type: 'error', code, message, fatal };
+    if (seq !== undefined) error.seq = seq;
+    const actions = [...this.#sent(error, now), { signal: { type: 'protocolViolation', code, message } }];
+    if (fatal) actions.push({ closeConnection: code });
+    return actions;
   }
 
   #leaveConnection(next) {
@@ -910,7 +939,8 @@ export class ClientCore {
     }
     if (this.configuration.historyLimit > 0) {
       this.history.push({ session: this.session.id, event });
-      if (this.history.length > this.configuration.historyLimit) this.history.splice(0, this.history.length - this.configuration.historyLimit);
+      const excess = this.history.length - this.configuration.historyLimit;
+      if (excess > 0) this.history.splice(0, excess);
     }
     const actions = [{ deliver: event }];
     if (this.#endsRun(event)) {
@@ -969,7 +999,8 @@ export class ClientCore {
     this.unackedCount = 0;
     const display = this.#displayToSend();
     const value = this.#valueToSend();
-    const nacks = (force ? [...this.unsyncedNacks.keys()].sort((a, b) => a - b) : this.freshNacks).map((seq) => this.unsyncedNacks.get(seq)).filter(Boolean);
+    const nackSeqs = force ? [...this.unsyncedNacks.keys()].sort((a, b) => a - b) : this.freshNacks;
+    const nacks = nackSeqs.map((seq) => this.unsyncedNacks.get(seq)).filter(Boolean);
     this.freshNacks = [];
     if (!hasNewReceipts && !display && !value && !nacks.length) return [];
     const ack = { type: 'ack', receipt: this.received.capped() };
@@ -988,8 +1019,9 @@ export class ClientCore {
     const reach = this.highestSeen + link.window;
     const highest = Math.max(0, ...LEVELS.map((level) => synced[level]?.highest ?? 0));
     if (highest > reach) {
-      const text = `synced covers seq ${highest}, beyond the ${link.window}-event window above seq ${this.highestSeen}, the highest received`;
-      return [...this.#sent({ type: 'error', code: 'ack_unknown_seq', message: text, fatal: false, seq: highest }, now), { signal: { type: 'protocolViolation', code: 'ack_unknown_seq', message: text } }];
+      const text = `synced covers seq ${highest}, beyond the ${link.window}-event window above seq `
+        + `${this.highestSeen}, the highest received`;
+      return this.#refuse('ack_unknown_seq', text, now, { seq: highest });
     }
     for (const level of LEVELS) {
       const set = synced[level];
@@ -1409,7 +1441,8 @@ const observed = new WeakMap();
  * `performance.now()`) after each confirmation.
  * Returns a function that stops observing.
  */
-export function observeDisplay(element, deliveries, { dwellMs = DISPLAY_RULE.dwellMs, threshold = DISPLAY_RULE.threshold, onDisplayed } = {}) {
+export function observeDisplay(element, deliveries, options = {}) {
+  const { dwellMs = DISPLAY_RULE.dwellMs, threshold = DISPLAY_RULE.threshold, onDisplayed } = options;
   const list = (Array.isArray(deliveries) ? deliveries : [deliveries]).filter((d) => d.awaitsDisplay);
   let entry = observed.get(element);
   if (!entry) {
