@@ -182,6 +182,7 @@ struct AgentServerCommand: AsyncParsableCommand {
         let router = Router()
         if let webRoot = webRoot ?? settings.environment["EVENTACK_WEB_ROOT"] {
             // The pages are static files: no template, no build step (issue 27).
+            router.middlewares.add(BrowserHeaders())
             router.middlewares.add(FileMiddleware(webRoot, searchForIndexHtml: true, logger: logger))
         }
         let storeProbe = StoreProbe()
