@@ -217,6 +217,23 @@ try:
           f"(never on screen); A valued; C failed `rejected`; {emitted} events delivered once across a cut and a "
           f"reload (seqs 1…{emitted}, each in one element of the reloaded page)")
 
+    # A duplicated tab (window.open copies sessionStorage): it must not take this tab's session (EA-WEB-3).
+    original = driver.current_window_handle
+    original_session = js("return window.eventackPage.client.sessionID")
+    js("window.open(location.href, '_blank')")
+    driver.switch_to.window([handle for handle in driver.window_handles if handle != original][0])
+    wait(lambda: connection() == "connected", "the duplicated tab's own session")
+    duplicate_session = js("return window.eventackPage.client.sessionID")
+    assert duplicate_session != original_session, "the duplicated tab resumed the original's session"
+    assert "snapshotDiscarded" in js("return window.eventackPage.signals")
+    assert js("return document.querySelectorAll('[data-delivered]').length") == 0, "the copy shows the other's events"
+    driver.close()
+    driver.switch_to.window(original)
+    time.sleep(0.5)
+    assert connection() == "connected (resumed)" and js("return window.eventackPage.client.sessionID") == original_session
+    assert js("return window.eventackPage.signals").count("disconnected") == 0, "the original lost its connection"
+    print(f"duplicated tab: started its own session ({duplicate_session}); the original kept {original_session}")
+
     # Screenshots: the chat at the bottom (E now seen), then the dashboard.
     js("document.getElementById('conversation').scrollTop = 1e9")
     time.sleep(1)

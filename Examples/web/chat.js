@@ -249,6 +249,15 @@ client.onSignal((signal) => {
     case 'protocolViolation':
       log(`protocol violation ${signal.code}: ${signal.message}`, 'error');
       break;
+    case 'snapshotDiscarded':
+      if (signal.reason === 'duplicated_tab') {
+        // This tab is a copy of another: what it showed is the other tab's; it starts a conversation of its own.
+        conversation.replaceChildren();
+        runs.clear();
+        page.shown = [];
+      }
+      log(`stored session not resumed: ${signal.message}`, 'warn');
+      break;
     default:
       log(`${signal.type} ${signal.message ?? ''}`, 'warn');
   }

@@ -1231,6 +1231,13 @@ export class EventAckClient {
   #attempts = 0;
   #reconnectTimer = null;
   #closeWaiters = [];
+  /** This origin's other tabs (BROWSER.md EA-WEB-3): a duplicated tab copies the snapshot of a session in use. */
+  #tabs = null;
+  #nonce = Math.random();
+  /** The session this tab asked the others about, while it waits for an answer. */
+  #claiming = null;
+  /** Whether this tab serves its session: it answers other tabs that restored a copy of it. */
+  #holding = false;
 
   /**
    * @param {object} options
@@ -1241,9 +1248,16 @@ export class EventAckClient {
    * @param {string} [options.storageKey] - the key of the snapshot in `storage`.
    * @param {object} [options.configuration] - settings of `ClientCore` (`DEFAULT_CONFIGURATION`).
    * @param {{initialMs:number, maxMs:number, maxAttempts:number}} [options.reconnect] - the backoff.
+   * @param {number} [options.claimWaitMs] - how long a restored tab waits for another tab to say it holds the session
+   *   (150 ms); `BroadcastChannelImpl: null` turns the check off.
    */
-  constructor({ url, ticket, storage, storageKey = 'eventack.snapshot', configuration = {}, reconnect = {}, WebSocketImpl } = {}) {
+  constructor({
+    url, ticket, storage, storageKey = 'eventack.snapshot', configuration = {}, reconnect = {}, WebSocketImpl,
+    BroadcastChannelImpl, claimWaitMs = 150,
+  } = {}) {
     if (!url) throw new TypeError('EventAckClient needs a url');
+    this.configuration = configuration;
+    this.claimWaitMs = claimWaitMs;
     this.url = url;
     this.ticket = ticket;
     this.storage = storage === undefined ? globalThis.sessionStorage ?? null : storage;
@@ -1263,12 +1277,18 @@ export class EventAckClient {
         core = ClientCore.restoring(JSON.parse(saved), configuration);
       } catch (error) {
         this.storage.removeItem(this.storageKey);
-        queueMicrotask(() => this.#emitSignal({ type: 'snapshotDiscarded', message: String(error.message ?? error) }));
+        const message = String(error.message ?? error);
+        queueMicrotask(() => this.#emitSignal({ type: 'snapshotDiscarded', reason: 'unreadable', message }));
       }
     }
     this.core = core ?? new ClientCore(configuration);
     /** The deliveries of earlier page loads of this tab, shown again (oldest first): render them before `events`. */
     this.history = this.core.history.map(({ session, event }) => new Delivery(this, event, { session, restored: true }));
+    const Broadcast = BroadcastChannelImpl === undefined ? globalThis.BroadcastChannel : BroadcastChannelImpl;
+    if (Broadcast && this.storage) {
+      this.#tabs = new Broadcast(`eventack:${storageKey}`);
+      this.#tabs.onmessage = (message) => this.#tabMessage(message.data);
+    }
   }
 
   #signalListeners;
@@ -1286,6 +1306,47 @@ export class EventAckClient {
   start() {
     if (this.#started) return;
     this.#started = true;
+    const session = this.core.sessionID;
+    if (!session || !this.#tabs) {
+      this.#holding = true;
+      this.#connect();
+      return;
+    }
+    // A restored session: a reload's (its old page is gone), or a duplicated tab's (the original still serves it).
+    // Ask; without an answer the session is this tab's.
+    this.#claiming = session;
+    this.#tabs.postMessage({ type: 'claim', session, nonce: this.#nonce });
+    setTimeout(() => {
+      if (this.#claiming !== session) return;
+      this.#claiming = null;
+      this.#holding = true;
+      this.#connect();
+    }, this.claimWaitMs);
+  }
+
+  /** Another tab asks about a session (`claim`) or says it serves it (`held`). */
+  #tabMessage(message) {
+    const session = this.#claiming ?? (this.#holding ? this.core.sessionID : null);
+    if (!message || session === null || message.session !== session) return;
+    if (message.type === 'claim') {
+      // Two tabs restoring one snapshot at once (a browser restoring both): the smaller nonce keeps it.
+      if (this.#holding || message.nonce > this.#nonce) this.#tabs.postMessage({ type: 'held', session, nonce: this.#nonce });
+    } else if (message.type === 'held' && this.#claiming) {
+      this.#claiming = null;
+      this.#startOwnSession();
+    }
+  }
+
+  /** This tab restored a copy of a session another tab serves: it starts its own, and the copied history is not its. */
+  #startOwnSession() {
+    this.core = new ClientCore(this.configuration);
+    this.history = [];
+    this.storage?.removeItem(this.storageKey);
+    this.#emitSignal({
+      type: 'snapshotDiscarded', reason: 'duplicated_tab',
+      message: 'another tab serves this session (a duplicated tab); this tab starts its own',
+    });
+    this.#holding = true;
     this.#connect();
   }
 
@@ -1390,6 +1451,8 @@ export class EventAckClient {
       } else if (action.closed) {
         this.#socket?.close(1000, 'client closed');
         clearTimeout(this.#reconnectTimer);
+        this.#tabs?.close();
+        this.#holding = false;
         this.storage?.removeItem(this.storageKey);
         this.events.end();
         this.signals.end();

@@ -70,7 +70,11 @@ const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
 test('a reload resumes the session: the snapshot is written before frames go out, nothing is delivered twice', async () => {
   const storage = new MemoryStorage();
   const tickets = [];
-  const options = { url: 'ws://test/eventack', storage, WebSocketImpl: FakeSocket, ticket: async () => { tickets.push(1); return `tk_${tickets.length}`; } };
+  // A reload: the first page is gone when the second starts, so no tab answers the second's claim.
+  const options = {
+    url: 'ws://test/eventack', storage, WebSocketImpl: FakeSocket, BroadcastChannelImpl: null,
+    ticket: async () => { tickets.push(1); return `tk_${tickets.length}`; },
+  };
   const first = new EventAckClient(options);
   first.start();
   await tick();
@@ -140,4 +144,33 @@ test('a core restored from its own snapshot is equivalent: same hello, same outs
   assert.deepEqual(restored.outstanding(), core.outstanding());
   assert.deepEqual(restored.connected(5), core.connected(5));
   assert.equal(restored.buffered.get(3).seq, 3);
+});
+
+test('a duplicated tab does not take its original\'s session: it starts its own (EA-WEB-3)', async () => {
+  const storage = new MemoryStorage();
+  const original = new EventAckClient({ url: 'ws://test/eventack', storage, WebSocketImpl: FakeSocket });
+  original.start();
+  await tick();
+  const originalSocket = FakeSocket.last;
+  originalSocket.receive(welcome());
+  originalSocket.receive(event(1));
+  await tick();
+  // Duplicating a tab copies its sessionStorage.
+  const copy = new MemoryStorage();
+  copy.items = new Map(storage.items);
+  const duplicate = new EventAckClient({ url: 'ws://test/eventack', storage: copy, WebSocketImpl: FakeSocket, claimWaitMs: 200 });
+  const signals = [];
+  duplicate.onSignal((signal) => signals.push(signal));
+  assert.equal(duplicate.history.length, 1, 'before it asks, the copy looks like a reload');
+  duplicate.start();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(signals.map((s) => [s.type, s.reason]), [['snapshotDiscarded', 'duplicated_tab']]);
+  assert.equal(duplicate.history.length, 0);
+  await tick();
+  assert.notEqual(FakeSocket.last, originalSocket);
+  assert.equal(FakeSocket.last.sent[0].type, 'hello');
+  assert.equal(FakeSocket.last.sent[0].resume, undefined, 'a new session, not a resume of the original\'s');
+  assert.equal(originalSocket.readyState, 1, 'the original keeps its connection');
+  await duplicate.close(0);
+  await original.close(0);
 });
