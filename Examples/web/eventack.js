@@ -1494,7 +1494,47 @@ export class EventAckClient {
 /** The dwell time and visible fraction of the display rule. */
 export const DISPLAY_RULE = Object.freeze({ dwellMs: 500, threshold: 0.5 });
 
-const observed = new WeakMap();
+/** Elements being watched, each with its pending deliveries; one IntersectionObserver per threshold and one
+ *  `visibilitychange` listener serve them all, so a conversation of thousands of events costs no more observers. */
+const observed = new Map();
+const observers = new Map();
+const STEPS = Array.from({ length: 21 }, (_, i) => i / 20);
+
+function observerFor(threshold) {
+  let observer = observers.get(threshold);
+  if (!observer) {
+    observer = new IntersectionObserver((records) => {
+      for (const record of records) {
+        const entry = observed.get(record.target);
+        if (!entry) continue;
+        // An element removed from the page will never be seen: stop watching it (its events stay unconfirmed).
+        if (!record.target.isConnected) stop(entry);
+        else intersectionChanged(entry, record);
+      }
+    }, { threshold: STEPS });
+    observers.set(threshold, observer);
+  }
+  return observer;
+}
+
+function intersectionChanged(entry, record) {
+  // The share of the element on screen — or, for one taller than the viewport, of the viewport it fills.
+  const fillable = Math.min(record.boundingClientRect.height, record.rootBounds?.height ?? Infinity);
+  const shown = fillable > 0 ? record.intersectionRect.height / fillable : record.intersectionRatio;
+  const intersecting = record.isIntersecting && shown >= entry.threshold;
+  if (intersecting === entry.intersecting) return;  // a finer step of the same state: the dwell goes on
+  entry.intersecting = intersecting;
+  entry.visibleSince = intersecting && document.visibilityState === 'visible' ? performance.now() : null;
+  settle(entry);
+}
+
+function pageVisibilityChanged() {
+  const visible = document.visibilityState === 'visible';
+  for (const entry of observed.values()) {
+    entry.visibleSince = visible && entry.intersecting ? performance.now() : null;
+    settle(entry);
+  }
+}
 
 /**
  * Confirms display of `delivery` (or of several, for one element showing streamed deltas) once `element` has been
@@ -1509,27 +1549,10 @@ export function observeDisplay(element, deliveries, options = {}) {
   const list = (Array.isArray(deliveries) ? deliveries : [deliveries]).filter((d) => d.awaitsDisplay);
   let entry = observed.get(element);
   if (!entry) {
-    entry = { pending: [], intersecting: false, visibleSince: null, timer: null, observer: null, onDisplayed };
+    if (observed.size === 0) document.addEventListener('visibilitychange', pageVisibilityChanged);
+    entry = { element, dwellMs, threshold, pending: [], intersecting: false, visibleSince: null, timer: null };
     observed.set(element, entry);
-    const check = () => settle(element, entry, dwellMs);
-    entry.visibilityListener = () => {
-      if (document.visibilityState !== 'visible') entry.visibleSince = null;
-      else if (entry.intersecting) entry.visibleSince = performance.now();
-      check();
-    };
-    document.addEventListener('visibilitychange', entry.visibilityListener);
-    entry.observer = new IntersectionObserver((records) => {
-      const record = records[records.length - 1];
-      // The share of the element on screen — or, for one taller than the viewport, of the viewport it fills.
-      const fillable = Math.min(record.boundingClientRect.height, record.rootBounds?.height ?? Infinity);
-      const shown = fillable > 0 ? record.intersectionRect.height / fillable : record.intersectionRatio;
-      const intersecting = record.isIntersecting && shown >= threshold;
-      if (intersecting === entry.intersecting) return;  // a finer step of the same state: the dwell goes on
-      entry.intersecting = intersecting;
-      entry.visibleSince = intersecting && document.visibilityState === 'visible' ? performance.now() : null;
-      check();
-    }, { threshold: Array.from({ length: 21 }, (_, i) => i / 20) });
-    entry.observer.observe(element);
+    observerFor(threshold).observe(element);
   }
   if (onDisplayed) entry.onDisplayed = onDisplayed;
   for (const delivery of list) {
@@ -1538,13 +1561,13 @@ export function observeDisplay(element, deliveries, options = {}) {
     // Painted: the frame after the one that laid it out has begun, so the first was presented.
     requestAnimationFrame(() => requestAnimationFrame(() => {
       item.paintedAt = performance.now();
-      settle(element, entry, dwellMs);
+      settle(entry);
     }));
   }
-  return () => stop(element, entry);
+  return () => stop(entry);
 }
 
-function settle(element, entry, dwellMs) {
+function settle(entry) {
   clearTimeout(entry.timer);
   entry.timer = null;
   if (entry.visibleSince === null) return;
@@ -1552,28 +1575,29 @@ function settle(element, entry, dwellMs) {
   let wait = Infinity;
   for (const item of [...entry.pending]) {
     if (item.paintedAt === null) continue;
-    const due = Math.max(entry.visibleSince, item.paintedAt) + dwellMs;
+    const due = Math.max(entry.visibleSince, item.paintedAt) + entry.dwellMs;
     if (due > now) {
       wait = Math.min(wait, due - now);
       continue;
     }
     entry.pending.splice(entry.pending.indexOf(item), 1);
-    if (item.delivery.awaitsDisplay) {
-      try {
-        item.delivery.markDisplayed();
-        entry.onDisplayed?.(item.delivery, { paintedAt: item.paintedAt, visibleSince: entry.visibleSince, displayedAt: now });
-      } catch (error) {
-        if (!(error instanceof ClientUsageError)) throw error;
-      }
+    if (!item.delivery.awaitsDisplay) continue;
+    try {
+      item.delivery.markDisplayed();
+      const times = { paintedAt: item.paintedAt, visibleSince: entry.visibleSince, displayedAt: now };
+      entry.onDisplayed?.(item.delivery, times);
+    } catch (error) {
+      if (!(error instanceof ClientUsageError)) throw error;
     }
   }
-  if (wait !== Infinity) entry.timer = setTimeout(() => settle(element, entry, dwellMs), wait);
-  else if (!entry.pending.length) stop(element, entry);
+  if (wait !== Infinity) entry.timer = setTimeout(() => settle(entry), wait);
+  else if (!entry.pending.length) stop(entry);
 }
 
-function stop(element, entry) {
+function stop(entry) {
   clearTimeout(entry.timer);
-  entry.observer.disconnect();
-  document.removeEventListener('visibilitychange', entry.visibilityListener);
-  if (observed.get(element) === entry) observed.delete(element);
+  if (observed.get(entry.element) !== entry) return;
+  observed.delete(entry.element);
+  observerFor(entry.threshold).unobserve(entry.element);
+  if (observed.size === 0) document.removeEventListener('visibilitychange', pageVisibilityChanged);
 }
