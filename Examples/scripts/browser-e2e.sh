@@ -2,7 +2,7 @@
 # The browser client in a real browser (issue 27): installs Chromium and its driver from Debian and selenium from
 # PyPI, starts the AG-UI test agent and the AgentServer serving Examples/web, and drives headless Chromium through the
 # chat page (runs seen, an answer streamed, runs scrolled out of view, valued, rejected, a connection cut, a page
-# reload) and the dashboard; checks the outcome
+# reload, a duplicated tab) and the dashboard, then a two-node cluster's dashboard; checks the outcome
 # through /report; saves screenshots and prints their paths. Also checks tickets and Origin on the upgrade.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
