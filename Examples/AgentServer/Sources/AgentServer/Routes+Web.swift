@@ -64,11 +64,11 @@ extension Routes {
     /// a new ticket: a spent one is refused with 401, and the page asks for another.
     private func dashboardFeed(_ request: Request) -> Response {
         guard let credential = credential(of: request, spendingTicket: true) else { return Self.invalidTicket }
-        guard credential == .operator else {
-            if credential == .missing {
-                return Self.unauthorized("invalid_request", "the operator's ticket is required")
-            }
-            return Self.error(.forbidden, "forbidden", "the dashboard is the operator's")
+        switch credential {
+        case .operator: break
+        case .missing: return Self.unauthorized("invalid_request", "the operator's ticket or token is required")
+        case .unknown: return Self.unauthorized("invalid_token", "the bearer token is not valid")
+        case .user, .publisher: return Self.error(.forbidden, "forbidden", "the dashboard is the operator's")
         }
         let (store, node) = (agent.router.store, self.node)
         let body = ResponseBody { writer in
