@@ -1231,6 +1231,7 @@ export class EventAckClient {
   #attempts = 0;
   #reconnectTimer = null;
   #closeWaiters = [];
+  #reconnectNow;
   /** This origin's other tabs (BROWSER.md EA-WEB-3): a duplicated tab copies the snapshot of a session in use. */
   #tabs = null;
   #nonce = Math.random();
@@ -1284,6 +1285,15 @@ export class EventAckClient {
     this.core = core ?? new ClientCore(configuration);
     /** The deliveries of earlier page loads of this tab, shown again (oldest first): render them before `events`. */
     this.history = this.core.history.map(({ session, event }) => new Delivery(this, event, { session, restored: true }));
+    // Back online (or shown again after the browser froze a background tab): reconnect now, not after the backoff.
+    this.#reconnectNow = () => {
+      if (!this.#reconnectTimer || this.core.connection.state === 'closed') return;
+      clearTimeout(this.#reconnectTimer);
+      this.#reconnectTimer = null;
+      this.#attempts = 0;
+      this.#connect();
+    };
+    globalThis.addEventListener?.('online', this.#reconnectNow);
     const Broadcast = BroadcastChannelImpl === undefined ? globalThis.BroadcastChannel : BroadcastChannelImpl;
     if (Broadcast && this.storage) {
       this.#tabs = new Broadcast(`eventack:${storageKey}`);
@@ -1453,6 +1463,7 @@ export class EventAckClient {
         clearTimeout(this.#reconnectTimer);
         this.#tabs?.close();
         this.#holding = false;
+        globalThis.removeEventListener?.('online', this.#reconnectNow);
         this.storage?.removeItem(this.storageKey);
         this.events.end();
         this.signals.end();

@@ -174,3 +174,34 @@ test('a duplicated tab does not take its original\'s session: it starts its own 
   await duplicate.close(0);
   await original.close(0);
 });
+
+test('back online, a client waiting out its backoff reconnects at once', async () => {
+  const handlers = {};
+  globalThis.addEventListener = (type, handler) => { handlers[type] = handler; };
+  globalThis.removeEventListener = (type) => { delete handlers[type]; };
+  let opened = 0;
+  class Unreachable {
+    constructor() {
+      opened += 1;
+      this.readyState = 0;
+      queueMicrotask(() => { this.readyState = 3; this.onclose?.({ code: 1006, reason: '' }); });
+    }
+    send() {}
+    close() {}
+  }
+  const client = new EventAckClient({
+    url: 'ws://test/eventack', storage: null, WebSocketImpl: Unreachable, reconnect: { initialMs: 60_000 },
+  });
+  const signals = [];
+  client.onSignal((signal) => signals.push(signal.type));
+  client.start();
+  await tick();
+  assert.deepEqual([opened, signals], [1, ['connectFailed']], 'the next try is a minute away');
+  handlers.online();
+  await tick();
+  assert.equal(opened, 2, 'the online event tried again at once');
+  await client.close(0);
+  assert.equal(handlers.online, undefined, 'the listener goes with the client');
+  delete globalThis.addEventListener;
+  delete globalThis.removeEventListener;
+});
