@@ -522,6 +522,10 @@ export function normalizeConfiguration(settings = {}) {
  * and calls `timerFired(now)` when it passes. The session survives connections: it is resumed on the next one.
  */
 export class ClientCore {
+  /** Each `history` entry's JSON, made once when it is delivered: the snapshot is written before every ack, and
+   *  serialising 500 events again each time cost ~300 µs per event in a burst (Node 20, 150-byte deltas). */
+  #historyText = [];
+
   constructor(settings = {}) {
     this.configuration = normalizeConfiguration(settings);
     this.connection = { state: 'disconnected' };
@@ -556,6 +560,7 @@ export class ClientCore {
     this.restoredRuns = [];
     // The events delivered (`{session, event}`), newest last, bounded: what a page shows again after a reload.
     this.history = [];
+    this.#historyText = [];
   }
 
   get sessionID() {
@@ -871,9 +876,9 @@ export class ClientCore {
       lost: buffered.length ? [Math.min(...buffered), Math.max(...buffered)] : null,
       endedRuns: [...new Set([...this.runs.keys(), ...this.restoredRuns])].sort(),
     };
-    const history = this.history;
+    const [history, historyText] = [this.history, this.#historyText];
     this.#resetSessionState();
-    this.history = history;  // what the page showed stays shown
+    [this.history, this.#historyText] = [history, historyText];  // what the page showed stays shown
     this.session = null;
     return [{ signal: reset }];
   }
@@ -938,9 +943,14 @@ export class ClientCore {
       this.receiptOnly.insert(event.seq);
     }
     if (this.configuration.historyLimit > 0) {
-      this.history.push({ session: this.session.id, event });
+      const entry = { session: this.session.id, event };
+      this.history.push(entry);
+      this.#historyText.push(JSON.stringify(entry));
       const excess = this.history.length - this.configuration.historyLimit;
-      if (excess > 0) this.history.splice(0, excess);
+      if (excess > 0) {
+        this.history.splice(0, excess);
+        this.#historyText.splice(0, excess);
+      }
     }
     const actions = [{ deliver: event }];
     if (this.#endsRun(event)) {
@@ -1089,6 +1099,18 @@ export class ClientCore {
 
   /** The state to save before the actions of an input are performed (write-ahead), or `null` before a session. */
   get snapshot() {
+    const snapshot = this.#snapshotWithoutHistory();
+    return snapshot && { ...snapshot, history: this.history };
+  }
+
+  /** `JSON.stringify(snapshot)`, with the history's JSON made once per event rather than on every write. */
+  get snapshotText() {
+    const snapshot = this.#snapshotWithoutHistory();
+    if (!snapshot) return null;
+    return `${JSON.stringify(snapshot).slice(0, -1)},"history":[${this.#historyText.join(',')}]}`;
+  }
+
+  #snapshotWithoutHistory() {
     if (!this.session) return null;
     return {
       format: SNAPSHOT_FORMAT,
@@ -1105,7 +1127,6 @@ export class ClientCore {
       unsyncedNacks: [...this.unsyncedNacks.values()].sort((a, b) => a.seq - b.seq),
       synced: { receipt: this.synced.receipt.toWire(), display: this.synced.display.toWire(), value: this.synced.value.toWire() },
       openRuns: [...new Set([...this.runs.keys(), ...this.restoredRuns])].sort(),
-      history: this.history,
     };
   }
 
@@ -1128,6 +1149,7 @@ export class ClientCore {
     core.highestSeen = Math.max(core.received.highest, ...snapshot.buffered.map((e) => e.seq));
     core.restoredRuns = [...snapshot.openRuns];
     core.history = Array.isArray(snapshot.history) ? snapshot.history.slice(-core.configuration.historyLimit) : [];
+    core.#historyText = core.history.map((entry) => JSON.stringify(entry));
     if (!Number.isSafeInteger(core.nextToDeliver) || core.nextToDeliver < 1) throw new TypeError('damaged snapshot');
     return core;
   }
@@ -1475,9 +1497,9 @@ export class EventAckClient {
 
   #persist() {
     if (!this.storage) return;
-    const snapshot = this.core.snapshot;
+    const snapshot = this.core.snapshotText;
     try {
-      if (snapshot) this.storage.setItem(this.storageKey, JSON.stringify(snapshot));
+      if (snapshot) this.storage.setItem(this.storageKey, snapshot);
       else this.storage.removeItem(this.storageKey);
     } catch (error) {
       // A full storage must not stop delivery: the session then resumes only within this page.

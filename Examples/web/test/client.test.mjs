@@ -140,7 +140,9 @@ test('a core restored from its own snapshot is equivalent: same hello, same outs
   core.frameReceived(welcome(), 0);
   core.frameReceived(event(1, { confirm: 'value', kind: 'agent_completed' }), 1);
   core.frameReceived(event(3), 2);
-  const restored = ClientCore.restoring(JSON.parse(JSON.stringify(core.snapshot)));
+  assert.deepEqual(JSON.parse(core.snapshotText), JSON.parse(JSON.stringify(core.snapshot)), 'the text written is the snapshot');
+  const restored = ClientCore.restoring(JSON.parse(core.snapshotText));
+  assert.equal(restored.snapshotText, core.snapshotText, 'and restores to itself');
   assert.deepEqual(restored.outstanding(), core.outstanding());
   assert.deepEqual(restored.connected(5), core.connected(5));
   assert.equal(restored.buffered.get(3).seq, 3);
