@@ -21,15 +21,9 @@ work="$(mktemp -d /tmp/eventack-ag-ui.XXXXXX)"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill -9 "$pid" 2> /dev/null || true; done; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 echo "=== the AG-UI agent (ag-ui-protocol from PyPI) in $work/venv"
-python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install -q -r Examples/ag-ui-agent/requirements.txt
-agent_port="$(free_port)"
-"$work/venv/bin/python" Examples/ag-ui-agent/agent.py --port "$agent_port" > "$work/agent.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$agent_port/docs" && break; sleep 0.1; done
+start_ag_ui_agent
 
 "$server_bin" --port 0 --tokens "hank-token=hank,ivy-token=ivy" --publisher-tokens "pub-token=backend" \
     --ag-ui-agents "travel=http://127.0.0.1:$agent_port/" --ag-ui-read-timeout-ms 2000 > "$work/server.log" 2>&1 &

@@ -1,7 +1,7 @@
 # Sourced by the example scripts: builds Examples/AgentServer and Examples/LinuxClient (debug unless
-# EXAMPLES_CONFIG=release) and sets server_bin and client_bin; defines listening_port, which they share. When
-# EVENTACK_SERVER_BIN and EVENTACK_CLIENT_BIN are set (.ci/run builds once and exports them), uses those: even a build
-# with nothing to do costs SwiftPM ~10-20 s of planning per package, per script.
+# EXAMPLES_CONFIG=release) and sets server_bin and client_bin; defines listening_port, free_port and start_ag_ui_agent,
+# which they share. When EVENTACK_SERVER_BIN and EVENTACK_CLIENT_BIN are set (.ci/run builds once and exports them),
+# uses those: even a build with nothing to do costs SwiftPM ~10-20 s of planning per package, per script.
 examples_config="${EXAMPLES_CONFIG:-debug}"
 if [ -n "${EVENTACK_SERVER_BIN:-}" ] && [ -n "${EVENTACK_CLIENT_BIN:-}" ]; then
     server_bin="$EVENTACK_SERVER_BIN"
@@ -14,6 +14,20 @@ else
     server_bin="$(swift build -c "$examples_config" --package-path Examples/AgentServer --show-bin-path)/AgentServer"
     client_bin="$(swift build -c "$examples_config" --package-path Examples/LinuxClient --show-bin-path)/LinuxClient"
 fi
+
+# Prints a TCP port that is free on loopback now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# Starts the AG-UI test agent (Examples/ag-ui-agent: FastAPI on ag-ui-protocol, installed from PyPI into $work/venv)
+# and waits until it answers; sets agent_port and appends its process id to pids. Used by ag-ui.sh and browser-e2e.sh.
+start_ag_ui_agent() {
+    python3 -m venv "$work/venv"
+    "$work/venv/bin/pip" install -q -r Examples/ag-ui-agent/requirements.txt
+    agent_port="$(free_port)"
+    "$work/venv/bin/python" Examples/ag-ui-agent/agent.py --port "$agent_port" > "$work/agent.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$agent_port/docs" && break; sleep 0.1; done
+}
 
 # Waits (up to TENTHS tenths of a second, 100 by default) for a process's log to say "PATTERN PORT"; prints the port
 # (nothing if it never did).

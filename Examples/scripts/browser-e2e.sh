@@ -25,12 +25,7 @@ cleanup() {
 trap cleanup EXIT
 
 # The AG-UI test agent (Examples/ag-ui-agent), for a run whose answer streams into the page.
-python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install -q -r Examples/ag-ui-agent/requirements.txt
-agent_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-"$work/venv/bin/python" Examples/ag-ui-agent/agent.py --port "$agent_port" > "$work/agent.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$agent_port/docs" && break; sleep 0.1; done
+start_ag_ui_agent
 
 "$server_bin" --port 0 --tokens alice-token=alice --operator-token op-token --web-root Examples/web \
     --allowed-origins https://chat.example.com --ag-ui-agents "travel=http://127.0.0.1:$agent_port/" \

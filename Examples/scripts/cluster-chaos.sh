@@ -30,7 +30,6 @@ cleanup() {
     pg_stop
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 now_ms() { date +%s%3N; }
 event() { echo "$1 $(now_ms)" >> "$work/faults.txt"; echo "[$(date +%T)] $1"; }
 

@@ -25,7 +25,6 @@ cleanup() {
     pg_stop
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 echo "=== PostgreSQL 15"
 pg_start "$work"

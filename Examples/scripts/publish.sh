@@ -107,7 +107,6 @@ PY
 }
 
 echo "=== a cluster: two nodes share the store; the node the agent publishes through is killed with SIGKILL mid-run"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 ports=("$(free_port)" "$(free_port)")
 node_pids=("" "")
 tokens="frank-token=frank,gina-token=gina"
