@@ -76,39 +76,34 @@ function render(delivery) {
   const { run, kind, payload } = delivery;
   const entry = runCard(run);
   // Streamed text: one element per message; each delta is displayed with it (BROWSER.md EA-WEB-4).
-  const messageID = payload.messageId;
-  if (messageID && /^(TEXT_MESSAGE|REASONING(_MESSAGE)?|THINKING_TEXT_MESSAGE)_/.test(kind)) {
-    let element = entry.messages.get(messageID);
-    if (!element) {
-      const assistant = kind.startsWith('TEXT');
-      element = row(delivery, assistant ? 'message' : 'reasoning');
-      element.querySelector('.kind').textContent = assistant ? 'assistant' : 'reasoning';
-      element.querySelector('.text').textContent = '';
-      entry.messages.set(messageID, element);
-      append(element, entry.card);
-    }
-    if (payload.delta) element.querySelector('.text').textContent += payload.delta;
+  if (payload.messageId && /^(TEXT_MESSAGE|REASONING(_MESSAGE)?|THINKING_TEXT_MESSAGE)_/.test(kind)) {
+    const assistant = kind.startsWith('TEXT');
+    const label = assistant ? 'assistant' : 'reasoning';
+    const element = streamInto(entry.messages, payload.messageId, delivery, assistant ? 'message' : 'reasoning', label, '');
     if (kind.endsWith('_END')) element.classList.add('complete');
-    element.dataset.seqs = `${element.dataset.seqs ?? ''} ${delivery.seq}`.trim();
     return element;
   }
-  const toolID = payload.toolCallId;
-  if (toolID && /^TOOL_CALL_(START|ARGS|END)$/.test(kind)) {
-    let element = entry.tools.get(toolID);
-    if (!element) {
-      element = row(delivery, 'tool');
-      element.querySelector('.kind').textContent = 'tool call';
-      element.querySelector('.text').textContent = `${payload.toolCallName ?? 'tool'} `;
-      entry.tools.set(toolID, element);
-      append(element, entry.card);
-    }
-    if (payload.delta) element.querySelector('.text').textContent += payload.delta;
-    element.dataset.seqs = `${element.dataset.seqs ?? ''} ${delivery.seq}`.trim();
-    return element;
+  if (payload.toolCallId && /^TOOL_CALL_(START|ARGS|END)$/.test(kind)) {
+    return streamInto(entry.tools, payload.toolCallId, delivery, 'tool', 'tool call', `${payload.toolCallName ?? 'tool'} `);
   }
   const element = row(delivery, 'event');
   element.dataset.seqs = String(delivery.seq);
   append(element, entry.card);
+  return element;
+}
+
+/** The element one message or tool call streams into, made by its first event; each event's delta is appended. */
+function streamInto(streams, id, delivery, className, label, initialText) {
+  let element = streams.get(id);
+  if (!element) {
+    element = row(delivery, className);
+    element.querySelector('.kind').textContent = label;
+    element.querySelector('.text').textContent = initialText;
+    streams.set(id, element);
+    append(element, runCard(delivery.run).card);
+  }
+  if (delivery.payload.delta) element.querySelector('.text').textContent += delivery.payload.delta;
+  element.dataset.seqs = `${element.dataset.seqs ?? ''} ${delivery.seq}`.trim();
   return element;
 }
 
